@@ -1,0 +1,64 @@
+// Command valuescope finds and analyses the values AI assistants express in
+// real conversations. This file is wiring only: each subcommand lives in its
+// own file and calls into host/.
+//
+// Exit status: 0 success, 1 failure, 2 usage error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// usageError marks an error in how the command was called (exit status 2).
+type usageError struct{ error }
+
+func usage(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// args wraps a cobra argument check so that its failures are usage errors.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "valuescope",
+		Short:         "Find and analyse the values AI assistants express in real conversations",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newDatasetsCmd())
+	return root
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(argv []string) int {
+	root := newRoot()
+	root.SetArgs(argv)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "valuescope:", err)
+	var ue usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+		fmt.Fprintln(os.Stderr, "Run 'valuescope --help' for usage.")
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,253 @@
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/valuescope/valuescope/host/conversation"
+)
+
+// File describes one file of a dataset as read so far.
+type File struct {
+	Path      string `json:"path"`
+	Source    string `json:"source"`
+	Format    string `json:"format"`    // "" until the first record is read; "empty" for a file with no records
+	Container string `json:"container"` // jsonl, json or parquet
+	Compress  string `json:"compression,omitempty"`
+	Records   int64  `json:"records"`
+	Convs     int64  `json:"conversations"`
+	Bad       int64  `json:"bad_records"`
+}
+
+// Reader streams the conversations of a dataset, file after file.
+type Reader struct {
+	opts   Options
+	format *Format // forced format, or nil
+	inputs []input
+	files  []File
+
+	cur     int // index into inputs of the open file; -1 before the first
+	src     recordSource
+	closers []io.Closer
+	fmt     *Format
+	queue   []conversation.Conversation
+	qi      int
+	err     error
+}
+
+// Open prepares to read the files named by paths (files, folders, globs). It
+// checks that every path matches something; files are opened one at a time as
+// reading reaches them.
+func Open(paths []string, opts Options) (*Reader, error) {
+	if opts.MaxRecordBytes <= 0 {
+		opts.MaxRecordBytes = defaultMaxRecordBytes
+	}
+	r := &Reader{opts: opts, cur: -1}
+	if opts.Format != "" && opts.Format != "auto" {
+		f, err := LookupFormat(opts.Format)
+		if err != nil {
+			return nil, err
+		}
+		r.format = f
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("no dataset path given")
+	}
+	inputs, err := expand(paths)
+	if err != nil {
+		return nil, err
+	}
+	r.inputs = inputs
+	r.files = make([]File, len(inputs))
+	for i, in := range inputs {
+		r.files[i] = File{Path: in.path, Source: in.source}
+	}
+	return r, nil
+}
+
+// Files reports each file of the dataset: its detected format and counts so
+// far. The slice is a copy.
+func (r *Reader) Files() []File { return append([]File(nil), r.files...) }
+
+// Next returns the next conversation. See Source for the meaning of errors.
+func (r *Reader) Next() (*conversation.Conversation, error) {
+	for {
+		if r.err != nil {
+			return nil, r.err
+		}
+		if r.qi < len(r.queue) {
+			c := &r.queue[r.qi]
+			r.qi++
+			if !r.opts.Shard.Keep(c.ID) {
+				continue
+			}
+			r.files[r.cur].Convs++
+			return c, nil
+		}
+		if r.src == nil {
+			if err := r.openNext(); err != nil {
+				r.err = err
+				return nil, err
+			}
+			continue
+		}
+		rec, err := r.src.next()
+		if err == io.EOF {
+			r.closeFile()
+			continue
+		}
+		if err == nil {
+			err = r.decode(rec)
+		}
+		if err != nil {
+			var bad *BadRecord
+			if errors.As(err, &bad) {
+				r.files[r.cur].Bad++
+				if r.opts.Strict {
+					r.err = fmt.Errorf("strict: %w", err)
+					return nil, r.err
+				}
+				return nil, err
+			}
+			r.err = err
+			return nil, err
+		}
+	}
+}
+
+// decode turns one record into the queue of conversations to hand out.
+func (r *Reader) decode(rec record) error {
+	f := &r.files[r.cur]
+	f.Records++
+	if r.fmt == nil {
+		format, err := detect(rec.data, rec.loc)
+		if err != nil {
+			return err
+		}
+		r.fmt = format
+		f.Format = format.Name
+	}
+	invalid := !utf8.Valid(rec.data)
+	var err error
+	r.queue, err = r.fmt.decode(rec.data, rec.loc, r.queue[:0])
+	r.qi = 0
+	if err != nil {
+		r.queue = r.queue[:0]
+		return &BadRecord{rec.loc, err.Error()}
+	}
+	for i := range r.queue {
+		c := &r.queue[i]
+		if c.Source == "" {
+			c.Source = f.Source
+		}
+		if invalid {
+			if c.Meta == nil {
+				c.Meta = map[string]any{}
+			}
+			c.Meta["invalid_utf8"] = true
+		}
+	}
+	return nil
+}
+
+// openNext opens the next file, undoing compression and choosing the
+// container from the first bytes.
+func (r *Reader) openNext() error {
+	r.cur++
+	if r.cur >= len(r.inputs) {
+		return io.EOF
+	}
+	in := r.inputs[r.cur]
+	f := &r.files[r.cur]
+	file, err := os.Open(in.path)
+	if err != nil {
+		return fmt.Errorf("opening dataset file: %w", err)
+	}
+	r.closers = append(r.closers, file)
+	r.fmt = r.format
+	if r.fmt != nil {
+		f.Format = r.fmt.Name
+	}
+	br := bufio.NewReaderSize(file, 1<<20)
+	magic, _ := br.Peek(4)
+	var rd io.Reader = br
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: gzip: %w", in.path, err)
+		}
+		r.closers = append(r.closers, zr)
+		rd, f.Compress = zr, "gzip"
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: zstd: %w", in.path, err)
+		}
+		r.closers = append(r.closers, zr.IOReadCloser())
+		rd, f.Compress = zr, "zstd"
+	case bytes.Equal(magic, []byte("PAR1")):
+		src, err := openParquet(file, in.path)
+		if err != nil {
+			return err
+		}
+		r.src, f.Container = src, src.container()
+		return nil
+	}
+	if f.Compress != "" {
+		br = bufio.NewReaderSize(rd, 1<<20)
+	}
+	r.src = r.sniff(br, in.path)
+	f.Container = r.src.container()
+	return nil
+}
+
+// sniff chooses between JSONL and a JSON document. A file whose first line is
+// a complete JSON value is JSONL; one that starts with '[' or whose first
+// value spans lines is a JSON document (an array, or pretty-printed objects).
+func (r *Reader) sniff(br *bufio.Reader, path string) recordSource {
+	head, _ := br.Peek(64 << 10)
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	trimmed := bytes.TrimLeft(head, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		return newJSONDocSource(br, path, r.opts.MaxRecordBytes)
+	}
+	if i := bytes.IndexByte(trimmed, '\n'); i >= 0 && !stdjson.Valid(trimmed[:i]) {
+		return newJSONDocSource(br, path, r.opts.MaxRecordBytes)
+	}
+	return newJSONLSource(br, path, r.opts.MaxRecordBytes)
+}
+
+func (r *Reader) closeFile() {
+	r.closeAll()
+	if f := &r.files[r.cur]; f.Format == "" && f.Records == 0 {
+		f.Format = "empty"
+	}
+	r.src = nil
+}
+
+func (r *Reader) closeAll() error {
+	var errs []error
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		errs = append(errs, r.closers[i].Close())
+	}
+	r.closers = r.closers[:0]
+	return errors.Join(errs...)
+}
+
+// Close releases the open file, if any.
+func (r *Reader) Close() error {
+	r.src = nil
+	if r.err == nil {
+		r.err = errors.New("dataset reader closed")
+	}
+	return r.closeAll()
+}
