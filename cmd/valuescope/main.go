@@ -8,6 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -45,19 +46,22 @@ func newRoot() *cobra.Command {
 	return root
 }
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(argv []string) int {
+// run executes one command line and returns the exit status.
+func run(argv []string, stdout, stderr io.Writer) int {
 	root := newRoot()
 	root.SetArgs(argv)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "valuescope:", err)
+	fmt.Fprintln(stderr, "valuescope:", err)
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
-		fmt.Fprintln(os.Stderr, "Run 'valuescope --help' for usage.")
+		fmt.Fprintln(stderr, "Run 'valuescope --help' for usage.")
 		return 2
 	}
 	return 1

@@ -11,7 +11,7 @@ import (
 )
 
 // Each format decodes a record into a struct that names only the fields it
-// consumes; every other member lands in an ",unknown" map that becomes the
+// consumes; every other member lands in an ",embed" map that becomes the
 // conversation's (or turn's) Meta. One pass over the bytes, nothing dropped.
 
 // chatMessage is a message in the OpenAI chat shape, which OpenAI logs,
@@ -20,7 +20,7 @@ import (
 type chatMessage struct {
 	Role    string         `json:"role"`
 	Content any            `json:"content"`
-	Extra   map[string]any `json:",unknown"`
+	Extra   map[string]any `json:",embed"`
 }
 
 var formatOpenAI = &Format{
@@ -87,7 +87,7 @@ type messagesRecord struct {
 	Messages []chatMessage    `json:"messages"`
 	Request  *messagesRecord  `json:"request"`
 	Response *messageResponse `json:"response"`
-	Extra    map[string]any   `json:",unknown"`
+	Extra    map[string]any   `json:",embed"`
 }
 
 type messageResponse struct {
@@ -97,9 +97,9 @@ type messageResponse struct {
 	// OpenAI: the reply is the first choice's message.
 	Choices []struct {
 		Message chatMessage    `json:"message"`
-		Extra   map[string]any `json:",unknown"`
+		Extra   map[string]any `json:",embed"`
 	} `json:"choices"`
-	Extra map[string]any `json:",unknown"`
+	Extra map[string]any `json:",embed"`
 }
 
 func decodeMessages(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
@@ -170,7 +170,7 @@ var formatWildChat = &Format{
 		var rec struct {
 			ID           jsontext.Value `json:"conversation_hash"`
 			Conversation []chatMessage  `json:"conversation"`
-			Extra        map[string]any `json:",unknown"`
+			Extra        map[string]any `json:",embed"`
 		}
 		if err := unmarshal(data, &rec); err != nil {
 			return dst, err
@@ -192,7 +192,7 @@ var formatLMSYS = &Format{
 		var rec struct {
 			ID           jsontext.Value `json:"conversation_id"`
 			Conversation []chatMessage  `json:"conversation"`
-			Extra        map[string]any `json:",unknown"`
+			Extra        map[string]any `json:",embed"`
 		}
 		if err := unmarshal(data, &rec); err != nil {
 			return dst, err
@@ -225,9 +225,9 @@ var formatShareGPT = &Format{
 			Conversations []struct {
 				From  string         `json:"from"`
 				Value any            `json:"value"`
-				Extra map[string]any `json:",unknown"`
+				Extra map[string]any `json:",embed"`
 			} `json:"conversations"`
-			Extra map[string]any `json:",unknown"`
+			Extra map[string]any `json:",embed"`
 		}
 		if err := unmarshal(data, &rec); err != nil {
 			return dst, err
@@ -257,9 +257,9 @@ var formatClaudeExport = &Format{
 				Sender  string         `json:"sender"`
 				Text    string         `json:"text"`
 				Content []any          `json:"content"`
-				Extra   map[string]any `json:",unknown"`
+				Extra   map[string]any `json:",embed"`
 			} `json:"chat_messages"`
-			Extra map[string]any `json:",unknown"`
+			Extra map[string]any `json:",embed"`
 		}
 		if err := unmarshal(data, &rec); err != nil {
 			return dst, err
@@ -295,7 +295,7 @@ var formatHHRLHF = &Format{
 		var rec struct {
 			Chosen   *string        `json:"chosen"`
 			Rejected *string        `json:"rejected"`
-			Extra    map[string]any `json:",unknown"`
+			Extra    map[string]any `json:",embed"`
 		}
 		if err := unmarshal(data, &rec); err != nil {
 			return dst, err
@@ -528,7 +528,7 @@ func finish(dst []conversation.Conversation, c conversation.Conversation) ([]con
 }
 
 func unmarshal(data []byte, v any) error {
-	if err := json.Unmarshal(data, v, jsonOptions); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		return errors.New(jsonReason(err))
 	}
 	return nil

@@ -135,10 +135,16 @@ func (r *Reader) decode(rec record) error {
 		r.fmt = format
 		f.Format = format.Name
 	}
-	invalid := !utf8.Valid(rec.data)
 	var err error
 	r.queue, err = r.fmt.decode(rec.data, rec.loc, r.queue[:0])
 	r.qi = 0
+	// Decoding is strict about UTF-8, which costs nothing extra on valid
+	// input; only a record that failed is checked, repaired and decoded again.
+	invalid := false
+	if err != nil && !utf8.Valid(rec.data) {
+		invalid = true
+		r.queue, err = r.fmt.decode(bytes.ToValidUTF8(rec.data, []byte("\uFFFD")), rec.loc, r.queue[:0])
+	}
 	if err != nil {
 		r.queue = r.queue[:0]
 		return &BadRecord{rec.loc, err.Error()}

@@ -214,6 +214,6 @@ func (c *lineCounter) lineAt(off int64) int {
 	return c.lines + 1
 }
 
-// jsonOptions are the decoding options for every record: invalid UTF-8 is
-// replaced (and flagged by the reader) rather than rejected.
+// jsonOptions are the options for detection's look at a sample record, which
+// should not fail on a stray invalid byte.
 var jsonOptions = json.JoinOptions(jsontext.AllowInvalidUTF8(true))

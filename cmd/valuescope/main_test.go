@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/valuescope/valuescope/internal/shareddata"
+)
+
+// valuescope runs a command line in-process and returns its exit status and output.
+func valuescope(t *testing.T, argv ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(argv, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// The counts the issue fixes for the real files, through the CLI's --json.
+func TestInspectJSONRealData(t *testing.T) {
+	cases := []struct {
+		path   string
+		format string
+		convs  int
+		roles  map[string]int // roles that must be present (count > 0)
+	}{
+		{"hh-rlhf", "hh-rlhf", 4624, map[string]int{"user": 0, "assistant": 0}},
+		{"chatbot-arena/chatbot_arena_messages.jsonl", "openai", 2129, map[string]int{"user": 0, "assistant": 0}},
+		{"sharegpt/sharegpt_zh_1K_format.jsonl", "sharegpt", 1000, map[string]int{"user": 0, "assistant": 0}},
+		{"sharegpt/sg_90k_part1_html_cleaned_lang_first_sampled_sorted.json", "sharegpt", 2978, map[string]int{"user": 0, "system": 0}},
+	}
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			code, out, errs := valuescope(t, "datasets", "inspect", "--json", shareddata.Path(t, c.path))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			var got struct {
+				Format        string         `json:"format"`
+				Conversations int            `json:"conversations"`
+				Turns         int            `json:"turns"`
+				Roles         map[string]int `json:"roles"`
+				BadRecords    *int           `json:"bad_records"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v in %s", err, out)
+			}
+			if got.Format != c.format || got.Conversations != c.convs || got.BadRecords == nil || *got.BadRecords != 0 || got.Turns == 0 {
+				t.Fatalf("got %+v", got)
+			}
+			for role := range c.roles {
+				if got.Roles[role] == 0 {
+					t.Errorf("no %s turns counted: %v", role, got.Roles)
+				}
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.jsonl")
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"prompt": 1}`+"\n"), 0o644)
+	cases := []struct {
+		argv []string
+		code int
+		msg  string
+	}{
+		{[]string{"datasets", "inspect"}, 2, "requires at least 1 arg"},
+		{[]string{"datasets", "inspect", "--bogus", "x"}, 2, "unknown flag"},
+		{[]string{"nosuchcommand"}, 2, "unknown command"},
+		{[]string{"datasets", "inspect", "--format", "nope", missing}, 2, `unknown format "nope"`},
+		{[]string{"datasets", "inspect", missing}, 1, "no such file"},
+		{[]string{"datasets", "inspect", bad}, 1, "not a known dataset format"},
+		{[]string{"datasets", "convert", bad}, 2, "--out is required"},
+		{[]string{"--help"}, 0, ""},
+	}
+	for _, c := range cases {
+		code, _, errs := valuescope(t, c.argv...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", c.argv, code, errs, c.code, c.msg)
+		}
+	}
+}
+
+func TestConvertAndReadBack(t *testing.T) {
+	src := shareddata.Path(t, "sharegpt/sharegpt_zh_1K_format.jsonl")
+	out := filepath.Join(t.TempDir(), "zh.jsonl")
+	if code, _, errs := valuescope(t, "datasets", "convert", src, "--out", out); code != 0 || !strings.Contains(errs, "wrote 1000 conversations") {
+		t.Fatalf("convert: exit %d: %s", code, errs)
+	}
+	code, stdout, errs := valuescope(t, "datasets", "inspect", "--json", out)
+	if code != 0 || !strings.Contains(stdout, `"format": "valuescope"`) || !strings.Contains(stdout, `"conversations": 1000`) {
+		t.Fatalf("inspect converted: exit %d %s %s", code, stdout, errs)
+	}
+}
