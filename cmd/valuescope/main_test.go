@@ -97,3 +97,41 @@ func TestConvertAndReadBack(t *testing.T) {
 		t.Fatalf("inspect converted: exit %d %s %s", code, stdout, errs)
 	}
 }
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "data.jsonl"), []byte(`{"messages":[{"role":"user","content":"x"}]}`+"\n"), 0o644)
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte("[run]\nname = \"t\"\n[dataset]\npaths = [\"data.jsonl\"]\n"), 0o644)
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte(strings.Join([]string{
+		"[run]",
+		"workers = \"four\"",
+		"[dataset]",
+		"pahts = [\"data.jsonl\"]",
+		"format = \"csv\"",
+		"[[stages]]",
+		"name = \"values\"",
+		"plugin = \"builtin:nope\"",
+		"model = \"ghost\"",
+	}, "\n")), 0o644)
+
+	if code, out, errs := valuescope(t, "validate", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("good config: exit %d %s %s", code, out, errs)
+	}
+	code, _, errs := valuescope(t, "validate", bad)
+	if code != 1 {
+		t.Fatalf("bad config: exit %d", code)
+	}
+	for _, want := range []string{
+		"bad.toml:2: run.workers:",
+		"bad.toml:4: dataset.pahts: unknown key",
+		"bad.toml:5: dataset.format: unknown format \"csv\"",
+		"bad.toml:8: stages[0].plugin: plugin \"builtin:nope\": unknown built-in plugin \"nope\"",
+		"bad.toml:9: stages[0].model: unknown model \"ghost\"",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"unsafe"
 )
 
 // The normalised roles. Every reader maps its source's roles onto these four;
@@ -69,9 +70,9 @@ func (c *Conversation) Bytes() int {
 func ContentID(turns []Turn) string {
 	h := sha256.New()
 	for _, t := range turns {
-		h.Write([]byte(t.Role))
+		h.Write(bytesOf(t.Role))
 		h.Write([]byte{0})
-		h.Write([]byte(t.Content))
+		h.Write(bytesOf(t.Content))
 		h.Write([]byte{0})
 	}
 	var sum [sha256.Size]byte
@@ -114,3 +115,8 @@ func NormalizeRole(role string) (normalized string, ok bool) {
 	r, ok := roles[strings.ToLower(strings.TrimSpace(role))]
 	return r, ok
 }
+
+// bytesOf views a string's bytes without copying them. The hash only reads
+// them; copying every message to hash it was a fifth of the reading time of a
+// dataset without IDs.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

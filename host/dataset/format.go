@@ -20,8 +20,9 @@ type Format struct {
 	// detect returns nil when a sample record (decoded generically) has this
 	// format's shape, or the reason it does not.
 	detect func(sample map[string]any) error
-	// decode appends the conversations of one record to dst.
-	decode func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error)
+	// decode appends the conversations of one record to dst; lenient
+	// replaces invalid UTF-8 instead of rejecting the record.
+	decode func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error)
 }
 
 // formats is the registry, in detection order: the most specific shapes

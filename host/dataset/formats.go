@@ -1,9 +1,12 @@
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -19,8 +22,91 @@ import (
 // or a list of parts/blocks ({"type":"text","text":...}, tool calls, images).
 type chatMessage struct {
 	Role    string         `json:"role"`
-	Content any            `json:"content"`
+	Content content        `json:"content"`
 	Extra   map[string]any `json:",embed"`
+}
+
+// content is message content as decoded by the json package, except that a
+// plain string is taken straight from the validated input when it has no
+// escapes: the package would otherwise check its UTF-8 a second time while
+// unquoting, which on non-ASCII text (the Chinese ShareGPT file) is a third
+// of the reader's time.
+type content struct{ v any }
+
+func (c *content) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if dec.PeekKind() != '"' {
+		return json.UnmarshalDecode(dec, &c.v)
+	}
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	s := unquote(raw[1 : len(raw)-1])
+	if lenient, _ := json.GetOption(dec.Options(), jsontext.AllowInvalidUTF8); lenient {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	c.v = s
+	return nil
+}
+
+// unquote decodes the escapes of a JSON string body that the decoder has
+// already validated (UTF-8 and escape syntax), so it need not check again.
+func unquote(b []byte) string {
+	i := bytes.IndexByte(b, '\\')
+	if i < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i >= 0 {
+		out = append(out, b[:i]...)
+		c := b[i+1]
+		b = b[i+2:]
+		switch c {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(b)
+			b = b[4:]
+			if utf16.IsSurrogate(r) {
+				r2 := utf8.RuneError
+				if len(b) >= 6 && b[0] == '\\' && b[1] == 'u' {
+					if r2 = utf16.DecodeRune(r, hex4(b[2:])); r2 != utf8.RuneError {
+						b = b[6:]
+					}
+				}
+				r = r2
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, c)
+		}
+		i = bytes.IndexByte(b, '\\')
+	}
+	return string(append(out, b...))
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 var formatOpenAI = &Format{
@@ -92,8 +178,8 @@ type messagesRecord struct {
 
 type messageResponse struct {
 	// Anthropic: the reply is the response itself.
-	Role    string `json:"role"`
-	Content any    `json:"content"`
+	Role    string  `json:"role"`
+	Content content `json:"content"`
 	// OpenAI: the reply is the first choice's message.
 	Choices []struct {
 		Message chatMessage    `json:"message"`
@@ -102,9 +188,9 @@ type messageResponse struct {
 	Extra map[string]any `json:",embed"`
 }
 
-func decodeMessages(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+func decodeMessages(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 	var rec messagesRecord
-	if err := unmarshal(data, &rec); err != nil {
+	if err := unmarshal(data, &rec, lenient); err != nil {
 		return dst, err
 	}
 	c := conversation.Conversation{ID: idString(rec.ID), Meta: rec.Extra}
@@ -124,7 +210,7 @@ func decodeMessages(data []byte, loc Location, dst []conversation.Conversation) 
 		c.Turns = append(c.Turns, conversation.Turn{Role: conversation.System, Content: text})
 	}
 	for i, m := range req.Messages {
-		t, err := messageTurn(m.Role, m.Content, m.Extra, len(c.Turns))
+		t, err := messageTurn(m.Role, m.Content.v, m.Extra, len(c.Turns))
 		if err != nil {
 			return dst, fmt.Errorf("messages[%d]: %w", i, err)
 		}
@@ -136,13 +222,13 @@ func decodeMessages(data []byte, loc Location, dst []conversation.Conversation) 
 		switch {
 		case len(r.Choices) > 0:
 			m := r.Choices[0].Message
-			t, err = messageTurn(m.Role, m.Content, m.Extra, len(c.Turns))
-		case r.Content != nil:
+			t, err = messageTurn(m.Role, m.Content.v, m.Extra, len(c.Turns))
+		case r.Content.v != nil:
 			role := r.Role
 			if role == "" {
 				role = conversation.Assistant
 			}
-			t, err = messageTurn(role, r.Content, nil, len(c.Turns))
+			t, err = messageTurn(role, r.Content.v, nil, len(c.Turns))
 		}
 		if err != nil {
 			return dst, fmt.Errorf("response: %w", err)
@@ -166,13 +252,13 @@ var formatWildChat = &Format{
 		}
 		return needList(m, "conversation", "role", "content")
 	},
-	decode: func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+	decode: func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 		var rec struct {
 			ID           jsontext.Value `json:"conversation_hash"`
 			Conversation []chatMessage  `json:"conversation"`
 			Extra        map[string]any `json:",embed"`
 		}
-		if err := unmarshal(data, &rec); err != nil {
+		if err := unmarshal(data, &rec, lenient); err != nil {
 			return dst, err
 		}
 		return chatConversation(dst, idString(rec.ID), rec.Conversation, rec.Extra)
@@ -188,13 +274,13 @@ var formatLMSYS = &Format{
 		}
 		return needList(m, "conversation", "role", "content")
 	},
-	decode: func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+	decode: func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 		var rec struct {
 			ID           jsontext.Value `json:"conversation_id"`
 			Conversation []chatMessage  `json:"conversation"`
 			Extra        map[string]any `json:",embed"`
 		}
-		if err := unmarshal(data, &rec); err != nil {
+		if err := unmarshal(data, &rec, lenient); err != nil {
 			return dst, err
 		}
 		return chatConversation(dst, idString(rec.ID), rec.Conversation, rec.Extra)
@@ -204,7 +290,7 @@ var formatLMSYS = &Format{
 func chatConversation(dst []conversation.Conversation, id string, msgs []chatMessage, meta map[string]any) ([]conversation.Conversation, error) {
 	c := conversation.Conversation{ID: id, Meta: meta, Turns: make([]conversation.Turn, 0, len(msgs))}
 	for i, m := range msgs {
-		t, err := messageTurn(m.Role, m.Content, m.Extra, i)
+		t, err := messageTurn(m.Role, m.Content.v, m.Extra, i)
 		if err != nil {
 			return dst, fmt.Errorf("conversation[%d]: %w", i, err)
 		}
@@ -219,22 +305,22 @@ var formatShareGPT = &Format{
 	detect: func(m map[string]any) error {
 		return needList(m, "conversations", "from", "value")
 	},
-	decode: func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+	decode: func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 		var rec struct {
 			ID            jsontext.Value `json:"id"`
 			Conversations []struct {
 				From  string         `json:"from"`
-				Value any            `json:"value"`
+				Value content        `json:"value"`
 				Extra map[string]any `json:",embed"`
 			} `json:"conversations"`
 			Extra map[string]any `json:",embed"`
 		}
-		if err := unmarshal(data, &rec); err != nil {
+		if err := unmarshal(data, &rec, lenient); err != nil {
 			return dst, err
 		}
 		c := conversation.Conversation{ID: idString(rec.ID), Meta: rec.Extra, Turns: make([]conversation.Turn, 0, len(rec.Conversations))}
 		for i, m := range rec.Conversations {
-			t, err := messageTurn(m.From, m.Value, m.Extra, i)
+			t, err := messageTurn(m.From, m.Value.v, m.Extra, i)
 			if err != nil {
 				return dst, fmt.Errorf("conversations[%d]: %w", i, err)
 			}
@@ -250,7 +336,7 @@ var formatClaudeExport = &Format{
 	detect: func(m map[string]any) error {
 		return needList(m, "chat_messages", "sender")
 	},
-	decode: func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+	decode: func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 		var rec struct {
 			ID       jsontext.Value `json:"uuid"`
 			Messages []struct {
@@ -261,7 +347,7 @@ var formatClaudeExport = &Format{
 			} `json:"chat_messages"`
 			Extra map[string]any `json:",embed"`
 		}
-		if err := unmarshal(data, &rec); err != nil {
+		if err := unmarshal(data, &rec, lenient); err != nil {
 			return dst, err
 		}
 		c := conversation.Conversation{ID: idString(rec.ID), Meta: rec.Extra, Turns: make([]conversation.Turn, 0, len(rec.Messages))}
@@ -291,13 +377,13 @@ var formatHHRLHF = &Format{
 		}
 		return needString(m, "rejected")
 	},
-	decode: func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+	decode: func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 		var rec struct {
 			Chosen   *string        `json:"chosen"`
 			Rejected *string        `json:"rejected"`
 			Extra    map[string]any `json:",embed"`
 		}
-		if err := unmarshal(data, &rec); err != nil {
+		if err := unmarshal(data, &rec, lenient); err != nil {
 			return dst, err
 		}
 		if rec.Chosen == nil || rec.Rejected == nil {
@@ -369,9 +455,9 @@ var formatValuescope = &Format{
 		}
 		return needList(m, "turns", "role", "content")
 	},
-	decode: func(data []byte, loc Location, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+	decode: func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error) {
 		var c conversation.Conversation
-		if err := unmarshal(data, &c); err != nil {
+		if err := unmarshal(data, &c, lenient); err != nil {
 			return dst, err
 		}
 		for i, t := range c.Turns {
@@ -527,8 +613,12 @@ func finish(dst []conversation.Conversation, c conversation.Conversation) ([]con
 	return append(dst, c), nil
 }
 
-func unmarshal(data []byte, v any) error {
-	if err := json.Unmarshal(data, v); err != nil {
+// unmarshal decodes a record. Strict decoding rejects invalid UTF-8 (bytes,
+// or escapes of lone surrogates); the reader retries a failed record leniently,
+// with those replaced by U+FFFD, and flags the conversation.
+func unmarshal(data []byte, v any, lenient bool) error {
+	var opts json.Options = jsontext.AllowInvalidUTF8(lenient)
+	if err := json.Unmarshal(data, v, opts); err != nil {
 		return errors.New(jsonReason(err))
 	}
 	return nil

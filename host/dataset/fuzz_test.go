@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/internal/shareddata"
@@ -68,7 +70,7 @@ func fuzzFormat(f *testing.F, format *Format, real string, seeds ...string) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		convs, err := format.decode(data, Location{File: "fuzz", Line: 1, Record: 1}, nil)
+		convs, err := format.decode(data, Location{File: "fuzz", Line: 1, Record: 1}, true, nil)
 		if err != nil {
 			if len(convs) != 0 {
 				t.Fatalf("error %v with %d conversations", err, len(convs))
@@ -151,4 +153,22 @@ func firstLines(tb testing.TB, path string, n int) [][]byte {
 		out = append(out, bytes.Clone(sc.Bytes()))
 	}
 	return out
+}
+
+// FuzzUnquote checks the fast unquoting of validated strings against the
+// json package's own.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\"c\\d\/e\u00e9\ud83d\ude00"`, `"\ud800x"`, `"中文\t"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		// unquote's input is validated by the decoder first: valid UTF-8.
+		if !utf8.Valid(raw) || json.Unmarshal(raw, &want) != nil || len(raw) < 2 || raw[0] != '"' {
+			return
+		}
+		if got := unquote(raw[1 : len(raw)-1]); got != want {
+			t.Fatalf("unquote(%q) = %q, want %q", raw, got, want)
+		}
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -136,14 +135,15 @@ func (r *Reader) decode(rec record) error {
 		f.Format = format.Name
 	}
 	var err error
-	r.queue, err = r.fmt.decode(rec.data, rec.loc, r.queue[:0])
+	r.queue, err = r.fmt.decode(rec.data, rec.loc, false, r.queue[:0])
 	r.qi = 0
 	// Decoding is strict about UTF-8, which costs nothing extra on valid
-	// input; only a record that failed is checked, repaired and decoded again.
+	// input; only a record that failed is decoded again, leniently.
 	invalid := false
-	if err != nil && !utf8.Valid(rec.data) {
-		invalid = true
-		r.queue, err = r.fmt.decode(bytes.ToValidUTF8(rec.data, []byte("\uFFFD")), rec.loc, r.queue[:0])
+	if err != nil {
+		if q, lerr := r.fmt.decode(rec.data, rec.loc, true, r.queue[:0]); lerr == nil {
+			r.queue, err, invalid = q, nil, true
+		}
 	}
 	if err != nil {
 		r.queue = r.queue[:0]
