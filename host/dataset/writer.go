@@ -55,7 +55,8 @@ func (w *Writer) Write(c *conversation.Conversation) error {
 
 // Close finishes the file and moves it into place.
 func (w *Writer) Close() error {
-	err := errors.Join(w.enc.close(), w.tmp.Sync(), w.tmp.Close())
+	// CreateTemp makes the file private (0600); the result is an ordinary file.
+	err := errors.Join(w.enc.close(), w.tmp.Chmod(0o644), w.tmp.Sync(), w.tmp.Close())
 	if err == nil {
 		err = os.Rename(w.tmp.Name(), w.path)
 	}
