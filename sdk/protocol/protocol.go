@@ -1,0 +1,115 @@
+// Package protocol is plugin protocol v1 as plain Go values: the messages of
+// sdk/proto/valuescope/plugin/v1/plugin.proto, with JSON tags giving the JSON
+// that Wasm plugins exchange with the host (the proto3 JSON mapping with the
+// .proto's field names).
+//
+// The .proto file is the definition; these types are its JSON view, kept
+// without a protobuf dependency so that a Wasm guest stays small and decodes
+// fast. A test walks the .proto's descriptors and fails when the two differ
+// in any message, field, name or type.
+package protocol
+
+// ABI is the protocol version this package speaks. A plugin states its
+// version in Manifest.ABI; the host refuses any other.
+const ABI = 1
+
+// Plugin kinds.
+const (
+	Extractor  = "extractor"
+	Classifier = "classifier"
+)
+
+// What a plugin may need from the host (Manifest.Needs).
+const (
+	NeedModel      = "model"
+	NeedEmbeddings = "embeddings"
+)
+
+type DescribeRequest struct{}
+
+// Manifest says what a plugin is and what it writes.
+type Manifest struct {
+	Name        string   `json:"name,omitempty"`
+	Version     string   `json:"version,omitempty"`
+	ABI         uint32   `json:"abi,omitempty"`
+	Kind        string   `json:"kind,omitempty"`
+	Field       string   `json:"field,omitempty"`
+	Labels      []string `json:"labels,omitempty"`
+	Needs       []string `json:"needs,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Fields      []string `json:"fields,omitempty"`
+}
+
+type ConfigureRequest struct {
+	ConfigJSON string `json:"config_json,omitempty"`
+	Prompt     string `json:"prompt,omitempty"`
+}
+
+type ConfigureResponse struct {
+	Error string `json:"error,omitempty"`
+}
+
+type Turn struct {
+	Role    string `json:"role,omitempty"`
+	Content string `json:"content,omitempty"`
+}
+
+type Conversation struct {
+	ID       string `json:"id,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Turns    []Turn `json:"turns,omitempty"`
+	MetaJSON string `json:"meta_json,omitempty"`
+}
+
+type ProcessRequest struct {
+	Conversation   *Conversation   `json:"conversation,omitempty"`
+	Round          uint32          `json:"round,omitempty"`
+	ModelResponses []ModelResponse `json:"model_responses,omitempty"`
+	State          string          `json:"state,omitempty"`
+}
+
+type ProcessResponse struct {
+	Annotations []Annotation `json:"annotations,omitempty"`
+	ModelCalls  []ModelCall  `json:"model_calls,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	State       string       `json:"state,omitempty"`
+}
+
+type Annotation struct {
+	Field string `json:"field,omitempty"`
+	Label string `json:"label,omitempty"`
+	Items []Item `json:"items,omitempty"`
+}
+
+type Item struct {
+	Name  string            `json:"name,omitempty"`
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+type Message struct {
+	Role    string `json:"role,omitempty"`
+	Content string `json:"content,omitempty"`
+}
+
+type ModelCall struct {
+	ID          string    `json:"id,omitempty"`
+	Model       string    `json:"model,omitempty"`
+	System      string    `json:"system,omitempty"`
+	Messages    []Message `json:"messages,omitempty"`
+	MaxTokens   uint32    `json:"max_tokens,omitempty"`
+	Temperature float64   `json:"temperature,omitempty"`
+	SchemaJSON  string    `json:"schema_json,omitempty"`
+	Kind        string    `json:"kind,omitempty"`
+}
+
+type ModelResponse struct {
+	ID         string      `json:"id,omitempty"`
+	Text       string      `json:"text,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	Embeddings []Embedding `json:"embeddings,omitempty"`
+	StopReason string      `json:"stop_reason,omitempty"`
+}
+
+type Embedding struct {
+	Vector []float32 `json:"vector,omitempty"`
+}
