@@ -1,0 +1,172 @@
+// Package plugin loads extractor and classifier plugins and runs
+// conversations through them. A plugin is a WebAssembly module (run in-process
+// by wazero, sandboxed) or a subprocess speaking gRPC (hashicorp/go-plugin);
+// both speak protocol v1 (sdk/proto) and look the same from here: a Plugin.
+//
+// References, as a run config or the CLI writes them:
+//
+//	builtin:NAME          a plugin shipped inside valuescope (see Builtins)
+//	path/to/plugin.wasm   a Wasm module
+//	grpc:COMMAND ARGS...  a subprocess started with that command line
+//
+// A plugin that traps, loops, runs out of memory, crashes or answers garbage
+// fails the conversation it was working on with an error; the Plugin stays
+// usable for the next one (a Wasm instance is replaced, a subprocess
+// restarted). Nothing a plugin does can crash the host.
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+// Plugin is a loaded, configured plugin. It is safe for concurrent use: the
+// backends keep a pool of instances (Wasm) or multiplex calls (gRPC).
+type Plugin interface {
+	// Manifest is what the plugin said it is, checked at load.
+	Manifest() protocol.Manifest
+	// Process runs one round for one conversation. An error means the
+	// plugin failed (trap, deadline, crash, malformed reply); a plugin's own
+	// refusal comes back in the response's Error field.
+	Process(ctx context.Context, req *protocol.ProcessRequest) (*protocol.ProcessResponse, error)
+	Close() error
+}
+
+// ModelCaller performs the model calls a plugin asks for. The host's model
+// package implements it (cache, limits, retries); tests use fakes.
+type ModelCaller interface {
+	Call(ctx context.Context, calls []protocol.ModelCall) ([]protocol.ModelResponse, error)
+}
+
+// DefaultMaxRounds bounds the rounds of model calls for one conversation.
+const DefaultMaxRounds = 8
+
+// Annotate runs a conversation through p to the end: round after round while
+// the plugin asks for model calls, which models performs. The annotations are
+// checked against the manifest (fields, labels, item names).
+func Annotate(ctx context.Context, p Plugin, c *protocol.Conversation, models ModelCaller, maxRounds int) ([]protocol.Annotation, error) {
+	if maxRounds <= 0 {
+		maxRounds = DefaultMaxRounds
+	}
+	req := &protocol.ProcessRequest{Conversation: c}
+	for {
+		resp, err := p.Process(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.Error != "":
+			return nil, &PluginError{Plugin: p.Manifest().Name, Msg: resp.Error}
+		case len(resp.ModelCalls) == 0:
+			if err := CheckAnnotations(p.Manifest(), resp.Annotations); err != nil {
+				return nil, err
+			}
+			return resp.Annotations, nil
+		case len(resp.Annotations) > 0:
+			return nil, malformed(p, "both annotations and model calls in one response")
+		case models == nil:
+			return nil, malformed(p, "asked for model calls, but this stage has no model")
+		case int(req.Round)+1 >= maxRounds:
+			return nil, malformed(p, fmt.Sprintf("still asking for model calls after %d rounds", maxRounds))
+		}
+		answers, err := models.Call(ctx, resp.ModelCalls)
+		if err != nil {
+			return nil, err
+		}
+		req = &protocol.ProcessRequest{Conversation: c, Round: req.Round + 1, ModelResponses: answers, State: resp.State}
+	}
+}
+
+// PluginError is a conversation the plugin itself declined or failed to
+// handle (it answered with an error, or broke the protocol).
+type PluginError struct {
+	Plugin string
+	Msg    string
+}
+
+func (e *PluginError) Error() string { return e.Plugin + ": " + e.Msg }
+
+func malformed(p Plugin, msg string) error {
+	return &PluginError{Plugin: p.Manifest().Name, Msg: "protocol violation: " + msg}
+}
+
+// CheckManifest checks what a plugin says of itself at load.
+func CheckManifest(m protocol.Manifest) error {
+	var errs []string
+	if m.ABI != protocol.ABI {
+		errs = append(errs, fmt.Sprintf("speaks plugin ABI %d; this host speaks ABI %d", m.ABI, protocol.ABI))
+	}
+	if m.Name == "" {
+		errs = append(errs, "manifest has no name")
+	}
+	switch m.Kind {
+	case protocol.Extractor:
+	case protocol.Classifier:
+		if len(m.Labels) == 0 {
+			errs = append(errs, "a classifier must declare its labels")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("kind %q: want %q or %q", m.Kind, protocol.Extractor, protocol.Classifier))
+	}
+	if m.Field == "" {
+		errs = append(errs, "manifest names no field")
+	}
+	for _, n := range m.Needs {
+		if n != protocol.NeedModel && n != protocol.NeedEmbeddings {
+			errs = append(errs, fmt.Sprintf("needs %q: want %q or %q", n, protocol.NeedModel, protocol.NeedEmbeddings))
+		}
+	}
+	if len(errs) > 0 {
+		name := m.Name
+		if name == "" {
+			name = "plugin"
+		}
+		return fmt.Errorf("%s: invalid manifest: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// MaxItemName bounds an item name: values are short names, not sentences.
+const MaxItemName = 100
+
+// CheckAnnotations checks a plugin's output against its manifest: fields it
+// declared, labels from its label set, item names short and non-empty.
+func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
+	fields := append([]string{m.Field}, m.Fields...)
+	for i, a := range anns {
+		field := a.Field
+		if field == "" {
+			field = m.Field
+		}
+		if !slices.Contains(fields, field) {
+			return &PluginError{m.Name, fmt.Sprintf("annotation %d: field %q not declared in the manifest (%s)", i, field, strings.Join(fields, ", "))}
+		}
+		if a.Label != "" && !slices.Contains(m.Labels, a.Label) {
+			return &PluginError{m.Name, fmt.Sprintf("annotation %d: label %q not in the manifest's labels", i, a.Label)}
+		}
+		if m.Kind == protocol.Classifier && a.Label == "" {
+			return &PluginError{m.Name, fmt.Sprintf("annotation %d: a classifier's annotation needs a label", i)}
+		}
+		for j, it := range a.Items {
+			if strings.TrimSpace(it.Name) == "" || len(it.Name) > MaxItemName {
+				return &PluginError{m.Name, fmt.Sprintf("annotation %d item %d: name %q: want 1 to %d bytes", i, j, truncate(it.Name, 40), MaxItemName)}
+			}
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// ErrClosed is returned by Process after Close.
+var ErrClosed = errors.New("plugin closed")
