@@ -13,6 +13,14 @@ package protocol
 // version in Manifest.ABI; the host refuses any other.
 const ABI = 1
 
+// Encodings of the Wasm ABI (sdk/ABI.md): a module exporting vs_encoding
+// returning EncodingProtobuf exchanges the messages' protobuf encoding;
+// otherwise JSON.
+const (
+	EncodingJSON     = 0
+	EncodingProtobuf = 1
+)
+
 // Plugin kinds.
 const (
 	Extractor  = "extractor"

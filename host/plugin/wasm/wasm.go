@@ -81,6 +81,7 @@ type Plugin struct {
 	compiled wazero.CompiledModule
 	manifest protocol.Manifest
 	sha256   string
+	encoding uint32 // protocol.EncodingJSON or EncodingProtobuf
 
 	idle   chan *instance // instances ready for a call
 	tokens chan struct{}  // one per instance that may exist
@@ -90,9 +91,10 @@ type Plugin struct {
 
 // instance is one instantiated module. It serves one call at a time.
 type instance struct {
-	mod                            api.Module
-	abi, alloc, describe, conf, do api.Function
-	stack                          []uint64
+	mod                                      api.Module
+	abi, encoding, alloc, describe, conf, do api.Function
+	stack                                    []uint64
+	in                                       []byte // reused request encoding buffer
 }
 
 // Load compiles a module, checks that it speaks protocol v1, reads its
@@ -127,6 +129,7 @@ func Load(ctx context.Context, wasm []byte, opts Options) (*Plugin, error) {
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(uint32(opts.MemoryLimit / pageSize)).
+		WithMemoryCapacityFromMax(true).
 		WithCloseOnContextDone(opts.Deadline > 0)
 	if cache := compilationCache(opts.CacheDir); cache != nil {
 		rc = rc.WithCompilationCache(cache)
@@ -232,6 +235,7 @@ func (p *Plugin) instantiate(ctx context.Context, configure bool) (*instance, er
 	inst := &instance{
 		mod:      mod,
 		abi:      mod.ExportedFunction("vs_abi"),
+		encoding: mod.ExportedFunction("vs_encoding"),
 		alloc:    mod.ExportedFunction("vs_alloc"),
 		describe: mod.ExportedFunction("vs_describe"),
 		conf:     mod.ExportedFunction("vs_configure"),
@@ -257,11 +261,21 @@ func (p *Plugin) handshake(ctx context.Context, inst *instance) error {
 	if v := uint32(res); v != protocol.ABI {
 		return fmt.Errorf("%s: speaks plugin ABI %d; this host speaks ABI %d (rebuild the plugin against a matching valuescope SDK)", p.name, v, protocol.ABI)
 	}
+	if inst.encoding != nil {
+		res, err := p.call(ctx, inst, inst.encoding)
+		if err != nil {
+			return fmt.Errorf("%s: vs_encoding: %w", p.name, err)
+		}
+		p.encoding = uint32(res)
+		if p.encoding != protocol.EncodingJSON && p.encoding != protocol.EncodingProtobuf {
+			return fmt.Errorf("%s: vs_encoding returned %d; want %d (JSON) or %d (protobuf)", p.name, p.encoding, protocol.EncodingJSON, protocol.EncodingProtobuf)
+		}
+	}
 	out, err := p.reply(ctx, inst, inst.describe)
 	if err != nil {
 		return fmt.Errorf("%s: vs_describe: %w", p.name, err)
 	}
-	if err := json.Unmarshal(out, &p.manifest); err != nil {
+	if err := p.decode(out, &p.manifest); err != nil {
 		return fmt.Errorf("%s: vs_describe: malformed manifest: %w", p.name, err)
 	}
 	if p.opts.Name == "" && p.manifest.Name != "" {
@@ -308,11 +322,12 @@ func (p *Plugin) Process(ctx context.Context, req *protocol.ProcessRequest) (*pr
 
 // roundTrip encodes req into the instance's buffer, calls fn on it and
 // decodes the reply into resp.
-func (p *Plugin) roundTrip(ctx context.Context, inst *instance, fn api.Function, req, resp any) error {
-	in, err := json.Marshal(req)
+func (p *Plugin) roundTrip(ctx context.Context, inst *instance, fn api.Function, req, resp protocol.ProtoMessage) error {
+	in, err := p.encode(inst.in[:0], req)
 	if err != nil {
 		return err
 	}
+	inst.in = in
 	if _, err := p.callWith(ctx, inst, inst.alloc, uint64(len(in))); err != nil {
 		return fmt.Errorf("vs_alloc: %w", err)
 	}
@@ -324,10 +339,24 @@ func (p *Plugin) roundTrip(ctx context.Context, inst *instance, fn api.Function,
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(out, resp); err != nil {
+	if err := p.decode(out, resp); err != nil {
 		return &MalformedError{Reason: err.Error(), Sample: truncate(out, 200)}
 	}
 	return nil
+}
+
+func (p *Plugin) encode(b []byte, m protocol.ProtoMessage) ([]byte, error) {
+	if p.encoding == protocol.EncodingProtobuf {
+		return m.AppendProto(b), nil
+	}
+	return json.Marshal(m)
+}
+
+func (p *Plugin) decode(b []byte, m protocol.ProtoMessage) error {
+	if p.encoding == protocol.EncodingProtobuf {
+		return m.UnmarshalProto(b)
+	}
+	return json.Unmarshal(b, m)
 }
 
 // reply calls a function returning a packed (pointer, length) and copies the
