@@ -172,3 +172,41 @@ func FuzzUnquote(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParquet feeds mutated Parquet files (seeded with the built WildChat and
+// LMSYS fixtures) through the reader: a broken file is an error naming it,
+// never a panic or a hang.
+func FuzzParquet(f *testing.F) {
+	for _, name := range []string{"wildchat_built.parquet", "lmsys_built.parquet"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !bytes.HasPrefix(data, []byte("PAR1")) {
+			return
+		}
+		p := filepath.Join(dir, "f.parquet")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open([]string{p}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for i := 0; i < 100000; i++ {
+			c, err := r.Next()
+			if err == io.EOF || (err != nil && !IsBad(err)) {
+				return
+			}
+			if err == nil {
+				checkConversations(t, []conversation.Conversation{*c})
+			}
+		}
+		t.Fatal("no end after 100000 records")
+	})
+}

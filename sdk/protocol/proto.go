@@ -119,7 +119,7 @@ func msg(b []byte, num protowire.Number, m ProtoMessage) []byte {
 func isBytes(typ protowire.Type) bool  { return typ == protowire.BytesType }
 func isVarint(typ protowire.Type) bool { return typ == protowire.VarintType }
 
-func (m *DescribeRequest) AppendProto(b []byte) []byte    { return b }
+func (m *DescribeRequest) AppendProto(b []byte) []byte   { return b }
 func (m *DescribeRequest) UnmarshalProto(b []byte) error { return fields(b, skip) }
 
 func skip(protowire.Number, protowire.Type, []byte, uint64) error { return nil }
