@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDatasetsCmd(), newValidateCmd())
+	root.AddCommand(newDatasetsCmd(), newValidateCmd(), newPluginsCmd())
 	return root
 }
 

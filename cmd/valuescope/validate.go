@@ -7,10 +7,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/plugins"
 )
-
-// builtinPlugins are the plugins a config may name as builtin:NAME.
-var builtinPlugins []string
 
 // loadConfig reads a run config with every check the host knows about.
 func loadConfig(path string) (*config.Config, error) {
@@ -21,16 +19,10 @@ func loadConfig(path string) (*config.Config, error) {
 			if !ok {
 				return nil
 			}
-			for _, b := range builtinPlugins {
-				if b == name {
-					return nil
-				}
+			if _, ok := plugins.Lookup(name); ok {
+				return nil
 			}
-			known := strings.Join(builtinPlugins, ", ")
-			if known == "" {
-				known = "none yet"
-			}
-			return fmt.Errorf("unknown built-in plugin %q (built-in: %s)", name, known)
+			return fmt.Errorf("unknown built-in plugin %q (built-in: %s)", name, strings.Join(plugins.Names(), ", "))
 		},
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -170,3 +171,14 @@ func truncate(s string, n int) string {
 
 // ErrClosed is returned by Process after Close.
 var ErrClosed = errors.New("plugin closed")
+
+// FromConversation is the protocol's view of a conversation: metaJSON is
+// its metadata already encoded (the pipeline encodes it once, for the store
+// and for every stage).
+func FromConversation(c *conversation.Conversation, metaJSON string) *protocol.Conversation {
+	pc := &protocol.Conversation{ID: c.ID, Source: c.Source, MetaJSON: metaJSON, Turns: make([]protocol.Turn, len(c.Turns))}
+	for i, t := range c.Turns {
+		pc.Turns[i] = protocol.Turn{Role: t.Role, Content: t.Content}
+	}
+	return pc
+}

@@ -1,0 +1,129 @@
+// Package testplugin is the logic of the Go test plugin
+// (../../testdata/goplugin), kept in a package of its own so that the
+// benchmarks can call the very same code natively, in process.
+//
+// The config chooses the plugin's behaviour, and a conversation may override
+// it with {"mode": ...} in its meta_json, so that one process can be made to
+// misbehave on one conversation and work on the next:
+//
+//	echo      one item per turn: "<role> <n words>"
+//	rounds    asks the model to name a value, repairs once on "garbage"
+//	sleep     sleeps an hour (deadlines, killing mid-call)
+//	exit      exits with status 3 in the middle of the call (a crash)
+//	panic     panics in Process (the SDK turns it into an error response)
+//	badlabel  answers a label outside its manifest
+package testplugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/valuescope/valuescope/sdk"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+var manifest = protocol.Manifest{Name: "goplugin", Version: "0.1.0", Kind: protocol.Extractor, Field: "echo",
+	Labels: []string{"ok"}, Needs: []string{protocol.NeedModel}}
+
+var modes = []string{"echo", "rounds", "sleep", "exit", "panic", "badlabel"}
+
+// Plugin is the test plugin. ABI, when set, is the ABI its manifest states.
+type Plugin struct {
+	ABI    uint32
+	Stderr io.Writer // where Configure says what it did; default os.Stderr
+	mode   string
+}
+
+func (p *Plugin) Manifest() protocol.Manifest {
+	m := manifest
+	m.ABI = p.ABI
+	return m
+}
+
+func (p *Plugin) Configure(req protocol.ConfigureRequest) error {
+	var c struct {
+		Mode string `json:"mode"`
+	}
+	if err := sdk.DecodeConfig(req, &c); err != nil {
+		return err
+	}
+	if c.Mode == "" {
+		c.Mode = "echo"
+	}
+	if !valid(c.Mode) {
+		return fmt.Errorf("unknown mode %q", c.Mode)
+	}
+	p.mode = c.Mode
+	w := p.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "goplugin: configured, mode %s\n", p.mode)
+	return nil
+}
+
+func valid(mode string) bool {
+	for _, m := range modes {
+		if m == mode {
+			return true
+		}
+	}
+	return false
+}
+
+var rounds = &sdk.Rounds{
+	Info: manifest,
+	Ask: func(c *protocol.Conversation) ([]protocol.ModelCall, string, error) {
+		return []protocol.ModelCall{{ID: "v", Messages: []protocol.Message{{Role: "user", Content: "Name one value in: " + c.Turns[0].Content}}}}, "asked", nil
+	},
+	Answer: func(c *protocol.Conversation, round uint32, rs []protocol.ModelResponse, state string) sdk.Result {
+		if len(rs) != 1 || rs[0].ID != "v" || state == "" {
+			return sdk.Result{Err: errors.New("unexpected responses")}
+		}
+		if rs[0].Text == "garbage" {
+			return sdk.Result{Calls: []protocol.ModelCall{{ID: "v", Messages: []protocol.Message{{Role: "user", Content: "Answer with one value name."}}}}, State: "repair"}
+		}
+		return sdk.Result{Annotations: []protocol.Annotation{{Items: []protocol.Item{{Name: strings.ToLower(rs[0].Text),
+			Attrs: map[string]string{"state": state, "round": fmt.Sprint(round)}}}}}}
+	},
+}
+
+func (p *Plugin) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse {
+	return sdk.Guard(func() *protocol.ProcessResponse {
+		if req.Conversation == nil {
+			return &protocol.ProcessResponse{Error: "request has no conversation"}
+		}
+		mode := p.mode
+		if meta := req.Conversation.MetaJSON; meta != "" {
+			var m struct {
+				Mode string `json:"mode"`
+			}
+			if err := json.Unmarshal([]byte(meta), &m); err == nil && valid(m.Mode) {
+				mode = m.Mode
+			}
+		}
+		switch mode {
+		case "rounds":
+			return rounds.Process(req)
+		case "sleep":
+			time.Sleep(time.Hour)
+		case "exit":
+			os.Exit(3)
+		case "panic":
+			var m map[string]int
+			m["boom"]++
+		case "badlabel":
+			return &protocol.ProcessResponse{Annotations: []protocol.Annotation{{Label: "not-declared"}}}
+		}
+		items := make([]protocol.Item, 0, len(req.Conversation.Turns))
+		for _, t := range req.Conversation.Turns {
+			items = append(items, protocol.Item{Name: fmt.Sprintf("%s %d", t.Role, len(strings.Fields(t.Content)))})
+		}
+		return &protocol.ProcessResponse{Annotations: []protocol.Annotation{{Items: items}}}
+	})
+}

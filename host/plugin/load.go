@@ -1,0 +1,107 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/valuescope/valuescope/host/plugin/grpc"
+	"github.com/valuescope/valuescope/host/plugin/wasm"
+	"github.com/valuescope/valuescope/plugins"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+// Options apply to a plugin whatever its backend.
+type Options struct {
+	// Config is the stage's config table (JSON) and prompt text.
+	Config protocol.ConfigureRequest
+	// Instances bounds parallel Wasm instances; default GOMAXPROCS.
+	Instances int
+	// MemoryLimit bounds a Wasm instance's memory; default 256 MiB.
+	MemoryLimit int64
+	// Deadline bounds one call. 0 takes the default: 10 s for plugins from a
+	// file or a command; none for built-in plugins, which are part of
+	// valuescope and checked by the conformance kit. Enforcing a deadline on
+	// a Wasm module makes wazero check for it on every loop iteration and
+	// call, which costs ~6x on a Go-compiled module's round trip (see the
+	// wasm package's benchmarks). Negative: no deadline.
+	Deadline time.Duration
+	// Log receives the plugin's stderr; default slog.Default().
+	Log *slog.Logger
+}
+
+// Info is what a loaded plugin is, for the run manifest.
+type Info struct {
+	Ref      string            `json:"ref"`
+	Manifest protocol.Manifest `json:"manifest"`
+	// SHA256 is the digest of the Wasm module, or of the gRPC command's
+	// executable when it can be found.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Load loads and configures the plugin a reference names (see the package
+// documentation for the forms of reference).
+func Load(ctx context.Context, ref string, opts Options) (Plugin, Info, error) {
+	info := Info{Ref: ref}
+	var p Plugin
+	switch {
+	case strings.HasPrefix(ref, "builtin:"):
+		name := strings.TrimPrefix(ref, "builtin:")
+		b, ok := plugins.Lookup(name)
+		if !ok {
+			return nil, info, fmt.Errorf("unknown built-in plugin %q (built-in: %s)", name, strings.Join(plugins.Names(), ", "))
+		}
+		mod, err := b.Wasm()
+		if err != nil {
+			return nil, info, fmt.Errorf("built-in plugin %s: %w", name, err)
+		}
+		if opts.Deadline == 0 {
+			opts.Deadline = -1
+		}
+		wp, err := wasm.Load(ctx, mod, wasmOptions(ref, opts))
+		if err != nil {
+			return nil, info, err
+		}
+		p, info.SHA256 = wp, wp.SHA256()
+	case strings.HasPrefix(ref, "grpc:"):
+		args := strings.Fields(strings.TrimPrefix(ref, "grpc:"))
+		if len(args) == 0 {
+			return nil, info, fmt.Errorf("plugin %q: no command after grpc:", ref)
+		}
+		gp, err := grpc.Load(ctx, args, grpc.Options{Name: ref, Deadline: opts.Deadline, Config: opts.Config, Log: opts.Log})
+		if err != nil {
+			return nil, info, err
+		}
+		p = gp
+	default:
+		mod, err := os.ReadFile(ref)
+		if err != nil {
+			return nil, info, fmt.Errorf("plugin %s: %w", ref, err)
+		}
+		wp, err := wasm.Load(ctx, mod, wasmOptions(ref, opts))
+		if err != nil {
+			return nil, info, err
+		}
+		p, info.SHA256 = wp, wp.SHA256()
+	}
+	info.Manifest = p.Manifest()
+	if err := CheckManifest(info.Manifest); err != nil {
+		p.Close()
+		return nil, info, fmt.Errorf("plugin %s: %w", ref, err)
+	}
+	return p, info, nil
+}
+
+func wasmOptions(ref string, opts Options) wasm.Options {
+	return wasm.Options{
+		Name:        ref,
+		Instances:   opts.Instances,
+		MemoryLimit: opts.MemoryLimit,
+		Deadline:    opts.Deadline,
+		Config:      opts.Config,
+		Log:         opts.Log,
+	}
+}
