@@ -42,14 +42,14 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDatasetsCmd(), newValidateCmd(), newPluginsCmd())
+	root.AddCommand(newRunCmd(), newDatasetsCmd(), newValidateCmd(), newPluginsCmd())
 	return root
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run executes one command line and returns the exit status.
-func run(argv []string, stdout, stderr io.Writer) int {
+// execute runs one command line and returns the exit status.
+func execute(argv []string, stdout, stderr io.Writer) int {
 	root := newRoot()
 	root.SetArgs(argv)
 	root.SetOut(stdout)

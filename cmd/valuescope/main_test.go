@@ -15,7 +15,7 @@ import (
 func valuescope(t *testing.T, argv ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(argv, &out, &errb)
+	code := execute(argv, &out, &errb)
 	return code, out.String(), errb.String()
 }
 

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/pipeline"
+	"github.com/valuescope/valuescope/host/run"
+)
+
+func newRunCmd() *cobra.Command {
+	var o run.Options
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "run CONFIG",
+		Short: "Run a config's stages over its dataset into a run folder (resumes an interrupted run)",
+		Long: "Reads the dataset, runs the configured stages in order (classifiers may filter,\n" +
+			"extractors add items) and writes the run folder: store, exports and manifest.\n" +
+			"Interrupted (Ctrl-C, kill, crash), the same command finishes the run: nothing done\n" +
+			"is lost or redone. Changing a stage's plugin, config, prompt or model redoes that\n" +
+			"stage and the ones after it. --dataset runs the same stages over another dataset\n" +
+			"(a cross-dataset run; give it its own --out).",
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			cfg, err := loadConfig(a[0])
+			if err != nil {
+				return err
+			}
+			if o.Format != "" && o.Format != "auto" {
+				if _, err := dataset.LookupFormat(o.Format); err != nil {
+					return usageError{err}
+				}
+			}
+			if o.Sample < 0 || o.Limit < 0 {
+				return usage("--limit and --sample take a positive number")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			stderr := cmd.ErrOrStderr()
+			o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if !quiet {
+				o.Progress = progressReporter(stderr, int64(max(o.Limit, o.Sample, cfg.Dataset.Limit)))
+			}
+			res, err := run.Execute(ctx, cfg, o)
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintf(stderr, "\ninterrupted: %d conversations done and stored in %s; run the same command again to resume\n",
+					res.Progress.Done+res.Progress.Skipped, res.Dir)
+				return errors.New("interrupted")
+			}
+			if err != nil {
+				return err
+			}
+			p := res.Progress
+			fmt.Fprintf(cmd.OutOrStdout(), "%d conversations (%d done now, %d already done), %d stage errors, %d bad records set aside, in %s\nrun folder: %s\n",
+				p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), p.BadRecords, p.Elapsed.Round(time.Millisecond), res.Dir)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Dataset, "dataset", nil, "run over this dataset instead of the config's (files, folders, globs)")
+	f.StringVar(&o.Format, "format", "", "format of --dataset (default auto)")
+	f.IntVar(&o.Limit, "limit", 0, "only the first N conversations")
+	f.IntVar(&o.Sample, "sample", 0, "a random sample of N conversations (see --seed)")
+	f.Int64Var(&o.Seed, "seed", 1, "seed of --sample")
+	f.StringVar(&o.Out, "out", "", "run folder (default: the config's run.out)")
+	f.BoolVar(&o.Resume, "resume", false, "require an existing run to resume (resuming is automatic; this refuses to start a new one)")
+	f.BoolVar(&o.Fresh, "fresh", false, "discard the run folder's results and start over")
+	f.BoolVar(&quiet, "quiet", false, "no progress output")
+	return cmd
+}
+
+// progressReporter shows a progress bar on a terminal and a log line every
+// ten seconds otherwise. total is 0 when unknown (a streamed dataset).
+func progressReporter(w io.Writer, total int64) func(pipeline.Progress) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if total == 0 {
+			total = -1
+		}
+		bar := progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("conversations"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("conv"),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionSetPredictTime(total > 0),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+		)
+		return func(p pipeline.Progress) {
+			bar.Describe(fmt.Sprintf("conversations (%d errors, %d bad records)", p.Errors, p.BadRecords))
+			bar.Set64(p.Done + p.Skipped)
+			if p.Finished {
+				bar.Finish()
+			}
+		}
+	}
+	var last time.Time
+	return func(p pipeline.Progress) {
+		if time.Since(last) < 10*time.Second && !p.Finished {
+			return
+		}
+		last = time.Now()
+		rate := float64(p.Done) / p.Elapsed.Seconds()
+		fmt.Fprintf(w, "progress: %d conversations read, %d done now (%.0f/s), %d already done, %d errors, %d bad records\n",
+			p.Conversations, p.Done, rate, p.Skipped, p.Errors, p.BadRecords)
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	_ "modernc.org/sqlite"
+
+	"github.com/valuescope/valuescope/internal/shareddata"
+)
+
+// The README's main command, in-process.
+func TestQuickstart(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, errs := valuescope(t, "run", "--quiet", "--out", out, filepath.Join("..", "..", "configs", "quickstart.toml"))
+	if code != 0 || !strings.Contains(stdout, "80 conversations (80 done now") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	for _, f := range []string{"annotations.csv", "annotations.parquet", "conversations.csv", "errors.csv", "manifest.json", "config.toml", "store.sqlite"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Again: everything is already done.
+	if code, stdout, _ := valuescope(t, "run", "--quiet", "--out", out, filepath.Join("..", "..", "configs", "quickstart.toml")); code != 0 || !strings.Contains(stdout, "(0 done now, 80 already done)") {
+		t.Fatalf("rerun: exit %d %s", code, stdout)
+	}
+}
+
+// arenaConfig runs both built-in plugins over the real Chatbot Arena file.
+func arenaConfig(t *testing.T) string {
+	data := shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl")
+	cfg := filepath.Join(t.TempDir(), "arena.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[dataset]
+paths = [%q]
+[[stages]]
+name = "response-type"
+plugin = "builtin:response-type"
+[[stages]]
+name = "values"
+plugin = "builtin:cue-values"
+`, data)), 0o644)
+	return cfg
+}
+
+// A run over the real arena file completes, and its Parquet export reads back
+// with as many rows as the CSV export and the store hold.
+func TestRunArenaParquet(t *testing.T) {
+	out := t.TempDir()
+	if code, stdout, errs := valuescope(t, "run", "--quiet", "--out", out, arenaConfig(t)); code != 0 || !strings.Contains(stdout, "2129 conversations") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	f, err := os.Open(filepath.Join(out, "annotations.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]parquet.Row, 1)
+	if n, _ := pf.RowGroups()[0].Rows().ReadRows(first); n != 1 {
+		t.Fatal("no first row")
+	}
+	csvRows := readCSV(t, filepath.Join(out, "annotations.csv"))
+	db, err := sql.Open("sqlite", filepath.Join(out, "store.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored int
+	db.QueryRow(`SELECT count(*) FROM annotations`).Scan(&stored)
+	if pf.NumRows() == 0 || pf.NumRows() != int64(stored) || len(csvRows)-1 != stored {
+		t.Fatalf("parquet %d rows, csv %d, store %d", pf.NumRows(), len(csvRows)-1, stored)
+	}
+	if id, v := first[0][0].String(), first[0][4].String(); id != csvRows[1][0] || v != csvRows[1][4] {
+		t.Fatalf("first rows differ: %s %s vs %v", id, v, csvRows[1])
+	}
+}
+
+// SIGKILL at many points, then the same command: the exports equal those of
+// an uninterrupted run, row for row.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it a dozen times")
+	}
+	bin := filepath.Join(t.TempDir(), "valuescope")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building: %v\n%s", err, out)
+	}
+	cfg := arenaConfig(t)
+	want := t.TempDir()
+	if out, err := exec.Command(bin, "run", "--quiet", "--out", want, cfg).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	// Kill points are chosen by progress, not time, so that each falls
+	// mid-run: 12 distinct counts of stored results, in increasing order.
+	dir := t.TempDir()
+	const total = 2129 * 2 // conversations x stages
+	rng := rand.New(rand.NewPCG(1, 2))
+	targets := map[int]bool{}
+	for len(targets) < 12 {
+		targets[1+rng.IntN(total-300)] = true
+	}
+	points := slices.Sorted(maps.Keys(targets))
+	db, err := sql.Open("sqlite", filepath.Join(dir, "store.sqlite")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stored := func() int {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM results`).Scan(&n)
+		return n
+	}
+	for i, target := range points {
+		// Each kill falls after at least one more result is stored.
+		target = max(target, stored()+1)
+		cmd := exec.Command(bin, "run", "--quiet", "--out", dir, cfg)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+	wait:
+		for {
+			select {
+			case err := <-done:
+				t.Fatalf("kill %d: the run ended (%v) before %d results were stored (%d)", i, err, target, stored())
+			case <-time.After(5 * time.Millisecond):
+				if stored() >= target {
+					cmd.Process.Signal(syscall.SIGKILL)
+					<-done
+					break wait
+				}
+			}
+		}
+		t.Logf("killed at %d stored results (target %d)", stored(), target)
+	}
+	if out, err := exec.Command(bin, "run", "--quiet", "--out", dir, cfg).CombinedOutput(); err != nil {
+		t.Fatalf("resuming: %v\n%s", err, out)
+	}
+	for _, f := range []string{"annotations.csv", "conversations.csv", "errors.csv"} {
+		a, b := readCSV(t, filepath.Join(want, f)), readCSV(t, filepath.Join(dir, f))
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d rows after kills and resume, %d uninterrupted", f, len(b), len(a))
+		}
+		for i := range a {
+			if strings.Join(a[i], "\x1f") != strings.Join(b[i], "\x1f") {
+				t.Fatalf("%s row %d differs:\n%q\n%q", f, i, b[i], a[i])
+			}
+		}
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}

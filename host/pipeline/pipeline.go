@@ -1,0 +1,468 @@
+// Package pipeline runs a dataset's conversations through a run's stages,
+// in order, with a bounded pool of workers, and writes every result to the
+// run store as it comes.
+//
+// Each (conversation, stage) pair is done at most once: the store records it
+// in the same transaction as its annotations, and a run resumed after any
+// interruption skips what the store has. The work for one conversation is a
+// pure function of the conversation, the stages and the model responses, so
+// a resumed run gives the same results as an uninterrupted one.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/valuescope/valuescope/host/conversation"
+	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+// Stage is one configured stage with its loaded plugin.
+type Stage struct {
+	Name   string
+	Plugin plugin.Plugin
+	// Keep, for a classifier, lists the labels that go on to later stages;
+	// empty: every conversation goes on (the stage only labels).
+	Keep []string
+	// Models performs the plugin's model calls; nil when the stage has no model.
+	Models plugin.ModelCaller
+	// Fingerprint identifies everything that decides the stage's output
+	// (see Fingerprint); a change invalidates this stage and the ones after.
+	Fingerprint string
+}
+
+// Fingerprint hashes the parts that decide a stage's output.
+func Fingerprint(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Options control a run.
+type Options struct {
+	// Workers is the number of conversations processed at once; default
+	// GOMAXPROCS. Model-backed stages want many more than cores: a worker
+	// mostly waits for its model calls.
+	Workers int
+	// Limit stops after the first Limit conversations of the dataset (0: all).
+	Limit int
+	// Sample, when > 0, processes a deterministic random sample of Sample
+	// conversations chosen by Seed (an extra pass over the dataset).
+	Sample int
+	Seed   int64
+	// MaxRounds bounds model-call rounds per conversation and stage.
+	MaxRounds int
+	// Progress, if set, is called about every ProgressEvery with the counts so far.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+	Log           *slog.Logger
+}
+
+// Progress counts a run as it goes. Conversations counts those read from the
+// dataset (after limit and sampling); Skipped those already done by an
+// earlier, interrupted run.
+type Progress struct {
+	Conversations int64
+	Done          int64
+	Skipped       int64
+	Errors        int64
+	BadRecords    int64
+	Elapsed       time.Duration
+	Finished      bool
+}
+
+// Opener opens the dataset; a sampled run reads it twice.
+type Opener func() (dataset.Source, error)
+
+// Run processes the dataset. It returns when every conversation is done, the
+// context is cancelled (what was finished is in the store; run again to
+// resume), or a fatal error occurs (dataset unreadable, store failing).
+func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts Options) (Progress, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	fps := make([]store.Stage, len(stages))
+	for i, s := range stages {
+		fps[i] = store.Stage{Name: s.Name, Fingerprint: s.Fingerprint}
+	}
+	invalidated, err := st.SetStages(fps)
+	if err != nil {
+		return Progress{}, fmt.Errorf("run store: %w", err)
+	}
+	if len(invalidated) > 0 {
+		opts.Log.Info("stages changed since the last run; their results are redone", "stages", invalidated)
+	}
+	done, err := st.LoadDone(ctx)
+	if err != nil {
+		return Progress{}, fmt.Errorf("run store: %w", err)
+	}
+	var sample map[string]bool
+	if opts.Sample > 0 {
+		if sample, err = chooseSample(ctx, open, opts.Sample, opts.Seed); err != nil {
+			return Progress{}, err
+		}
+	}
+	src, err := open()
+	if err != nil {
+		return Progress{}, err
+	}
+	defer src.Close()
+
+	r := &runner{stages: stages, opts: opts, done: done, start: time.Now()}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job, opts.Workers*2)
+	results := make(chan store.Result, opts.Workers*4)
+	bad := make(chan store.BadRecord, 64)
+
+	var writeErr error
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		writeErr = r.write(ctx, st, results, bad)
+		if writeErr != nil {
+			cancel(writeErr)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Go(func() { r.work(ctx, jobs, results) })
+	}
+	stopProgress := r.reportProgress(opts)
+	readErr := r.read(ctx, src, sample, jobs, bad)
+	close(jobs)
+	wg.Wait()
+	close(results)
+	close(bad)
+	<-writerDone
+	stopProgress()
+	p := r.progress()
+	p.Finished = readErr == nil && writeErr == nil && ctx.Err() == nil
+	if opts.Progress != nil {
+		opts.Progress(p)
+	}
+	switch {
+	case writeErr != nil:
+		return p, fmt.Errorf("run store: %w", writeErr)
+	case readErr != nil:
+		return p, readErr
+	}
+	return p, context.Cause(ctx)
+}
+
+type job struct {
+	seq  int64
+	conv *conversation.Conversation
+}
+
+type runner struct {
+	stages []Stage
+	opts   Options
+	done   store.Done
+	start  time.Time
+
+	convs, completed, skipped, errors, bad atomic.Int64
+}
+
+func (r *runner) progress() Progress {
+	return Progress{
+		Conversations: r.convs.Load(), Done: r.completed.Load(), Skipped: r.skipped.Load(),
+		Errors: r.errors.Load(), BadRecords: r.bad.Load(), Elapsed: time.Since(r.start),
+	}
+}
+
+func (r *runner) reportProgress(opts Options) (stop func()) {
+	if opts.Progress == nil {
+		return func() {}
+	}
+	t := time.NewTicker(opts.ProgressEvery)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-t.C:
+				opts.Progress(r.progress())
+			case <-quit:
+				return
+			}
+		}
+	})
+	return func() { t.Stop(); close(quit); wg.Wait() }
+}
+
+// read streams the dataset, numbering conversations in order, and hands out
+// those not yet complete.
+func (r *runner) read(ctx context.Context, src dataset.Source, sample map[string]bool, jobs chan<- job, bad chan<- store.BadRecord) error {
+	var seq int64
+	for {
+		if r.opts.Limit > 0 && seq >= int64(r.opts.Limit) {
+			return nil
+		}
+		c, err := src.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var br *dataset.BadRecord
+		if errors.As(err, &br) {
+			r.bad.Add(1)
+			select {
+			case bad <- store.BadRecord{File: br.File, Record: br.Record, Line: br.Line, Reason: br.Reason}:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sample != nil && !sample[c.Source+"\x00"+c.ID] {
+			continue
+		}
+		seq++
+		r.convs.Add(1)
+		if r.complete(seq) {
+			r.skipped.Add(1)
+			continue
+		}
+		// The reader reuses its buffers: hand the worker its own copy.
+		cc := *c
+		select {
+		case jobs <- job{seq: seq, conv: &cc}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// complete reports whether a conversation needs no more work: every stage is
+// done, or an earlier filter stage dropped it, or failed.
+func (r *runner) complete(seq int64) bool {
+	d := r.done[seq]
+	for _, s := range r.stages {
+		res, ok := d[s.Name]
+		if !ok {
+			return false
+		}
+		if len(s.Keep) > 0 && (!res.OK || !kept(s.Keep, res.Labels)) {
+			return true
+		}
+	}
+	return true
+}
+
+func kept(keep, labels []string) bool {
+	for _, l := range labels {
+		if slices.Contains(keep, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// work runs conversations through the stages they still need.
+func (r *runner) work(ctx context.Context, jobs <-chan job, results chan<- store.Result) {
+	for j := range jobs {
+		if ctx.Err() != nil {
+			continue // drain: the run is stopping
+		}
+		conv, err := storeConversation(j)
+		if err != nil {
+			r.opts.Log.Error("conversation cannot be stored", "id", j.conv.ID, "err", err)
+			continue
+		}
+		pc := plugin.FromConversation(j.conv, conv.MetaJSON)
+		prior := r.done[j.seq]
+		for _, s := range r.stages {
+			res, already := prior[s.Name]
+			if !already {
+				out := r.runStage(ctx, s, conv, pc)
+				if ctx.Err() != nil {
+					break // an interrupted call is not a result: redo it on resume
+				}
+				select {
+				case results <- out:
+				case <-ctx.Done():
+				}
+				res = store.StageResult{OK: out.Err == ""}
+				for _, a := range out.Items {
+					if a.IsLabel {
+						res.Labels = append(res.Labels, a.Value)
+					}
+				}
+			}
+			if len(s.Keep) > 0 && (!res.OK || !kept(s.Keep, res.Labels)) {
+				break
+			}
+		}
+		r.completed.Add(1)
+	}
+}
+
+func (r *runner) runStage(ctx context.Context, s Stage, conv store.Conversation, pc *protocol.Conversation) store.Result {
+	out := store.Result{Conv: conv, Stage: s.Name}
+	anns, err := plugin.Annotate(ctx, s.Plugin, pc, s.Models, r.opts.MaxRounds)
+	if err != nil {
+		r.errors.Add(1)
+		out.Err = err.Error()
+		return out
+	}
+	field := s.Plugin.Manifest().Field
+	for _, a := range anns {
+		f := a.Field
+		if f == "" {
+			f = field
+		}
+		if a.Label != "" {
+			out.Items = append(out.Items, store.Annotation{Field: f, Value: a.Label, IsLabel: true})
+		}
+		for _, it := range a.Items {
+			var attrs string
+			if len(it.Attrs) > 0 {
+				b, _ := json.Marshal(it.Attrs, json.Deterministic(true))
+				attrs = string(b)
+			}
+			out.Items = append(out.Items, store.Annotation{Field: f, Value: it.Name, AttrsJSON: attrs})
+		}
+	}
+	return out
+}
+
+func storeConversation(j job) (store.Conversation, error) {
+	meta := ""
+	if len(j.conv.Meta) > 0 {
+		b, err := json.Marshal(j.conv.Meta, json.Deterministic(true))
+		if err != nil {
+			return store.Conversation{}, err
+		}
+		meta = string(b)
+	}
+	return store.Conversation{Seq: j.seq, ID: j.conv.ID, Source: j.conv.Source,
+		ContentSHA: conversation.ContentID(j.conv.Turns), MetaJSON: meta}, nil
+}
+
+// write stores results in batches: a transaction per batch rather than per
+// result keeps SQLite's commit cost off the workers' path.
+func (r *runner) write(ctx context.Context, st *store.Store, results <-chan store.Result, bad <-chan store.BadRecord) error {
+	const maxBatch = 256
+	const maxDelay = 200 * time.Millisecond
+	batch := make([]store.Result, 0, maxBatch)
+	var bads []store.BadRecord
+	tick := time.NewTicker(maxDelay)
+	defer tick.Stop()
+	flush := func() error {
+		// A cancelled run still commits what finished: the store must not
+		// lose work because the context ended.
+		wctx := context.WithoutCancel(ctx)
+		if err := st.AddBadRecords(wctx, bads); err != nil {
+			return err
+		}
+		bads = bads[:0]
+		if len(batch) == 0 {
+			return nil
+		}
+		err := st.Write(wctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	for results != nil || bad != nil {
+		select {
+		case res, ok := <-results:
+			if !ok {
+				results = nil
+				continue
+			}
+			batch = append(batch, res)
+			if len(batch) == maxBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case b, ok := <-bad:
+			if !ok {
+				bad = nil
+				continue
+			}
+			bads = append(bads, b)
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// chooseSample picks n conversations by the smallest hashes of (seed, key):
+// deterministic for a seed, uniform, and independent of the dataset's order.
+func chooseSample(ctx context.Context, open Opener, n int, seed int64) (map[string]bool, error) {
+	src, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	type scored struct {
+		h   uint64
+		key string
+	}
+	var all []scored
+	for {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if dataset.IsBad(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		key := c.Source + "\x00" + c.ID
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d\x00%s", seed, key)
+		all = append(all, scored{h.Sum64(), key})
+	}
+	slices.SortFunc(all, func(a, b scored) int {
+		if a.h != b.h {
+			if a.h < b.h {
+				return -1
+			}
+			return 1
+		}
+		if a.key < b.key {
+			return -1
+		}
+		return 1
+	})
+	chosen := make(map[string]bool, min(n, len(all)))
+	for _, s := range all[:min(n, len(all))] {
+		chosen[s.key] = true
+	}
+	return chosen, nil
+}

@@ -1,0 +1,199 @@
+package pipeline_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/pipeline"
+	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/internal/shareddata"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func demo(t testing.TB) pipeline.Opener {
+	path := filepath.Join("..", "..", "data", "demo", "conversations.jsonl")
+	return func() (dataset.Source, error) { return dataset.Open([]string{path}, dataset.Options{}) }
+}
+
+func stages(t testing.TB, keep []string, valuesConfig string) []pipeline.Stage {
+	t.Helper()
+	var out []pipeline.Stage
+	for _, s := range []struct{ name, ref, config string }{
+		{"response-type", "builtin:response-type", ""},
+		{"values", "builtin:cue-values", valuesConfig},
+	} {
+		p, info, err := plugin.Load(context.Background(), s.ref, plugin.Options{Log: quiet, Config: protocol.ConfigureRequest{ConfigJSON: s.config}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		st := pipeline.Stage{Name: s.name, Plugin: p, Fingerprint: pipeline.Fingerprint(info.SHA256, s.config)}
+		if s.name == "response-type" {
+			st.Keep = keep
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func openStore(t testing.TB) *store.Store {
+	st, err := store.Open(filepath.Join(t.TempDir(), "store.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// dump lists every stored result and annotation in a stable order.
+func dump(t testing.TB, db *sql.DB) []string {
+	t.Helper()
+	var out []string
+	for _, q := range []string{
+		`SELECT c.id || '|' || r.stage || '|' || r.status || '|' || r.error FROM results r JOIN conversations c USING (seq) ORDER BY c.seq, r.stage`,
+		`SELECT c.id || '|' || a.stage || '|' || a.ord || '|' || a.field || '|' || a.value || '|' || a.attrs_json FROM annotations a JOIN conversations c USING (seq) ORDER BY c.seq, a.stage, a.ord`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			out = append(out, s)
+		}
+		rows.Close()
+	}
+	return out
+}
+
+func TestRunDemo(t *testing.T) {
+	st := openStore(t)
+	p, err := pipeline.Run(context.Background(), demo(t), st, stages(t, nil, ""), pipeline.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Conversations != 80 || p.Done != 80 || p.Errors != 0 || !p.Finished {
+		t.Fatalf("progress %+v", p)
+	}
+	rows := dump(t, st.DB())
+	if n := strings.Count(strings.Join(rows, "\n"), "|response-type|ok|"); n != 80 {
+		t.Fatalf("%d response-type results", n)
+	}
+	// A second run finds everything done.
+	p, err = pipeline.Run(context.Background(), demo(t), st, stages(t, nil, ""), pipeline.Options{Log: quiet})
+	if err != nil || p.Skipped != 80 || p.Done != 0 {
+		t.Fatalf("rerun: %+v %v", p, err)
+	}
+	if !reflect.DeepEqual(dump(t, st.DB()), rows) {
+		t.Fatal("a rerun changed the store")
+	}
+}
+
+// Cancelled at many points and resumed, a run ends with exactly what an
+// uninterrupted run stores.
+func TestResumeAfterCancel(t *testing.T) {
+	path := shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl")
+	open := func() (dataset.Source, error) { return dataset.Open([]string{path}, dataset.Options{}) }
+	ref := openStore(t)
+	if _, err := pipeline.Run(context.Background(), open, ref, stages(t, nil, ""), pipeline.Options{Log: quiet, Limit: 400}); err != nil {
+		t.Fatal(err)
+	}
+	want := dump(t, ref.DB())
+
+	st := openStore(t)
+	sts := stages(t, nil, "")
+	rounds := 0
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := pipeline.Options{Log: quiet, Limit: 400, ProgressEvery: time.Millisecond, Progress: func(p pipeline.Progress) {
+			if p.Done >= 40 {
+				cancel()
+			}
+		}}
+		p, err := pipeline.Run(ctx, open, st, sts, opts)
+		cancel()
+		if err == nil {
+			break
+		}
+		if p.Finished || err != context.Canceled {
+			t.Fatalf("round %d: %+v %v", rounds, p, err)
+		}
+		if rounds++; rounds > 50 {
+			t.Fatal("no end")
+		}
+	}
+	if rounds < 5 {
+		t.Fatalf("only %d interruptions", rounds)
+	}
+	if got := dump(t, st.DB()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("resumed run differs: %d rows vs %d", len(got), len(want))
+	}
+}
+
+// A classifier stage with Keep filters what later stages see; changing a
+// stage's fingerprint redoes it and the stages after it, and only them.
+func TestFilterAndInvalidation(t *testing.T) {
+	st := openStore(t)
+	keep := []string{"strong resistance", "mild resistance"}
+	if _, err := pipeline.Run(context.Background(), demo(t), st, stages(t, keep, ""), pipeline.Options{Log: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	var kept, values int
+	st.DB().QueryRow(`SELECT count(*) FROM annotations WHERE stage = 'response-type' AND value IN ('strong resistance', 'mild resistance')`).Scan(&kept)
+	st.DB().QueryRow(`SELECT count(DISTINCT seq) FROM results WHERE stage = 'values'`).Scan(&values)
+	if kept == 0 || values != kept {
+		t.Fatalf("%d conversations kept by the filter, %d reached the values stage", kept, values)
+	}
+	// Another config for the values stage: only it is redone.
+	p, err := pipeline.Run(context.Background(), demo(t), st, stages(t, keep, `{"min_turn_chars": 5}`), pipeline.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Done != int64(kept) || p.Skipped != 80-int64(kept) {
+		t.Fatalf("after a values change: %+v (want %d redone)", p, kept)
+	}
+	// Without the filter, every conversation reaches the values stage.
+	if _, err := pipeline.Run(context.Background(), demo(t), st, stages(t, nil, `{"min_turn_chars": 5}`), pipeline.Options{Log: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	st.DB().QueryRow(`SELECT count(DISTINCT seq) FROM results WHERE stage = 'values'`).Scan(&values)
+	if values != 80 {
+		t.Fatalf("%d conversations reached the values stage without the filter", values)
+	}
+}
+
+func TestSample(t *testing.T) {
+	run := func(seed int64) []string {
+		st := openStore(t)
+		p, err := pipeline.Run(context.Background(), demo(t), st, stages(t, nil, ""), pipeline.Options{Log: quiet, Sample: 10, Seed: seed})
+		if err != nil || p.Conversations != 10 {
+			t.Fatalf("%+v %v", p, err)
+		}
+		var ids []string
+		rows, _ := st.DB().Query(`SELECT id FROM conversations ORDER BY seq`)
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		return ids
+	}
+	a, b, c := run(1), run(1), run(2)
+	if !reflect.DeepEqual(a, b) || reflect.DeepEqual(a, c) {
+		t.Fatalf("samples: seed 1 %v, again %v, seed 2 %v", a, b, c)
+	}
+	_ = fmt.Sprint
+}

@@ -1,0 +1,358 @@
+// Package run executes a run as a config declares it: it opens the dataset,
+// loads the stages' plugins, runs the pipeline into the run folder's store,
+// and writes the exports and the manifest. A run folder holds:
+//
+//	config.toml      the config as resolved (absolute paths, defaults)
+//	config.orig.toml the config as written
+//	manifest.json    what produced the results: versions, hashes, counts
+//	store.sqlite     the run store (resumable; see package store)
+//	annotations.csv, annotations.parquet, conversations.csv, errors.csv
+//
+// Running the same command again on an interrupted run finishes it.
+package run
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	gojson "github.com/go-json-experiment/json"
+
+	"github.com/valuescope/valuescope/host/config"
+	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/export"
+	"github.com/valuescope/valuescope/host/pipeline"
+	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+// Options are the command line's overrides of the config.
+type Options struct {
+	// Dataset replaces the config's dataset paths (a cross-dataset run),
+	// with Format its format ("" keeps the config's).
+	Dataset []string
+	Format  string
+	Limit   int
+	Sample  int
+	Seed    int64
+	// Out replaces the config's run folder.
+	Out string
+	// Resume requires the run folder to hold a run already.
+	Resume bool
+	// Fresh deletes an existing run folder's store first.
+	Fresh    bool
+	Progress func(pipeline.Progress)
+	Log      *slog.Logger
+}
+
+// Result is what a run did.
+type Result struct {
+	Dir      string
+	Progress pipeline.Progress
+	Manifest *Manifest
+}
+
+// Execute runs cfg. It returns context.Canceled (wrapped) when interrupted:
+// what was finished is stored, and the same command resumes.
+func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	dir := cfg.Run.Out
+	if opts.Out != "" {
+		dir = opts.Out
+	}
+	paths, format := cfg.Dataset.Paths, cfg.Dataset.Format
+	if len(opts.Dataset) > 0 {
+		paths = opts.Dataset
+		if opts.Format != "" {
+			format = opts.Format
+		}
+	}
+	limit := cfg.Dataset.Limit
+	if opts.Limit > 0 {
+		limit = opts.Limit
+	}
+	storePath := filepath.Join(dir, "store.sqlite")
+	_, statErr := os.Stat(storePath)
+	exists := statErr == nil
+	if opts.Resume && !exists {
+		return nil, fmt.Errorf("--resume: %s holds no run to resume", dir)
+	}
+	if opts.Fresh && exists {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(storePath + suffix)
+		}
+		exists = false
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	st, err := store.Open(storePath)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	m := &Manifest{
+		Valuescope: buildInfo(),
+		Run:        RunInfo{Name: cfg.Run.Name, Dir: dir, Started: time.Now().UTC(), Resumed: exists},
+		Dataset:    DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed},
+	}
+	// A run folder is one dataset and one selection of it: resuming over
+	// another would mix conversations from both.
+	selection := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, paths...)...)
+	if prev, err := st.Meta("selection"); err != nil {
+		return nil, err
+	} else if prev != "" && prev != selection {
+		return nil, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
+	}
+	if err := st.SetMeta("selection", selection); err != nil {
+		return nil, err
+	}
+
+	stages, closeStages, err := loadStages(ctx, cfg, m, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStages()
+	if err := writeConfigs(cfg, dir); err != nil {
+		return nil, err
+	}
+
+	// The last reader opened has the per-file counts the manifest reports
+	// (a sampled run opens the dataset twice).
+	var last *dataset.Reader
+	open := func() (dataset.Source, error) {
+		r, err := dataset.Open(paths, dataset.Options{Format: format, Strict: cfg.Dataset.Strict})
+		if err != nil {
+			return nil, err
+		}
+		last = r
+		return r, nil
+	}
+	prog, runErr := pipeline.Run(ctx, open, st, stages, pipeline.Options{
+		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed,
+		Progress: opts.Progress, Log: opts.Log,
+	})
+	var files []dataset.File
+	if last != nil {
+		files = last.Files()
+	}
+	m.Run.Finished = time.Now().UTC()
+	m.Run.Complete = prog.Finished
+	m.Progress = prog
+	if m.Dataset.Files, err = describeFiles(files); err != nil {
+		return nil, err
+	}
+	if m.Counts, err = st.Count(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	if runErr == nil {
+		if _, err := export.Write(context.WithoutCancel(ctx), st.DB(), dir); err != nil {
+			return nil, fmt.Errorf("exports: %w", err)
+		}
+	}
+	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
+		return nil, err
+	}
+	return &Result{Dir: dir, Progress: prog, Manifest: m}, runErr
+}
+
+// loadStages loads each stage's plugin with its config and prompt.
+func loadStages(ctx context.Context, cfg *config.Config, m *Manifest, log *slog.Logger) ([]pipeline.Stage, func(), error) {
+	var stages []pipeline.Stage
+	closeAll := func() {
+		for _, s := range stages {
+			s.Plugin.Close()
+		}
+	}
+	for _, sc := range cfg.Stages {
+		var prompt []byte
+		if sc.Prompt != "" {
+			var err error
+			if prompt, err = os.ReadFile(sc.Prompt); err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("stage %s: prompt: %w", sc.Name, err)
+			}
+		}
+		confJSON := "{}"
+		if len(sc.Config) > 0 {
+			b, err := gojson.Marshal(sc.Config, gojson.Deterministic(true))
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("stage %s: config: %w", sc.Name, err)
+			}
+			confJSON = string(b)
+		}
+		if sc.Model != "" {
+			closeAll()
+			return nil, nil, fmt.Errorf("stage %s: model %q: this valuescope cannot call models yet (model providers are the next part to land); use offline plugins", sc.Name, sc.Model)
+		}
+		p, info, err := plugin.Load(ctx, sc.Plugin, plugin.Options{
+			Config:    protocol.ConfigureRequest{ConfigJSON: confJSON, Prompt: string(prompt)},
+			Instances: cfg.Run.Workers,
+			Log:       log,
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("stage %s: %w", sc.Name, err)
+		}
+		promptSHA := ""
+		if prompt != nil {
+			promptSHA = sha(prompt)
+		}
+		fp := pipeline.Fingerprint(sc.Plugin, info.SHA256, info.Manifest.Version, confJSON, promptSHA, sc.Model, strings.Join(sc.Keep, "\x00"))
+		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Fingerprint: fp})
+		m.Stages = append(m.Stages, StageInfo{Name: sc.Name, Plugin: info, ConfigJSON: confJSON, PromptFile: sc.Prompt,
+			PromptSHA256: promptSHA, Model: sc.Model, Keep: sc.Keep, Fingerprint: fp})
+	}
+	return stages, closeAll, nil
+}
+
+// Manifest says what produced a run's results.
+type Manifest struct {
+	Valuescope BuildInfo         `json:"valuescope"`
+	Run        RunInfo           `json:"run"`
+	Dataset    DatasetInfo       `json:"dataset"`
+	Stages     []StageInfo       `json:"stages"`
+	Counts     store.Counts      `json:"counts"`
+	Progress   pipeline.Progress `json:"progress"`
+}
+
+type BuildInfo struct {
+	Version  string `json:"version"`
+	Revision string `json:"revision"`
+	Go       string `json:"go"`
+}
+
+type RunInfo struct {
+	Name     string    `json:"name"`
+	Dir      string    `json:"dir"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Resumed is set when this invocation continued an earlier one.
+	Resumed bool `json:"resumed"`
+	// Complete is false when the run was interrupted.
+	Complete bool `json:"complete"`
+}
+
+type DatasetInfo struct {
+	Paths  []string   `json:"paths"`
+	Format string     `json:"format"`
+	Limit  int        `json:"limit,omitempty"`
+	Sample int        `json:"sample,omitempty"`
+	Seed   int64      `json:"seed,omitempty"`
+	Files  []FileInfo `json:"files"`
+}
+
+type FileInfo struct {
+	dataset.File
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+type StageInfo struct {
+	Name         string      `json:"name"`
+	Plugin       plugin.Info `json:"plugin"`
+	ConfigJSON   string      `json:"config_json"`
+	PromptFile   string      `json:"prompt_file,omitempty"`
+	PromptSHA256 string      `json:"prompt_sha256,omitempty"`
+	Model        string      `json:"model,omitempty"`
+	Keep         []string    `json:"keep,omitempty"`
+	Fingerprint  string      `json:"fingerprint"`
+}
+
+// Version is valuescope's version, set by the command.
+var Version = "dev"
+
+func buildInfo() BuildInfo {
+	b := BuildInfo{Version: Version, Revision: "unknown"}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		b.Go = bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				b.Revision = s.Value
+			}
+		}
+	}
+	if b.Revision == "unknown" {
+		// `go run` does not stamp the revision; the source tree it ran from
+		// knows it.
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			if dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); len(bytes.TrimSpace(dirty)) > 0 {
+				b.Revision = strings.TrimSpace(string(out)) + "+dirty"
+			} else {
+				b.Revision = strings.TrimSpace(string(out))
+			}
+		}
+	}
+	return b
+}
+
+func describeFiles(files []dataset.File) ([]FileInfo, error) {
+	var out []FileInfo
+	for _, f := range files {
+		fi := FileInfo{File: f}
+		file, err := os.Open(f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("hashing dataset file: %w", err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, file)
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("hashing %s: %w", f.Path, err)
+		}
+		fi.Size, fi.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+		out = append(out, fi)
+	}
+	return out, nil
+}
+
+func writeConfigs(cfg *config.Config, dir string) error {
+	var buf bytes.Buffer
+	buf.WriteString("# The run's config as resolved: absolute paths, defaults filled in.\n")
+	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
+		return fmt.Errorf("writing resolved config: %w", err)
+	}
+	if err := writeFile(filepath.Join(dir, "config.toml"), buf.Bytes()); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "config.orig.toml"), cfg.Source)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(b, '\n'))
+}
+
+// writeFile replaces path atomically.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

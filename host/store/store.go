@@ -1,0 +1,418 @@
+// Package store is a run's SQLite database: the conversations seen, each
+// stage's result for each conversation, the annotations, the records set
+// aside, and (for the model package) the cache of model calls.
+//
+// It is what makes a run resumable. Every result — a stage's annotations or
+// its error for one conversation — is written in one transaction with the
+// row that marks the (conversation, stage) done, so a run killed at any
+// instant (SIGKILL included) leaves each pair either wholly done or not at
+// all, and running the same command again does exactly the rest. SQLite runs
+// in WAL mode with synchronous=NORMAL: a committed transaction survives the
+// process being killed (not a power cut, which a run can afford to redo).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+)
+
+// schemaVersion is bumped when the schema changes incompatibly; an older
+// store is refused with a clear message rather than misread.
+const schemaVersion = "1"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+	seq         INTEGER PRIMARY KEY, -- position in the dataset stream (after limit and sampling)
+	id          TEXT NOT NULL,
+	source      TEXT NOT NULL,
+	content_sha TEXT NOT NULL,
+	meta_json   TEXT NOT NULL,
+	UNIQUE (source, id)
+);
+CREATE TABLE IF NOT EXISTS stages (
+	name        TEXT PRIMARY KEY,
+	position    INTEGER NOT NULL,
+	fingerprint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+	seq    INTEGER NOT NULL REFERENCES conversations(seq),
+	stage  TEXT NOT NULL,
+	status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+	error  TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (seq, stage)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS annotations (
+	seq        INTEGER NOT NULL,
+	stage      TEXT NOT NULL,
+	ord        INTEGER NOT NULL,
+	field      TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	attrs_json TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (seq, stage, ord)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bad_records (
+	file   TEXT NOT NULL,
+	record INTEGER NOT NULL,
+	line   INTEGER NOT NULL,
+	reason TEXT NOT NULL,
+	PRIMARY KEY (file, record)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_cache (
+	key      TEXT PRIMARY KEY,
+	response BLOB NOT NULL
+) WITHOUT ROWID;
+`
+
+// Store is an open run store. It is safe for concurrent use; writes are
+// serialised by SQLite (and best batched by the caller, see Batch).
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating if needed) the store at path.
+func Open(path string) (*Store, error) {
+	dsn := "file:" + filepath.ToSlash(path) +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening run store %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening run store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	if _, err := s.db.Exec(schema); err != nil {
+		return err
+	}
+	var v string
+	err := s.db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = s.db.Exec(`INSERT INTO meta (key, value) VALUES ('schema', ?)`, schemaVersion)
+		return err
+	case err != nil:
+		return err
+	case v != schemaVersion:
+		return fmt.Errorf("store schema version %s; this valuescope reads version %s (start a new run folder)", v, schemaVersion)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB is the underlying database, for the packages that read a run (export,
+// analysis) with their own queries.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Meta reads a value of the run's own key-value table ("" when unset).
+func (s *Store) Meta(key string) (string, error) {
+	var v string
+	err := s.db.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetMeta writes a value of the run's key-value table.
+func (s *Store) SetMeta(key, value string) error {
+	_, err := s.db.Exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// Stage is a configured stage as the store tracks it.
+type Stage struct {
+	Name string
+	// Fingerprint changes whenever anything that decides the stage's output
+	// changes: plugin bytes, its config, prompt, model.
+	Fingerprint string
+}
+
+// SetStages records the configured stages and invalidates what is stale: the
+// first stage whose fingerprint or position changed, and every stage after
+// it, lose their results (a later stage may depend on an earlier one through
+// a filter); stages no longer configured lose theirs. It returns the names of
+// the stages invalidated.
+func (s *Store) SetStages(stages []Stage) (invalidated []string, err error) {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	old := map[string]Stage{}
+	pos := map[string]int{}
+	rows, err := tx.Query(`SELECT name, position, fingerprint FROM stages`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var st Stage
+		var p int
+		if err := rows.Scan(&st.Name, &p, &st.Fingerprint); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		old[st.Name], pos[st.Name] = st, p
+	}
+	rows.Close()
+	stale := false
+	keep := map[string]bool{}
+	for i, st := range stages {
+		keep[st.Name] = true
+		o, seen := old[st.Name]
+		if !stale && seen && o.Fingerprint == st.Fingerprint && pos[st.Name] == i {
+			continue
+		}
+		stale = true
+		if seen {
+			invalidated = append(invalidated, st.Name)
+		}
+		if err := clearStage(tx, st.Name); err != nil {
+			return nil, err
+		}
+	}
+	for name := range old {
+		if !keep[name] {
+			invalidated = append(invalidated, name)
+			if err := clearStage(tx, name); err != nil {
+				return nil, err
+			}
+			if _, err := tx.Exec(`DELETE FROM stages WHERE name = ?`, name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, st := range stages {
+		if _, err := tx.Exec(`INSERT INTO stages (name, position, fingerprint) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET position = excluded.position, fingerprint = excluded.fingerprint`,
+			st.Name, i, st.Fingerprint); err != nil {
+			return nil, err
+		}
+	}
+	return invalidated, tx.Commit()
+}
+
+func clearStage(tx *sql.Tx, name string) error {
+	if _, err := tx.Exec(`DELETE FROM results WHERE stage = ?`, name); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`DELETE FROM annotations WHERE stage = ?`, name)
+	return err
+}
+
+// Done is the set of (conversation, stage) pairs already finished, keyed by
+// conversation seq, each with the stages done and, for the ok ones, the
+// labels they wrote (a filter stage's decision must be known on resume).
+type Done map[int64]map[string]StageResult
+
+// StageResult is a stage's stored outcome for one conversation.
+type StageResult struct {
+	OK     bool
+	Labels []string
+}
+
+// LoadDone reads what is finished.
+func (s *Store) LoadDone(ctx context.Context) (Done, error) {
+	done := Done{}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, stage, status FROM results`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var seq int64
+		var stage, status string
+		if err := rows.Scan(&seq, &stage, &status); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if done[seq] == nil {
+			done[seq] = map[string]StageResult{}
+		}
+		done[seq][stage] = StageResult{OK: status == "ok"}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT seq, stage, value FROM annotations WHERE attrs_json = ?`, labelMark)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var stage, value string
+		if err := rows.Scan(&seq, &stage, &value); err != nil {
+			return nil, err
+		}
+		r := done[seq][stage]
+		r.Labels = append(r.Labels, value)
+		done[seq][stage] = r
+	}
+	return done, rows.Err()
+}
+
+// Conversation is the row a conversation gets in the store.
+type Conversation struct {
+	Seq        int64
+	ID, Source string
+	ContentSHA string
+	MetaJSON   string
+}
+
+// Result is one stage's outcome for one conversation.
+type Result struct {
+	Conv  Conversation
+	Stage string
+	Err   string // non-empty: the stage failed for this conversation
+	Items []Annotation
+}
+
+// Annotation is one stored annotation row: a classifier's label (IsLabel) or
+// one extracted item.
+type Annotation struct {
+	Field     string
+	Value     string
+	AttrsJSON string
+	IsLabel   bool
+}
+
+// Write stores a batch of results in one transaction: each result's
+// annotations together with the row that marks its (conversation, stage)
+// done. Batching many small results into one transaction is what keeps
+// SQLite's commit cost off the critical path; atomicity still holds for each.
+func (s *Store) Write(ctx context.Context, batch []Result) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	conv, err := tx.PrepareContext(ctx, `INSERT INTO conversations (seq, id, source, content_sha, meta_json) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	res, err := tx.PrepareContext(ctx, `INSERT INTO results (seq, stage, status, error) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	ann, err := tx.PrepareContext(ctx, `INSERT INTO annotations (seq, stage, ord, field, value, attrs_json) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	for _, r := range batch {
+		c := r.Conv
+		if _, err := conv.ExecContext(ctx, c.Seq, c.ID, c.Source, c.ContentSHA, c.MetaJSON); err != nil {
+			return fmt.Errorf("storing conversation %s: %w", c.ID, err)
+		}
+		status := "ok"
+		if r.Err != "" {
+			status = "error"
+		}
+		if _, err := res.ExecContext(ctx, c.Seq, r.Stage, status, r.Err); err != nil {
+			return fmt.Errorf("storing %s result for conversation %s: %w", r.Stage, c.ID, err)
+		}
+		for i, a := range r.Items {
+			attrs := a.AttrsJSON
+			if a.IsLabel {
+				attrs = labelMark
+			}
+			if _, err := ann.ExecContext(ctx, c.Seq, r.Stage, i, a.Field, a.Value, attrs); err != nil {
+				return fmt.Errorf("storing annotation of conversation %s: %w", c.ID, err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// labelMark marks a classifier's label row among the annotations, so that
+// resuming can tell a filter's decision from extracted items.
+const labelMark = `{"label":"1"}`
+
+// BadRecord is a dataset record set aside.
+type BadRecord struct {
+	File   string
+	Record int64
+	Line   int
+	Reason string
+}
+
+// AddBadRecords stores records set aside (idempotent: a resumed run that
+// reads them again does not count them twice).
+func (s *Store) AddBadRecords(ctx context.Context, recs []BadRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, r := range recs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bad_records (file, record, line, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			r.File, r.Record, r.Line, r.Reason); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Counts summarises a run for its manifest and progress.
+type Counts struct {
+	Conversations int64            `json:"conversations"`
+	Annotations   int64            `json:"annotations"`
+	Errors        map[string]int64 `json:"errors_by_stage"`
+	BadRecords    int64            `json:"bad_records"`
+}
+
+// Total is the number of stage errors over all stages.
+func (c Counts) Total() int64 {
+	var n int64
+	for _, v := range c.Errors {
+		n += v
+	}
+	return n
+}
+
+// Count reads the run's totals.
+func (s *Store) Count(ctx context.Context) (Counts, error) {
+	c := Counts{Errors: map[string]int64{}}
+	for q, dst := range map[string]*int64{
+		`SELECT count(*) FROM conversations`: &c.Conversations,
+		`SELECT count(*) FROM annotations`:   &c.Annotations,
+		`SELECT count(*) FROM bad_records`:   &c.BadRecords,
+	} {
+		if err := s.db.QueryRowContext(ctx, q).Scan(dst); err != nil {
+			return c, err
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT stage, count(*) FROM results WHERE status = 'error' GROUP BY stage`)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var stage string
+		var n int64
+		if err := rows.Scan(&stage, &n); err != nil {
+			return c, err
+		}
+		c.Errors[stage] = n
+	}
+	return c, rows.Err()
+}
