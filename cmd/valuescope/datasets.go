@@ -11,6 +11,8 @@ import (
 	"github.com/valuescope/valuescope/host/dataset"
 )
 
+func init() { commands = append(commands, newDatasetsCmd) }
+
 func newDatasetsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "datasets",

@@ -33,6 +33,10 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
+// commands are the subcommands; each file adds its own in an init function,
+// so that adding a command touches only its file.
+var commands []func() *cobra.Command
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "valuescope",
@@ -42,7 +46,9 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(), newDatasetsCmd(), newValidateCmd(), newPluginsCmd())
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
 	return root
 }
 

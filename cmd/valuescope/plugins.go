@@ -19,6 +19,8 @@ import (
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
+func init() { commands = append(commands, newPluginsCmd) }
+
 func newPluginsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugins",

@@ -20,6 +20,8 @@ import (
 	"github.com/valuescope/valuescope/host/run"
 )
 
+func init() { commands = append(commands, newRunCmd) }
+
 func newRunCmd() *cobra.Command {
 	var o run.Options
 	var quiet bool

@@ -27,6 +27,8 @@ func loadConfig(path string) (*config.Config, error) {
 	})
 }
 
+func init() { commands = append(commands, newValidateCmd) }
+
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate CONFIG...",
