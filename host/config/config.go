@@ -129,6 +129,10 @@ type Stage struct {
 	// Keep, for a classifier stage, lists the labels whose conversations go
 	// on to the next stages.
 	Keep []string `toml:"keep,omitempty"`
+	// Deadline bounds one call into the plugin ("30s"); "-1s" disables it.
+	// Unset: 10 s for plugins from a file or command, none for built-in
+	// plugins (see sdk/ABI.md on what enforcing a deadline costs).
+	Deadline Duration `toml:"deadline,omitempty"`
 	// Config is handed to the plugin as-is; its keys are the plugin's business.
 	Config map[string]any `toml:"config,omitempty"`
 }

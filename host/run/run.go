@@ -205,6 +205,7 @@ func loadStages(ctx context.Context, cfg *config.Config, m *Manifest, log *slog.
 		p, info, err := plugin.Load(ctx, sc.Plugin, plugin.Options{
 			Config:    protocol.ConfigureRequest{ConfigJSON: confJSON, Prompt: string(prompt)},
 			Instances: cfg.Run.Workers,
+			Deadline:  sc.Deadline.Duration,
 			Log:       log,
 		})
 		if err != nil {
