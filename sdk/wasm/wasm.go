@@ -30,7 +30,7 @@ func Serve(p sdk.Plugin) { plugin = p }
 // heap that grows to the memory limit. So automatic collection is off, and
 // the SDK collects between calls once gcEvery bytes were allocated since the
 // last collection.
-const gcEvery = 32 << 20
+const gcEvery = 8 << 20
 
 var (
 	gcSample  = []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}

@@ -129,7 +129,6 @@ func Load(ctx context.Context, wasm []byte, opts Options) (*Plugin, error) {
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(uint32(opts.MemoryLimit / pageSize)).
-		WithMemoryCapacityFromMax(true).
 		WithCloseOnContextDone(opts.Deadline > 0)
 	if cache := compilationCache(opts.CacheDir); cache != nil {
 		rc = rc.WithCompilationCache(cache)
