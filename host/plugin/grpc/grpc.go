@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	rpc    pluginv1.PluginClient
 	pid    int
-	out    *logWriter
+	out    *pluginlog.Writer
 
 	// guarded by Plugin.mu
 	inflight int
@@ -163,7 +164,7 @@ func Load(ctx context.Context, command []string, opts Options) (*Plugin, error) 
 // handshake, health, manifest, configuration.
 func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	cmd := exec.Command(p.command[0], p.command[1:]...)
-	out := newLogWriter(p.opts.Log, p.name)
+	out := pluginlog.New(p.opts.Log, p.name)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  sdkgrpc.Handshake,
 		VersionedPlugins: map[int]goplugin.PluginSet{int(sdkgrpc.Handshake.ProtocolVersion): sdkgrpc.Plugins(nil)},
@@ -224,7 +225,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		cancel()
 		switch {
 		case err != nil:
-			return fail(fmt.Errorf("%s: health check (grpc.health.v1.Health/Check, service %q): %w%s", p.name, goplugin.GRPCServiceName, err, pr.out.tailNote()))
+			return fail(fmt.Errorf("%s: health check (grpc.health.v1.Health/Check, service %q): %w%s", p.name, goplugin.GRPCServiceName, err, pr.out.TailNote()))
 		case h.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING:
 			return fail(fmt.Errorf("%s: health check: status %s, want SERVING", p.name, h.GetStatus()))
 		}
@@ -240,7 +241,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	name := p.name
 	if p.opts.Name == "" && m.Name != "" {
 		name = m.Name
-		out.setName(name)
+		out.SetName(name)
 	}
 	if m.ABI != protocol.ABI {
 		return fail(fmt.Errorf("%s: speaks plugin ABI %d; this host speaks ABI %d (rebuild the plugin against a matching valuescope SDK)", name, m.ABI, protocol.ABI))
@@ -276,15 +277,15 @@ func (p *Plugin) startError(pr *proc, err error) error {
 	line, _, _ = strings.Cut(line, "\n")
 	if unrecognized && line != "" {
 		return fmt.Errorf("%s: starting %s: its first line on stdout, %q, is not a go-plugin handshake (want \"1|%d|tcp|127.0.0.1:PORT|grpc\"); is it a valuescope plugin?%s",
-			p.name, p.command[0], line, sdkgrpc.Handshake.ProtocolVersion, pr.out.tailNote())
+			p.name, p.command[0], line, sdkgrpc.Handshake.ProtocolVersion, pr.out.TailNote())
 	}
 	if unrecognized || pr.client.Exited() || strings.Contains(msg, "exited before we could connect") {
 		if pr.waitExit(time.Second) {
-			return fmt.Errorf("%s: starting %s: the process exited (%s) before its handshake; is it a valuescope plugin?%s", p.name, p.command[0], pr.exitStatus(), pr.out.tailNote())
+			return fmt.Errorf("%s: starting %s: the process exited (%s) before its handshake; is it a valuescope plugin?%s", p.name, p.command[0], pr.exitStatus(), pr.out.TailNote())
 		}
-		return fmt.Errorf("%s: starting %s: the process closed its stdout without a handshake line; is it a valuescope plugin?%s", p.name, p.command[0], pr.out.tailNote())
+		return fmt.Errorf("%s: starting %s: the process closed its stdout without a handshake line; is it a valuescope plugin?%s", p.name, p.command[0], pr.out.TailNote())
 	}
-	return fmt.Errorf("%s: starting %s: %w%s", p.name, p.command[0], err, pr.out.tailNote())
+	return fmt.Errorf("%s: starting %s: %w%s", p.name, p.command[0], err, pr.out.TailNote())
 }
 
 func (p *Plugin) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -360,7 +361,7 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 		if pr.waitExit(2 * time.Second) {
 			why := "the process exited: " + pr.exitStatus()
 			p.retire(pr, why)
-			return &CallError{Kind: "crash", Err: fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.exitStatus(), pr.out.tailNote())}
+			return &CallError{Kind: "crash", Err: fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.exitStatus(), pr.out.TailNote())}
 		}
 		p.retire(pr, "lost the connection: "+st.Message())
 		return &CallError{Kind: "crash", Err: fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, st.Message())}

@@ -1,93 +1,14 @@
 package grpc
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log"
 	"log/slog"
 	"slices"
-	"strings"
-	"sync"
 
 	"github.com/hashicorp/go-hclog"
 )
-
-// logWriter sends a plugin process's output to the log, a line at a time,
-// under the plugin's name, and keeps the last lines for error messages (the
-// panic that preceded a crash, the reason a plugin would not start).
-type logWriter struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	name string
-	buf  []byte
-	tail []string
-}
-
-const (
-	tailLines   = 5
-	tailLineLen = 300
-)
-
-func newLogWriter(log *slog.Logger, name string) *logWriter {
-	return &logWriter{log: log, name: name}
-}
-
-func (w *logWriter) setName(name string) {
-	w.mu.Lock()
-	w.name = name
-	w.mu.Unlock()
-}
-
-func (w *logWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.line(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 { // a plugin that never writes a newline
-		w.line(string(w.buf))
-		w.buf = w.buf[:0]
-	}
-	return len(b), nil
-}
-
-func (w *logWriter) line(s string) {
-	s = strings.TrimRight(s, "\r")
-	w.log.Info(s, "plugin", w.name)
-	if strings.TrimSpace(s) == "" {
-		return
-	}
-	if len(s) > tailLineLen {
-		s = s[:tailLineLen] + "..."
-	}
-	w.tail = append(w.tail, s)
-	if len(w.tail) > tailLines {
-		w.tail = slices.Delete(w.tail, 0, len(w.tail)-tailLines)
-	}
-}
-
-// tailNote is "; the last lines on its stderr: ..." with the last lines it wrote, or "".
-func (w *logWriter) tailNote() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	lines := w.tail
-	if rest := strings.TrimSpace(string(w.buf)); rest != "" {
-		lines = append(slices.Clone(lines), rest)
-	}
-	if len(lines) == 0 {
-		return ""
-	}
-	return "; the last lines on its stderr: " + strings.Join(lines, " | ")
-}
-
-var _ io.Writer = (*logWriter)(nil)
 
 // hcLogger is go-plugin's logger (an hclog.Logger) writing to slog. What
 // go-plugin says of itself is mostly lifecycle chatter: its Trace goes to

@@ -20,7 +20,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +35,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -95,6 +95,7 @@ type instance struct {
 	abi, encoding, alloc, describe, conf, do api.Function
 	stack                                    []uint64
 	in                                       []byte // reused request encoding buffer
+	out                                      *pluginlog.Writer
 }
 
 // Load compiles a module, checks that it speaks protocol v1, reads its
@@ -221,7 +222,7 @@ func (p *Plugin) checkImportsExports() error {
 // initialisers, and then (when configure is set) the stored configuration is
 // replayed, since every instance keeps its own.
 func (p *Plugin) instantiate(ctx context.Context, configure bool) (*instance, error) {
-	logw := &logWriter{log: p.opts.Log, name: p.name}
+	logw := pluginlog.New(p.opts.Log, p.name)
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions("_initialize").
@@ -240,6 +241,7 @@ func (p *Plugin) instantiate(ctx context.Context, configure bool) (*instance, er
 		conf:     mod.ExportedFunction("vs_configure"),
 		do:       mod.ExportedFunction("vs_process"),
 		stack:    make([]uint64, 2),
+		out:      logw,
 	}
 	if configure {
 		if err := p.configure(ctx, inst); err != nil {
@@ -313,7 +315,8 @@ func (p *Plugin) Process(ctx context.Context, req *protocol.ProcessRequest) (*pr
 		if req.Conversation != nil {
 			id = " conversation " + req.Conversation.ID
 		}
-		return nil, fmt.Errorf("%s:%s: %w", p.name, id, err)
+		// The Go runtime says on stderr what killed the instance.
+		return nil, fmt.Errorf("%s:%s: %w%s", p.name, id, err, inst.out.TailNote())
 	}
 	p.put(inst)
 	return &resp, nil
@@ -503,32 +506,3 @@ func truncate(b []byte, n int) string {
 	}
 	return string(b)
 }
-
-// logWriter sends a plugin's output to the log, a line at a time.
-type logWriter struct {
-	log  *slog.Logger
-	name string
-	mu   sync.Mutex
-	buf  []byte
-}
-
-func (w *logWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.log.Info(string(w.buf[:i]), "plugin", w.name)
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 { // a plugin that never writes a newline
-		w.log.Info(string(w.buf), "plugin", w.name)
-		w.buf = w.buf[:0]
-	}
-	return len(b), nil
-}
-
-var _ io.Writer = (*logWriter)(nil)

@@ -83,6 +83,9 @@ func TestMisbehaviour(t *testing.T) {
 			if !errors.As(err, &trap) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "conversation c1") {
 				t.Fatalf("got %v; want a TrapError with %q naming the conversation", err, c.want)
 			}
+			if c.mode == "trap" && !strings.Contains(err.Error(), "unrecoverable: a goroutine panicked") {
+				t.Fatalf("the error does not quote the plugin's stderr: %v", err)
+			}
 			// The instance was replaced, and the replacement misbehaves the
 			// same way (its config was replayed), but the host is fine.
 			if _, err := process(t, p); !errors.As(err, &trap) {
