@@ -21,6 +21,10 @@ type Writer struct {
 	name string
 	buf  []byte
 	tail []string
+	// cause is the last line that says why a program died ("panic: ...",
+	// "fatal error: ..."): the lines after it are a stack trace that pushes
+	// it out of the tail.
+	cause string
 }
 
 const (
@@ -69,6 +73,9 @@ func (w *Writer) line(s string) {
 	if len(s) > tailLineLen {
 		s = s[:tailLineLen] + "..."
 	}
+	if strings.HasPrefix(s, "panic: ") || strings.HasPrefix(s, "fatal error: ") || strings.HasPrefix(s, "runtime: ") {
+		w.cause = s
+	}
 	w.tail = append(w.tail, s)
 	if len(w.tail) > tailLines {
 		w.tail = slices.Delete(w.tail, 0, len(w.tail)-tailLines)
@@ -86,7 +93,11 @@ func (w *Writer) TailNote() string {
 	if len(lines) == 0 {
 		return ""
 	}
-	return "; the last lines on its stderr: " + strings.Join(lines, " | ")
+	note := "; the last lines on its stderr: " + strings.Join(lines, " | ")
+	if w.cause != "" && !slices.Contains(lines, w.cause) {
+		note = "; its stderr said: " + w.cause + note
+	}
+	return note
 }
 
 var _ io.Writer = (*Writer)(nil)
