@@ -26,7 +26,7 @@ func TestWriter(t *testing.T) {
 		t.Fatalf("logged %s", logged.String())
 	}
 	w.SetName("q")
-	w.Write([]byte("x\n"))
+	w.Write([]byte("\nx\n"))
 	if !strings.Contains(logged.String(), "msg=x plugin=q") {
 		t.Fatalf("rename: %s", logged.String())
 	}
