@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -12,13 +13,18 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 	"github.com/valuescope/valuescope/host/conversation"
 )
 
@@ -606,6 +612,276 @@ func TestParquetCorrupt(t *testing.T) {
 	}
 }
 
+// TestParquetHostile reads files whose metadata declares sizes that
+// parquet-go would allocate, loop on or recurse into before checking them,
+// some found by FuzzParquet: each must fail with an error naming the file, in
+// normal test time and memory. Before checkParquetFooter and pageScanner they
+// asked for 128 MiB to 200 GiB: the footer list and LZ4_RAW cases killed the
+// process (out of memory), the deep schema took 28 s and 7 GB.
+func TestParquetHostile(t *testing.T) {
+	pqCheckFixture(t, pqWildChatFile)
+	wildchat, err := os.ReadFile(pqWildChatFile) // snappy, CRCs
+	if err != nil {
+		t.Fatal(err)
+	}
+	lmsys, err := os.ReadFile(pqLMSYSFile) // uncompressed, data page v2
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	written := func(name string, opts ...parquet.WriterOption) []byte {
+		p := filepath.Join(dir, name)
+		pqWrite(t, p, pqLMSYS(3), opts...)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	lz4Raw := written("lz4.parquet", parquet.Compression(&parquet.Lz4Raw))
+	zstdFile := written("zstd.parquet", parquet.Compression(&zstd.Codec{}))
+
+	// A rewrite that changes nothing must read as before.
+	same := pqPatchPage(t, wildchat, 0, func(h *format.PageHeader, body []byte) []byte { return body })
+	if p := filepath.Join(dir, "same.parquet"); os.WriteFile(p, same, 0o644) != nil {
+		t.Fatal("write")
+	} else if convs, _ := pqReadAll(t, Options{}, p); len(convs) != 20 {
+		t.Fatalf("rewritten fixture: %d conversations, want 20", len(convs))
+	}
+
+	footerOnly := func(footer []byte) []byte {
+		b := append([]byte("PAR1"), footer...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
+		return append(b, "PAR1"...)
+	}
+	withMeta := func(data []byte, edit func(*format.FileMetaData)) []byte {
+		body, meta := pqFooter(t, data)
+		edit(meta)
+		return pqAssemble(t, body, meta)
+	}
+	// A schema of n leaves under the root, or a chain n groups deep.
+	wide := func(n int) []format.SchemaElement {
+		s := []format.SchemaElement{{Name: "root", NumChildren: thrift.New(int32(n))}}
+		for i := range n {
+			s = append(s, format.SchemaElement{Name: strconv.Itoa(i), Type: thrift.New(format.Int32)})
+		}
+		return s
+	}
+	deep := func(n int) []format.SchemaElement {
+		var s []format.SchemaElement
+		for i := range n {
+			s = append(s, format.SchemaElement{Name: strconv.Itoa(i), NumChildren: thrift.New(int32(1))})
+		}
+		return append(s, format.SchemaElement{Name: "leaf", Type: thrift.New(format.Int32)})
+	}
+	zstdBomb := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 2, 0, 0, 0, 0x09, 0, 0, 'x'} // content size 8 GiB
+
+	for _, tc := range []struct {
+		name, want string
+		data       []byte
+	}{
+		{"footer-length", "footer length", func() []byte { // fuzz: 128 MiB
+			b := bytes.Clone(wildchat)
+			binary.LittleEndian.PutUint32(b[len(b)-8:], 0x7ffffff)
+			return b
+		}()},
+		// FileMetaData.schema: a list of 2^31-1 structs.
+		{"footer-list", "elements declared", footerOnly([]byte{0x29, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07, 0})},
+		{"footer-nesting", "nested over", footerOnly(append(bytes.Repeat([]byte{0x1c}, 200), make([]byte, 201)...))},
+		{"schema-depth", "schema nested", withMeta(lmsys, func(m *format.FileMetaData) {
+			m.Schema, m.RowGroups = deep(30000), nil // parquet-go: 450M path strings
+		})},
+		{"leaves-by-row-groups", "column chunks for 20000 columns", withMeta(lmsys, func(m *format.FileMetaData) {
+			m.Schema = wide(20000) // parquet-go: 20000 × 20000 chunk pointers
+			m.RowGroups = make([]format.RowGroup, 20000)
+		})},
+		{"chunk-outside", "outside the data", withMeta(wildchat, func(m *format.FileMetaData) {
+			m.RowGroups[1].Columns[3].MetaData.DataPageOffset = 1 << 40
+			m.RowGroups[1].Columns[3].MetaData.DictionaryPageOffset = 0
+		})},
+		{"page-statistics-length", "bytes declared", pqPatchStatsLength(t, wildchat)}, // fuzz: 256 MiB
+		{"page-size", "bytes declared, ", pqPatchPage(t, lmsys, 1, func(h *format.PageHeader, body []byte) []byte {
+			h.CompressedPageSize = 1<<31 - 1
+			return body
+		})},
+		{"page-uncompressed-size", "over the limit", pqPatchPage(t, wildchat, 1, func(h *format.PageHeader, body []byte) []byte {
+			h.UncompressedPageSize = 1<<31 - 1
+			return body
+		})},
+		{"page-values", "values declared", pqPatchPage(t, lmsys, 2, func(h *format.PageHeader, body []byte) []byte {
+			h.DataPageHeaderV2.V.NumValues = 1<<31 - 1
+			return body
+		})},
+		{"snappy-length", "SNAPPY data: decodes to 4294967295 bytes", pqPatchPage(t, wildchat, 1, func(h *format.PageHeader, body []byte) []byte {
+			h.CRC = 0
+			copy(body, []byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+			return body
+		})},
+		{"lz4-garbage", "LZ4_RAW data", pqPatchPage(t, lz4Raw, 1, func(h *format.PageHeader, body []byte) []byte {
+			h.CRC = 0
+			return bytes.Repeat([]byte{0xff}, len(body))
+		})},
+		{"zstd-content-size", "ZSTD data: frame declares", pqPatchPage(t, zstdFile, 1, func(h *format.PageHeader, body []byte) []byte {
+			h.CRC = 0
+			return append(bytes.Clone(zstdBomb), bytes.Repeat([]byte{'x'}, 1<<16)...)
+		})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".parquet")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			err := pqFatal(t, path)
+			elapsed := time.Since(start)
+			runtime.ReadMemStats(&after)
+			t.Logf("%v in %v, %d MiB allocated", err, elapsed, (after.TotalAlloc-before.TotalAlloc)>>20)
+			if err == io.EOF || !strings.Contains(err.Error(), path+": parquet: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one naming the file and saying %q", err, tc.want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+			if elapsed > 5*time.Second {
+				t.Errorf("took %v", elapsed)
+			}
+		})
+	}
+}
+
+// TestParquetCodecs reads files written with every codec parquet-go
+// supports, in both data page versions and several pages to a column chunk,
+// through the checks of pageScanner.
+func TestParquetCodecs(t *testing.T) {
+	dir := t.TempDir()
+	rows := pqLMSYS(15)
+	for _, codec := range []compress.Codec{&parquet.Uncompressed, &parquet.Snappy, &parquet.Gzip,
+		&parquet.Brotli, &parquet.Zstd, &parquet.Lz4Raw} {
+		for _, version := range []int{1, 2} {
+			path := filepath.Join(dir, fmt.Sprintf("%s-v%d.parquet", codec, version))
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := parquet.NewGenericWriter[pqLMSYSRow](f, parquet.Compression(codec), parquet.DataPageVersion(version),
+				parquet.MaxRowsPerRowGroup(8), parquet.PageBufferSize(256))
+			for i := range rows { // a row at a time, so that pages are cut
+				if _, err := w.Write(rows[i : i+1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := errors.Join(w.Close(), f.Close()); err != nil {
+				t.Fatal(err)
+			}
+			if convs, _ := pqReadAll(t, Options{}, path); len(convs) != 15 {
+				t.Errorf("%s: %d conversations, want 15", path, len(convs))
+			}
+		}
+	}
+}
+
+// pqFatal reads path until a fatal error, which it returns.
+func pqFatal(t *testing.T, path string) error {
+	t.Helper()
+	r, err := Open([]string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		if _, err := r.Next(); err != nil && !IsBad(err) {
+			return err
+		}
+	}
+}
+
+// pqFooter splits a Parquet file into what precedes its footer and the
+// footer, decoded.
+func pqFooter(t *testing.T, data []byte) ([]byte, *format.FileMetaData) {
+	t.Helper()
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	meta := new(format.FileMetaData)
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], meta); err != nil {
+		t.Fatal(err)
+	}
+	return data[:len(data)-8-n], meta
+}
+
+// pqAssemble appends the footer meta to body.
+func pqAssemble(t *testing.T, body []byte, meta *format.FileMetaData) []byte {
+	t.Helper()
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := append(bytes.Clone(body), footer...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
+	return append(b, "PAR1"...)
+}
+
+// pqFirstPage returns where the first page of column col of row group 0
+// starts in data, its header and the header's length.
+func pqFirstPage(t *testing.T, data []byte, meta *format.FileMetaData, col int) (int64, *format.PageHeader, int64) {
+	t.Helper()
+	start := chunkStart(&meta.RowGroups[0].Columns[col].MetaData)
+	r := bytes.NewReader(data[start:])
+	h := new(format.PageHeader)
+	if err := thrift.NewDecoder(new(thrift.CompactProtocol).NewReader(r)).Decode(h); err != nil {
+		t.Fatal(err)
+	}
+	return start, h, int64(len(data[start:]) - r.Len())
+}
+
+// pqPatchPage rewrites the first page of column col in row group 0 of a
+// Parquet file: patch edits its header and returns its new body; the offsets
+// in the footer follow.
+func pqPatchPage(t *testing.T, data []byte, col int, patch func(h *format.PageHeader, body []byte) []byte) []byte {
+	t.Helper()
+	body, meta := pqFooter(t, data)
+	start, h, n := pqFirstPage(t, body, meta, col)
+	end := start + n + int64(h.CompressedPageSize)
+	page := patch(h, bytes.Clone(body[start+n:end]))
+	header, err := thrift.Marshal(new(thrift.CompactProtocol), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(append(append(bytes.Clone(body[:start]), header...), page...), body[end:]...)
+	delta := int64(len(header)+len(page)) - (end - start)
+	meta.RowGroups[0].Columns[col].MetaData.TotalCompressedSize += delta
+	for g := range meta.RowGroups {
+		for c := range meta.RowGroups[g].Columns {
+			m := &meta.RowGroups[g].Columns[c].MetaData
+			for _, off := range []*int64{&m.DataPageOffset, &m.DictionaryPageOffset} {
+				if *off > start {
+					*off += delta
+				}
+			}
+		}
+	}
+	return pqAssemble(t, out, meta)
+}
+
+// pqPatchStatsLength makes the length of a statistics value in the first
+// page header of the WildChat "model" column 2^28-1, as FuzzParquet did.
+func pqPatchStatsLength(t *testing.T, data []byte) []byte {
+	t.Helper()
+	data = bytes.Clone(data)
+	body, meta := pqFooter(t, data)
+	start, h, n := pqFirstPage(t, body, meta, 1)
+	v := h.DataPageHeaderV2.V.Statistics.MaxValue
+	if !h.DataPageHeaderV2.Valid || len(v) < 4 {
+		t.Fatalf("no statistics to patch in %+v", h)
+	}
+	i := bytes.Index(data[start:start+n], v)
+	if i < 1 {
+		t.Fatal("statistics value not found")
+	}
+	copy(data[start+int64(i)-1:], []byte{0xff, 0xff, 0xff, 0x7f})
+	return data
+}
+
 // TestParquetRowJSON checks the row-to-JSON conversion on the Parquet types
 // no chat dataset happens to use.
 func TestParquetRowJSON(t *testing.T) {
@@ -820,6 +1096,10 @@ func TestParquetStreaming(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Twice: the writer's pooled buffers survive one collection (sync.Pool's
+	// victim cache), and the heap goal after it, twice what is live, would
+	// let garbage alone pass the limit below.
+	runtime.GC()
 	runtime.GC()
 	r, err := Open([]string{path}, Options{})
 	if err != nil {
