@@ -3,6 +3,7 @@
 package wasm
 
 import (
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -84,7 +85,7 @@ func configure(ptr, size uint32) uint64 {
 	if err := request(ptr, size, &req); err != nil {
 		return reply(&protocol.ConfigureResponse{Error: err.Error()})
 	}
-	if err := plugin.Configure(req); err != nil {
+	if err := guardConfigure(req); err != nil {
 		return reply(&protocol.ConfigureResponse{Error: err.Error()})
 	}
 	return reply(&protocol.ConfigureResponse{})
@@ -125,4 +126,15 @@ func reply(v protocol.ProtoMessage) uint64 {
 		return 0
 	}
 	return uint64(uintptr(unsafe.Pointer(&out[0])))<<32 | uint64(len(out))
+}
+
+// guardConfigure turns a panic in the plugin's Configure into a refusal: a
+// bad config table must be an error the researcher reads, not a trap.
+func guardConfigure(req protocol.ConfigureRequest) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("configure panicked: %v", p)
+		}
+	}()
+	return plugin.Configure(req)
 }

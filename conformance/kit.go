@@ -1,0 +1,1006 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/plugin/grpc"
+	"github.com/valuescope/valuescope/host/plugin/wasm"
+	"github.com/valuescope/valuescope/plugins"
+	sdkgrpc "github.com/valuescope/valuescope/sdk/grpc"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+// kind classifies how one conversation ended.
+type kind int
+
+const (
+	annotated      kind = iota // annotations (valid or not: see outcome.violation)
+	refused                    // the plugin's own error
+	trapped                    // a trap, exit, crash, handler failure
+	malformed                  // a reply that does not decode
+	overDeadline               // the call overran the deadline
+	outOfMemory                // the instance ran out of its memory limit
+	roundViolation             // the rounds broke the protocol
+	undeliverable              // the host cannot encode this request for the plugin
+	canceled                   // the kit's context ended
+)
+
+var kindNames = [...]string{"annotations", "error", "trap", "malformed reply", "deadline", "out of memory", "protocol violation", "undeliverable", "canceled"}
+
+func (k kind) String() string { return kindNames[k] }
+
+// outcome is how one conversation went through a plugin.
+type outcome struct {
+	kind      kind
+	anns      []protocol.Annotation
+	msg       string   // the plugin's error, or what went wrong
+	violation string   // the annotations' first problem (checkOutput)
+	stderr    []string // the plugin's stderr around a failure
+	rounds    int
+	dur       time.Duration
+}
+
+// signature is what determinism compares: the whole output, or the kind of
+// failure (whose messages may hold process ids or addresses).
+func (o outcome) signature() string {
+	switch o.kind {
+	case annotated:
+		b, _ := json.Marshal(o.anns)
+		return string(b)
+	case refused:
+		return "error: " + o.msg
+	}
+	return o.kind.String()
+}
+
+// describe is the outcome for a reason line.
+func (o outcome) describe() string {
+	switch o.kind {
+	case annotated:
+		n := 0
+		for _, a := range o.anns {
+			n += len(a.Items)
+		}
+		if n == 0 {
+			return plural(len(o.anns), "annotation") + labels(o.anns)
+		}
+		return fmt.Sprintf("%s, %s", plural(len(o.anns), "annotation"), plural(n, "item")) + labels(o.anns)
+	case refused:
+		return "error " + quote(truncate(o.msg, 120))
+	}
+	s := o.kind.String() + ": " + o.msg
+	if len(o.stderr) > 0 {
+		s += " | stderr: " + strings.Join(o.stderr, " | ")
+	}
+	return s
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func labels(anns []protocol.Annotation) string {
+	var ls []string
+	for _, a := range anns {
+		if a.Label != "" {
+			ls = append(ls, quote(a.Label))
+		}
+	}
+	if len(ls) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(ls, ", ") + ")"
+}
+
+// failure reports whether the outcome is one no plugin may give (a trap,
+// a malformed reply, a limit).
+func (o outcome) failure() bool {
+	switch o.kind {
+	case trapped, malformed, overDeadline, outOfMemory:
+		return true
+	}
+	return false
+}
+
+type modelsFunc func(ctx context.Context, round int, calls []protocol.ModelCall) ([]protocol.ModelResponse, error)
+
+// kit is one run of the checks on one plugin.
+type kit struct {
+	ref       string
+	opts      Options
+	transport string // "wasm" or "grpc"
+	module    []byte // the Wasm module, when there is one
+	tail      *logTail
+	logger    *slog.Logger
+
+	results  map[string]*Check
+	main     plugin.Plugin
+	manifest protocol.Manifest
+	models   modelsFunc // nil when the plugin needs no model
+	corpus   []*protocol.Conversation
+	baseline []outcome // per corpus conversation (shorter when stopped early)
+
+	// Problems found along the way, by the check that reports them.
+	outputs, modelProblems, limitProblems []string
+	annotatedCount, conversations         int
+	limitsBroken                          bool
+	sha256                                string
+	refusedImports                        []string // imports the host refuses at load
+	throughput                            float64
+}
+
+// Run runs every check on the plugin ref names and returns the report. It
+// fails only checks: a plugin that does not load fails the manifest (or
+// capabilities, or configure) check, and the rest are skipped.
+func Run(ctx context.Context, ref string, opts Options) *Report {
+	opts.defaults()
+	start := time.Now()
+	k := &kit{ref: ref, opts: opts, results: map[string]*Check{}}
+	k.tail = &logTail{buf: &tailBuf{}}
+	if opts.Log != nil {
+		k.tail.next = opts.Log.Handler()
+	}
+	k.logger = slog.New(k.tail)
+	k.corpus = append(Corpus(), opts.Corpus...)
+
+	k.timed("capabilities", func() { k.checkCapabilities() })
+	k.timed("manifest", func() { k.load(ctx) })
+	if k.main != nil {
+		defer k.main.Close()
+		k.timed("configure", func() { k.checkConfigure(ctx) })
+		k.timed("outputs", func() { k.runBaseline(ctx) })
+		k.timed("determinism", func() { k.checkDeterminism(ctx) })
+		k.timed("models", func() { k.checkModels(ctx) })
+		k.timed("hostile", func() { k.checkHostile(ctx) })
+		k.timed("concurrency", func() { k.checkConcurrency(ctx) })
+		k.timed("throughput", func() { k.checkThroughput(ctx) })
+		k.timed("limits", func() { k.checkLimits() })
+		k.judgeOutputs()
+	}
+
+	rep := &Report{Ref: ref}
+	if k.main != nil {
+		m := k.manifest
+		rep.Manifest = &m
+	}
+	for _, info := range Checks {
+		c, ok := k.results[info.Name]
+		if !ok || c.Status == "" {
+			reason := "not run: the plugin did not load (see manifest)"
+			if m, ok := k.results["manifest"]; ok && m.Status == Skip {
+				reason = m.Reason
+			}
+			if ok {
+				c.Status, c.Reason = Skip, reason
+			} else {
+				c = &Check{Name: info.Name, Status: Skip, Reason: reason}
+			}
+		}
+		c.DurationMS = float64(c.Duration.Microseconds()) / 1000
+		rep.Checks = append(rep.Checks, *c)
+		switch c.Status {
+		case Pass:
+			rep.Passed++
+		case Fail:
+			rep.Failed++
+		default:
+			rep.Skipped++
+		}
+	}
+	if c, ok := k.results["throughput"]; ok && c.Status == Pass {
+		rep.Throughput = k.throughput
+	}
+	rep.SHA256 = k.sha256
+	rep.Duration = time.Since(start)
+	rep.DurationMS = float64(rep.Duration.Microseconds()) / 1000
+	return rep
+}
+
+func (k *kit) timed(name string, f func()) {
+	t := time.Now()
+	f()
+	c := k.check(name)
+	c.Duration += time.Since(t)
+}
+
+func (k *kit) check(name string) *Check {
+	c, ok := k.results[name]
+	if !ok {
+		c = &Check{Name: name}
+		k.results[name] = c
+	}
+	return c
+}
+
+// maxDetails bounds a check's details: past it, a line says how many more.
+const maxDetails = 16
+
+func (k *kit) set(name string, st Status, reason string, details ...string) {
+	if len(details) > maxDetails {
+		details = append(details[:maxDetails-1:maxDetails-1], fmt.Sprintf("... and %d more", len(details)-maxDetails+1))
+	}
+	c := k.check(name)
+	c.Status, c.Reason, c.Details = st, reason, details
+}
+
+// --- loading -----------------------------------------------------------
+
+// resolve finds the Wasm module a reference names, if any.
+func (k *kit) resolve() error {
+	switch {
+	case strings.HasPrefix(k.ref, "grpc:"):
+		k.transport = "grpc"
+		return nil
+	case strings.HasPrefix(k.ref, "builtin:"):
+		k.transport = "wasm"
+		b, ok := plugins.Lookup(strings.TrimPrefix(k.ref, "builtin:"))
+		if !ok {
+			return nil // Load says which built-ins there are
+		}
+		mod, err := b.Wasm()
+		k.module = mod
+		return err
+	default:
+		k.transport = "wasm"
+		mod, err := os.ReadFile(k.ref)
+		k.module = mod
+		return err
+	}
+}
+
+func (k *kit) pluginOptions(cfg protocol.ConfigureRequest, instances int) plugin.Options {
+	return plugin.Options{Config: cfg, Instances: instances, MemoryLimit: k.opts.MemoryLimit, Deadline: k.opts.Deadline, Log: k.logger}
+}
+
+func (k *kit) checkCapabilities() {
+	err := k.resolve()
+	switch {
+	case k.transport == "grpc":
+		k.set("capabilities", Skip, "not applicable: a gRPC plugin is a subprocess, not sandboxed: the host cannot see or limit what it does; review its code, or ship it as Wasm")
+		return
+	case err != nil || k.module == nil:
+		k.set("capabilities", Skip, "not run: no module to inspect (see manifest)")
+		return
+	}
+	problems, notes, refused, err := inspectWasm(k.module)
+	k.refusedImports = refused
+	switch {
+	case err != nil:
+		k.set("capabilities", Fail, "cannot read the module: "+err.Error())
+	case len(problems) > 0:
+		k.set("capabilities", Fail, problems[0], append(problems[1:], notes...)...)
+	default:
+		k.set("capabilities", Pass, "imports only WASI preview 1 and exports protocol v1", notes...)
+	}
+}
+
+// load loads the plugin with the config under test: the manifest check.
+func (k *kit) load(ctx context.Context) {
+	if len(k.refusedImports) > 0 {
+		k.set("manifest", Skip, fmt.Sprintf("not run: the host refuses to load a module importing %s (see capabilities)", strings.Join(k.refusedImports, ", ")))
+		return
+	}
+	p, info, err := plugin.Load(ctx, k.ref, k.pluginOptions(k.opts.Config, k.opts.Instances))
+	if err != nil {
+		k.loadFailed(err)
+		return
+	}
+	k.main, k.manifest, k.sha256 = p, info.Manifest, info.SHA256
+	m := k.manifest
+	if slices.Contains(m.Needs, protocol.NeedModel) || slices.Contains(m.Needs, protocol.NeedEmbeddings) {
+		k.models = goodModels(k.opts.Models)
+	}
+	if problems := checkManifest(m); len(problems) > 0 {
+		k.set("manifest", Fail, problems[0], problems[1:]...)
+		return
+	}
+	fields := strings.Join(append([]string{m.Field}, m.Fields...), ", ")
+	desc := fmt.Sprintf("%s %s: %s writing %s, ABI %d", m.Name, m.Version, m.Kind, fields, m.ABI)
+	if len(m.Labels) > 0 {
+		desc += fmt.Sprintf(", %d labels", len(m.Labels))
+	}
+	if len(m.Needs) > 0 {
+		desc += ", needs " + strings.Join(m.Needs, " and ")
+	}
+	k.set("manifest", Pass, desc)
+}
+
+// loadFailed says which check a failed load fails.
+func (k *kit) loadFailed(err error) {
+	msg := err.Error()
+	capFailed := k.check("capabilities").Status == Fail
+	switch {
+	case strings.Contains(msg, "configuration refused"):
+		k.set("manifest", Skip, "not judged: the plugin refused the kit's configuration (see configure)")
+		k.set("configure", Fail, fmt.Sprintf("refused the configuration the kit tests with (%s): %s; if the plugin needs a config, pass one (--config, Options.Config)",
+			truncate(k.opts.Config.ConfigJSON, 80), afterLast(msg, "configuration refused: ")))
+	case isTrap(err) && (strings.Contains(msg, "vs_configure") || strings.Contains(msg, "Configure:")):
+		k.set("manifest", Skip, "not judged: the plugin trapped when configured (see configure)")
+		k.set("configure", Fail, "trapped when configured with the kit's configuration instead of answering: "+msg+k.stderrNote(0, msg))
+	case capFailed:
+		k.set("manifest", Skip, "not run: the host refuses to load the module (see capabilities): "+msg)
+	default:
+		k.set("manifest", Fail, msg+k.stderrNote(0, msg))
+	}
+}
+
+func afterLast(s, sep string) string {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[i+len(sep):]
+	}
+	return s
+}
+
+func isTrap(err error) bool {
+	var wt *wasm.TrapError
+	var wm *wasm.MalformedError
+	var gc *grpc.CallError
+	var gm *grpc.MalformedError
+	return errors.As(err, &wt) || errors.As(err, &wm) || errors.As(err, &gc) || errors.As(err, &gm)
+}
+
+// --- configure ---------------------------------------------------------
+
+func (k *kit) checkConfigure(ctx context.Context) {
+	if c := k.check("configure"); c.Status != "" {
+		return
+	}
+	unknown := `{"valuescope_conformance_unknown_key": true}`
+	var obj map[string]any
+	if json.Unmarshal([]byte(k.opts.Config.ConfigJSON), &obj) == nil && obj != nil {
+		obj["valuescope_conformance_unknown_key"] = true
+		b, _ := json.Marshal(obj)
+		unknown = string(b)
+	}
+	cases := []struct {
+		name, config, advice string
+	}{
+		{"a config with an unknown key", unknown,
+			"refuse keys you do not know, so that a typo in a run config stops the run instead of being ignored (sdk.DecodeConfig does this)"},
+		{"a config that is not JSON", `{"valuescope_conformance": `,
+			"return an error when config_json does not decode"},
+	}
+	var problems, details []string
+	for _, c := range cases {
+		mark := k.tail.count()
+		p, _, err := plugin.Load(ctx, k.ref, k.pluginOptions(protocol.ConfigureRequest{ConfigJSON: c.config, Prompt: k.opts.Config.Prompt}, 1))
+		switch {
+		case err == nil:
+			p.Close()
+			problems = append(problems, fmt.Sprintf("accepted %s (%s): %s", c.name, c.config, c.advice))
+		case strings.Contains(err.Error(), "configuration refused"):
+			details = append(details, fmt.Sprintf("%s: refused: %s", c.name, truncate(afterLast(err.Error(), "configuration refused: "), 160)))
+		case isTrap(err):
+			problems = append(problems, fmt.Sprintf("trapped on %s (%s) instead of refusing it with an error: %v%s", c.name, c.config, err, k.stderrNote(mark, err.Error())))
+		default:
+			problems = append(problems, fmt.Sprintf("failed to load with %s (%s) instead of refusing it with an error: %v", c.name, c.config, err))
+		}
+	}
+	if len(problems) > 0 {
+		k.set("configure", Fail, problems[0], append(problems[1:], details...)...)
+		return
+	}
+	k.set("configure", Pass, fmt.Sprintf("refused %d bad configs with an error", len(cases)), details...)
+}
+
+// --- running conversations ---------------------------------------------
+
+// annotate runs one conversation to the end, as plugin.Annotate does, but
+// telling apart every way it can end.
+func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Conversation, models modelsFunc) (o outcome) {
+	start := time.Now()
+	defer func() { o.dur = time.Since(start) }()
+	req := &protocol.ProcessRequest{Conversation: c}
+	for round := 0; ; round++ {
+		o.rounds = round + 1
+		if k.transport == "grpc" {
+			if _, err := proto.Marshal(sdkgrpc.ToProtoProcessRequest(req)); err != nil {
+				return outcome{kind: undeliverable, msg: "the host cannot send it to a gRPC plugin: " + err.Error()}
+			}
+		}
+		mark := k.tail.count()
+		resp, err := p.Process(ctx, req)
+		if err != nil {
+			return k.classify(ctx, req, err, mark)
+		}
+		m := p.Manifest()
+		switch {
+		case resp.Error != "":
+			o.kind, o.msg = refused, resp.Error
+			return o
+		case len(resp.ModelCalls) == 0:
+			o.kind, o.anns = annotated, resp.Annotations
+			o.violation = checkOutput(m, resp.Annotations)
+			return o
+		case len(resp.Annotations) > 0:
+			o.kind, o.msg = roundViolation, "answered both annotations and model calls in one response: set exactly one of annotations, model_calls, error"
+			return o
+		}
+		if why := checkCalls(m, resp.ModelCalls); why != "" {
+			o.kind, o.msg = roundViolation, fmt.Sprintf("round %d: %s", round, why)
+			return o
+		}
+		if models == nil {
+			o.kind, o.msg = roundViolation, "asked for model calls, but its manifest's needs list no model"
+			return o
+		}
+		if round+1 >= k.opts.MaxRounds {
+			o.kind, o.msg = roundViolation, fmt.Sprintf("still asking for model calls after %d rounds (the host's limit): give up with an error when the answers stay unusable", k.opts.MaxRounds)
+			return o
+		}
+		answers, err := models(ctx, round, resp.ModelCalls)
+		if err != nil {
+			return outcome{kind: canceled, msg: "the model stand-in failed: " + err.Error()}
+		}
+		req = &protocol.ProcessRequest{Conversation: c, Round: uint32(round + 1), ModelResponses: answers, State: resp.State}
+	}
+}
+
+// classify explains a failed Process call.
+func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err error, mark int) outcome {
+	o := outcome{msg: err.Error()}
+	var wt *wasm.TrapError
+	var gc *grpc.CallError
+	var wm *wasm.MalformedError
+	var gm *grpc.MalformedError
+	// The typed errors' own messages leave out the plugin's name and the
+	// conversation, which the kit's reasons give; the kit quotes stderr
+	// itself.
+	switch {
+	case ctx.Err() != nil:
+		o.kind = canceled
+	case errors.As(err, &wt):
+		o.msg = wt.Error()
+		switch wt.Kind {
+		case "deadline":
+			o.kind = overDeadline
+		case "canceled":
+			o.kind = canceled
+		default:
+			o.kind = trapped
+			if k.tail.outOfMemorySince(mark) {
+				o.kind = outOfMemory
+			}
+		}
+	case errors.As(err, &gc):
+		o.msg = gc.Error()
+		switch gc.Kind {
+		case "deadline":
+			o.kind = overDeadline
+		case "canceled":
+			o.kind = canceled
+		default:
+			o.kind = trapped
+		}
+	case errors.As(err, &wm):
+		o.kind, o.msg = malformed, wm.Error()
+	case errors.As(err, &gm):
+		o.kind, o.msg = malformed, gm.Error()
+	case k.transport == "wasm" && !jsonEncodable(req):
+		// A module exchanging JSON cannot be sent invalid UTF-8: the host's
+		// encoder refuses it before the plugin sees anything.
+		o.kind, o.msg = undeliverable, "the host cannot send it to a Wasm module speaking JSON: "+o.msg
+	default:
+		o.kind = trapped // a new instance failed to start, say
+		if k.tail.outOfMemorySince(mark) {
+			o.kind = outOfMemory
+		}
+	}
+	switch o.kind {
+	case outOfMemory:
+		o.stderr = k.tail.matching(mark, "out of memory")
+	case trapped, malformed:
+		if !strings.Contains(o.msg, "its stderr said") && !strings.Contains(o.msg, "the last lines on its stderr") {
+			o.stderr = k.tail.excerpt(mark)
+		}
+	}
+	return o
+}
+
+func jsonEncodable(req *protocol.ProcessRequest) bool {
+	_, err := jsonv2.Marshal(req)
+	return err == nil
+}
+
+// stderrNote quotes the plugin's stderr since mark, for a message that does
+// not quote it already.
+func (k *kit) stderrNote(mark int, msg string) string {
+	if strings.Contains(msg, "its stderr said") || strings.Contains(msg, "the last lines on its stderr") {
+		return ""
+	}
+	lines := k.tail.excerpt(mark)
+	if len(lines) == 0 {
+		return ""
+	}
+	return " | stderr: " + strings.Join(lines, " | ")
+}
+
+// --- baseline: outputs and limits ----------------------------------------
+
+// runBaseline runs the ordinary corpus one conversation at a time. It stops
+// at the first deadline overrun: the rest would only wait for theirs.
+func (k *kit) runBaseline(ctx context.Context) {
+	for i, c := range k.corpus {
+		o := k.annotate(ctx, k.main, c, k.models)
+		k.baseline = append(k.baseline, o)
+		k.record("ordinary conversation "+quote(c.ID), o, true)
+		if o.kind == overDeadline {
+			if n := len(k.corpus) - i - 1; n > 0 {
+				k.limitProblems = append(k.limitProblems, fmt.Sprintf("the %d remaining ordinary conversations were not run", n))
+			}
+			break
+		}
+		if o.kind == canceled {
+			break
+		}
+	}
+	if k.limitsBroken {
+		k.skipAfterLimits("determinism", "models", "hostile", "concurrency", "throughput")
+	}
+}
+
+func (k *kit) skipAfterLimits(names ...string) {
+	for _, n := range names {
+		if k.check(n).Status == "" {
+			k.set(n, Skip, "not run: the plugin does not finish ordinary conversations within its limits (see limits)")
+		}
+	}
+}
+
+// record files an outcome's problems under the checks that report them:
+// invalid annotations under outputs, broken rounds under models, limits on
+// ordinary input under limits. Traps are the caller's business, except on
+// ordinary input (ordinary is set), where they fail outputs.
+func (k *kit) record(what string, o outcome, ordinary bool) {
+	if o.kind != undeliverable && o.kind != canceled {
+		k.conversations++
+	}
+	switch o.kind {
+	case annotated:
+		k.annotatedCount++
+		if o.violation != "" {
+			k.outputs = append(k.outputs, what+": "+o.violation)
+		}
+	case refused:
+		if ordinary && k.models == nil {
+			k.outputs = append(k.outputs, what+": answered with an error: "+quote(truncate(o.msg, 200))+"; ordinary conversations should get annotations (an empty list when nothing is found)")
+		}
+	case roundViolation:
+		k.modelProblems = append(k.modelProblems, what+": "+o.msg)
+	case overDeadline, outOfMemory:
+		if ordinary {
+			k.limitsBroken = true
+			if o.kind == overDeadline {
+				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s did not finish within the %s deadline", what, k.opts.Deadline))
+			} else {
+				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s ran out of the %d MiB memory limit (%s)", what, k.opts.MemoryLimit>>20, strings.Join(o.stderr, " | ")))
+			}
+		}
+	case trapped, malformed:
+		if ordinary {
+			k.outputs = append(k.outputs, what+": "+o.describe())
+		}
+	}
+}
+
+func (k *kit) judgeOutputs() {
+	if c := k.check("outputs"); c.Status != "" {
+		return
+	}
+	switch {
+	case len(k.outputs) > 0:
+		k.set("outputs", Fail, k.outputs[0], k.outputs[1:]...)
+	case k.annotatedCount == 0 && k.limitsBroken:
+		k.set("outputs", Skip, "not judged: no ordinary conversation finished within the limits (see limits)")
+	case k.annotatedCount == 0:
+		k.set("outputs", Skip, "no annotations to check: every conversation ended in an error with the kit's stand-in model answers; "+
+			"give answers your plugin understands (--model-answer, Options.Models)", k.refusalSample()...)
+	default:
+		m := k.manifest
+		what := "item names normalised"
+		if m.Kind == protocol.Classifier {
+			what = "labels from the declared set"
+		}
+		k.set("outputs", Pass, fmt.Sprintf("valid annotations from %d conversations (ordinary, hostile, model rounds): declared fields, %s", k.annotatedCount, what))
+	}
+}
+
+func (k *kit) refusalSample() []string {
+	for i, o := range k.baseline {
+		if o.kind == refused {
+			return []string{fmt.Sprintf("conversation %q: %s", k.corpus[i].ID, o.describe())}
+		}
+	}
+	return nil
+}
+
+// --- determinism -------------------------------------------------------
+
+func (k *kit) checkDeterminism(ctx context.Context) {
+	if k.check("determinism").Status != "" {
+		return
+	}
+	p, info, err := plugin.Load(ctx, k.ref, k.pluginOptions(k.opts.Config, 1))
+	if err != nil {
+		k.set("determinism", Fail, "a second instance of the plugin did not load: "+err.Error())
+		return
+	}
+	defer p.Close()
+	if !sameManifest(info.Manifest, k.manifest) {
+		k.set("determinism", Fail, fmt.Sprintf("a second instance describes itself differently: %+v, then %+v", k.manifest, info.Manifest))
+		return
+	}
+	var problems []string
+	compared := 0
+	// Another instance, the conversations in reverse order, each twice: an
+	// output that depends on the instance's history, a counter, the clock or
+	// map order shows.
+	for i := len(k.baseline) - 1; i >= 0; i-- {
+		want := k.baseline[i]
+		if want.kind == canceled || want.kind == undeliverable {
+			continue
+		}
+		for rep := range 2 {
+			got := k.annotate(ctx, p, k.corpus[i], k.models)
+			if got.kind == canceled {
+				return
+			}
+			compared++
+			if got.signature() != want.signature() {
+				how := "on another instance"
+				if rep == 1 {
+					how = "when run again on the same instance"
+				}
+				problems = append(problems, fmt.Sprintf("conversation %q: a different output %s: %s", k.corpus[i].ID, how, diff(want, got)))
+				break
+			}
+		}
+	}
+	if len(problems) > 0 {
+		k.set("determinism", Fail, problems[0]+"; a plugin must be a pure function of conversation, config and model answers (no counters, clock, randomness or map order)", problems[1:]...)
+		return
+	}
+	k.set("determinism", Pass, fmt.Sprintf("the same output for %d runs of %d conversations on a second instance, in reverse order and repeated", compared, len(k.baseline)))
+}
+
+func sameManifest(a, b protocol.Manifest) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// diff says how two outcomes differ, at the first difference.
+func diff(a, b outcome) string {
+	if a.kind != annotated || b.kind != annotated {
+		return fmt.Sprintf("first %s, then %s", a.describe(), b.describe())
+	}
+	if len(a.anns) != len(b.anns) {
+		return fmt.Sprintf("first %d annotations, then %d", len(a.anns), len(b.anns))
+	}
+	for i := range a.anns {
+		x, y := a.anns[i], b.anns[i]
+		switch {
+		case x.Field != y.Field:
+			return fmt.Sprintf("annotation %d: field %q, then %q", i, x.Field, y.Field)
+		case x.Label != y.Label:
+			return fmt.Sprintf("annotation %d: label %q, then %q", i, x.Label, y.Label)
+		case len(x.Items) != len(y.Items):
+			return fmt.Sprintf("annotation %d: %d items, then %d", i, len(x.Items), len(y.Items))
+		}
+		for j := range x.Items {
+			p, q := x.Items[j], y.Items[j]
+			if p.Name != q.Name {
+				return fmt.Sprintf("annotation %d item %d: %q, then %q (items %s, then %s)", i, j, p.Name, q.Name, names(x.Items), names(y.Items))
+			}
+			pa, _ := json.Marshal(p.Attrs)
+			qa, _ := json.Marshal(q.Attrs)
+			if string(pa) != string(qa) {
+				return fmt.Sprintf("annotation %d item %q: attributes %s, then %s", i, p.Name, truncate(string(pa), 100), truncate(string(qa), 100))
+			}
+		}
+	}
+	return "the outputs differ"
+}
+
+func names(items []protocol.Item) string {
+	var ns []string
+	for _, it := range items {
+		ns = append(ns, it.Name)
+	}
+	return truncate("["+strings.Join(ns, ", ")+"]", 120)
+}
+
+// --- models --------------------------------------------------------------
+
+func (k *kit) checkModels(ctx context.Context) {
+	if k.check("models").Status != "" {
+		return
+	}
+	if k.models == nil {
+		// Problems, if any, are calls made without declaring a need; the
+		// hostile check adds its own below.
+		return
+	}
+	n := min(3, len(k.corpus))
+	var problems, details []string
+	for _, s := range modelScenarios {
+		counts := map[kind]int{}
+		var first string
+		var others []string
+		for _, c := range k.corpus[:n] {
+			o := k.annotate(ctx, k.main, c, scenarioModels(s))
+			if o.kind == canceled {
+				return
+			}
+			counts[o.kind]++
+			k.record(fmt.Sprintf("model answers %q, conversation %q", s.name, c.ID), o, false)
+			switch {
+			case !o.failure():
+			case first == "":
+				first = fmt.Sprintf("conversation %q: %s", c.ID, o.describe())
+			default:
+				others = append(others, quote(c.ID))
+			}
+		}
+		if first != "" {
+			if len(others) > 0 {
+				first += " (also conversations " + strings.Join(others, ", ") + ")"
+			}
+			problems = append(problems, fmt.Sprintf("model answers %q: %s", s.name, first))
+		}
+		details = append(details, fmt.Sprintf("%s: %s", s.name, countKinds(counts)))
+	}
+	if len(problems) > 0 {
+		problems[0] += "; when a model answer is unusable, answer an error or ask again (a repair round)"
+	}
+	k.modelProblems = append(k.modelProblems, problems...)
+	k.set("models", Pass, fmt.Sprintf("%d kinds of malformed or failed model answers on %d conversations each: annotations or errors, no traps", len(modelScenarios), n), details...)
+}
+
+func countKinds(counts map[kind]int) string {
+	var parts []string
+	for kd := annotated; kd <= canceled; kd++ {
+		what := kd.String()
+		switch kd {
+		case annotated:
+			what = "with annotations"
+		case refused:
+			what = "with an error"
+		case undeliverable:
+			what = "not sent"
+		}
+		if counts[kd] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[kd], what))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (k *kit) judgeModels() {
+	c := k.check("models")
+	if c.Status == Skip {
+		return
+	}
+	if len(k.modelProblems) > 0 {
+		k.set("models", Fail, k.modelProblems[0], k.modelProblems[1:]...)
+		return
+	}
+	if k.models == nil {
+		k.set("models", Pass, fmt.Sprintf("needs no model, and asked for none in %d conversations", k.conversations))
+	}
+}
+
+// --- hostile -------------------------------------------------------------
+
+func (k *kit) checkHostile(ctx context.Context) {
+	defer k.judgeModels()
+	if k.check("hostile").Status != "" {
+		return
+	}
+	var problems, details []string
+	counts := map[kind]int{}
+	for _, hc := range hostileCases() {
+		o := k.annotate(ctx, k.main, hc.conv(), k.models)
+		if o.kind == canceled {
+			return
+		}
+		counts[o.kind]++
+		k.record("hostile input "+quote(hc.name), o, false)
+		switch {
+		case o.failure():
+			problems = append(problems, fmt.Sprintf("%s: %s", hc.name, o.describe()))
+		case o.kind == undeliverable:
+			details = append(details, fmt.Sprintf("%s: not sent: %s", hc.name, o.msg))
+		default:
+			details = append(details, fmt.Sprintf("%s: %s in %s", hc.name, o.describe(), roundDuration(o.dur)))
+		}
+	}
+	if len(problems) > 0 {
+		k.set("hostile", Fail, problems[0]+"; answer unusual input with annotations or an error", append(problems[1:], details...)...)
+		return
+	}
+	k.set("hostile", Pass, fmt.Sprintf("answered %d hostile inputs without a trap (%s)", len(hostileCases()), countKinds(counts)), details...)
+}
+
+// --- concurrency and throughput -------------------------------------------
+
+func (k *kit) checkConcurrency(ctx context.Context) {
+	if k.check("concurrency").Status != "" {
+		return
+	}
+	if k.check("determinism").Status == Fail {
+		k.set("concurrency", Skip, "not judged: the plugin's output varies even one call at a time (see determinism)")
+		return
+	}
+	const repeats = 3
+	workers := 2 * k.opts.Instances
+	jobs := make(chan int)
+	var mu sync.Mutex
+	var problems []string
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				got := k.annotate(ctx, k.main, k.corpus[i], k.models)
+				want := k.baseline[i]
+				if got.kind == canceled || got.signature() == want.signature() {
+					continue
+				}
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("conversation %q: a different output with %d calls in parallel: %s", k.corpus[i].ID, workers, diff(want, got)))
+				mu.Unlock()
+			}
+		})
+	}
+	calls := 0
+	for range repeats {
+		for i, o := range k.baseline {
+			if o.kind == canceled || o.kind == undeliverable {
+				continue
+			}
+			jobs <- i
+			calls++
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		problems = slices.Compact(problems)
+		k.set("concurrency", Fail, problems[0]+"; keep no state shared between calls (a gRPC plugin serves calls on many threads at once)", problems[1:]...)
+		return
+	}
+	what := fmt.Sprintf("%d Wasm instances", k.opts.Instances)
+	if k.transport == "grpc" {
+		what = "one process"
+	}
+	k.set("concurrency", Pass, fmt.Sprintf("the same output for %d calls, %d at a time on %s", calls, workers, what))
+}
+
+func (k *kit) checkThroughput(ctx context.Context) {
+	if k.check("throughput").Status != "" {
+		return
+	}
+	if k.opts.ThroughputTime < 0 {
+		k.set("throughput", Skip, "not measured (Options.ThroughputTime < 0)")
+		return
+	}
+	var ok []int
+	var seq time.Duration
+	for i, o := range k.baseline {
+		if !o.failure() && o.kind != canceled && o.kind != undeliverable {
+			ok = append(ok, i)
+			seq += o.dur
+		}
+	}
+	if len(ok) == 0 {
+		k.set("throughput", Skip, "not measured: no ordinary conversation went through")
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, k.opts.ThroughputTime+k.opts.Deadline)
+	defer cancel()
+	stop := time.Now().Add(k.opts.ThroughputTime)
+	var mu sync.Mutex
+	done := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range k.opts.Instances {
+		wg.Go(func() {
+			n := 0
+			for j := w; time.Now().Before(stop); j++ {
+				if k.annotate(tctx, k.main, k.corpus[ok[j%len(ok)]], k.models).kind == canceled {
+					break
+				}
+				n++
+			}
+			mu.Lock()
+			done += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	k.throughput = float64(done) / elapsed.Seconds()
+	k.set("throughput", Pass, fmt.Sprintf("%.0f conversations/s with %d in parallel; one at a time, %s per conversation on average",
+		k.throughput, k.opts.Instances, roundDuration(seq/time.Duration(len(ok)))),
+		fmt.Sprintf("%d conversations in %s (the kit's corpus: %d conversations, %d KiB)", done, roundDuration(elapsed), len(ok), k.corpusBytes(ok)>>10))
+}
+
+func (k *kit) corpusBytes(idx []int) int {
+	n := 0
+	for _, i := range idx {
+		for _, t := range k.corpus[i].Turns {
+			n += len(t.Content)
+		}
+	}
+	return n
+}
+
+// --- limits --------------------------------------------------------------
+
+func (k *kit) checkLimits() {
+	var slowest time.Duration
+	slowID := ""
+	for i, o := range k.baseline {
+		if o.dur > slowest && !o.failure() {
+			slowest, slowID = o.dur, k.corpus[i].ID
+		}
+	}
+	var details []string
+	mem := fmt.Sprintf("no instance ran out of its %d MiB of memory", k.opts.MemoryLimit>>20)
+	if pp, ok := k.main.(interface{ PID() int }); ok {
+		if hwm, err := peakRSS(pp.PID()); err == nil {
+			mem = fmt.Sprintf("peak resident memory %d MiB of %d MiB", hwm>>20, k.opts.MemoryLimit>>20)
+			if hwm > k.opts.MemoryLimit {
+				k.limitProblems = append(k.limitProblems, fmt.Sprintf("the plugin process's peak resident memory, %d MiB, is over the %d MiB limit", hwm>>20, k.opts.MemoryLimit>>20))
+			}
+		} else {
+			mem = "memory not measured: " + err.Error()
+		}
+	}
+	if len(k.limitProblems) > 0 {
+		k.set("limits", Fail, k.limitProblems[0], k.limitProblems[1:]...)
+		return
+	}
+	if slowest > k.opts.Deadline/2 {
+		details = append(details, fmt.Sprintf("warning: conversation %q took %s, over half the deadline", slowID, roundDuration(slowest)))
+	}
+	k.set("limits", Pass, fmt.Sprintf("slowest ordinary conversation %s (%q; deadline %s); %s", roundDuration(slowest), slowID, k.opts.Deadline, mem), details...)
+}
+
+// peakRSS reads a process's peak resident set size (Linux).
+func peakRSS(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, errors.New("the plugin process is not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
