@@ -27,6 +27,12 @@ type Builtin struct {
 var All = []Builtin{
 	{Name: "cue-values", Package: "./plugins/extractors/cuevalues/wasm"},
 	{Name: "response-type", Package: "./plugins/classifiers/responsetype/wasm"},
+	// Model-backed: the paper's method, each driven by a prompt file.
+	{Name: "subjectivity", Package: "./plugins/classifiers/subjectivity/wasm"},
+	{Name: "values", Package: "./plugins/extractors/values/wasm"},
+	{Name: "response-type-model", Package: "./plugins/classifiers/modelresponsetype/wasm"},
+	{Name: "task", Package: "./plugins/classifiers/task/wasm"},
+	{Name: "task-description", Package: "./plugins/classifiers/task/wasm/description"},
 }
 
 // File is the module's path relative to the module root.

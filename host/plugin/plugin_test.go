@@ -115,7 +115,7 @@ func TestBuiltins(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	cases := []struct{ ref, want string }{
-		{"builtin:nope", `unknown built-in plugin "nope" (built-in: cue-values, response-type)`},
+		{"builtin:nope", `unknown built-in plugin "nope" (built-in: cue-values, response-type, subjectivity, values, response-type-model, task, task-description)`},
 		{filepath.Join(t.TempDir(), "missing.wasm"), "no such file"},
 		{"grpc:", "no command after grpc:"},
 		{"grpc:/nonexistent/plugin-binary", "plugin-binary"},
