@@ -58,6 +58,8 @@ type Config struct {
 	Dataset Dataset          `toml:"dataset"`
 	Models  map[string]Model `toml:"models,omitempty"`
 	Stages  []Stage          `toml:"stages,omitempty"`
+	// Analysis configures `valuescope analyze` (see analysis.go).
+	Analysis Analysis `toml:"analysis,omitempty"`
 
 	// Path is the absolute path of the file the config was loaded from.
 	Path string `toml:"-"`

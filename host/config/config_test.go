@@ -412,7 +412,7 @@ func TestLoadErrors(t *testing.T) {
 		text: dataset + "\n[reprot]\ntitle = \"x\"\n",
 		line: 4,
 		key:  "reprot",
-		msg:  "unknown key (valid: run, dataset, models, stages)",
+		msg:  "unknown key (valid: run, dataset, models, stages, analysis)",
 	}, {
 		name: "unknown key in a stage",
 		text: dataset + "[[stages]]\nname = \"v\"\nplugin = \"builtin:v\"\n[[stages]]\nname = \"w\"\nplugin = \"builtin:w\"\nmodle = \"m\"\n",

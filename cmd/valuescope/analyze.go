@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/valuescope/valuescope/host/analysis"
+)
+
+func init() { commands = append(commands, newAnalyzeCmd) }
+
+func newAnalyzeCmd() *cobra.Command {
+	var sf statFlags
+	var tables, rows, cols []string
+	var configPath, out string
+	var minConv, minUsers int
+	var userKeys []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "analyze RUN",
+		Short: "Residual analysis of a run: values against contexts, with corrections and the privacy floor",
+		Long: "Builds contingency tables of an annotation field (rows) against a context (columns: another\n" +
+			"field such as response_type, source, or conversation metadata such as model, language,\n" +
+			"topic), counting distinct conversations, and writes for each, into RUN/analysis/:\n" +
+			"NAME.cells.csv (every reported cell: count, expected, adjusted residual, p, adjusted p),\n" +
+			"NAME.residuals.csv (the matrix of adjusted residuals) and NAME.json (the test, the\n" +
+			"threshold, the top associations per context, what the privacy floor suppressed).\n\n" +
+			"Tables come from the [analysis] section of the run's config when it has one, then\n" +
+			"--config (an analysis.toml with [analysis] settings and [[analysis.table]] rows/cols),\n" +
+			"then --table ROWS:CONTEXT (or NAME=ROWS:CONTEXT) and --rows/--cols. With none, every\n" +
+			"field is analysed against every label field, metadata key (2 to 100 values, not identifiers) and\n" +
+			"source (when the run has several). Flags override the files' settings.",
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			dir := a[0]
+			if _, err := analysis.StorePath(dir); err != nil {
+				return err
+			}
+			// The run config's [analysis], as written (config.orig.toml keeps
+			// what the resolved config.toml may drop, such as a zero floor).
+			var set analysis.Settings
+			for _, name := range []string{"config.orig.toml", "config.toml"} {
+				s, found, err := analysis.ReadSettingsFile(filepath.Join(dir, name))
+				if err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+				if err == nil {
+					if found {
+						set = s
+					}
+					break
+				}
+			}
+			if configPath != "" {
+				s, found, err := analysis.ReadSettingsFile(configPath)
+				if err != nil {
+					return err
+				}
+				if !found {
+					return usage("%s has no [analysis] section", configPath)
+				}
+				tabs := append(set.Tables, s.Tables...)
+				set = s
+				set.Tables = tabs
+			}
+			fl := cmd.Flags()
+			if fl.Changed("alpha") {
+				set.Alpha = sf.alpha
+			}
+			if fl.Changed("correction") {
+				set.Correction = sf.correction
+			}
+			if fl.Changed("family") {
+				set.Family = sf.family
+			}
+			if fl.Changed("tests") {
+				set.Tests = sf.tests
+			}
+			if fl.Changed("top") {
+				set.Top = sf.top
+			}
+			if fl.Changed("min-conversations") {
+				set.MinConversations = &minConv
+			}
+			if fl.Changed("min-users") {
+				set.MinUsers = &minUsers
+			}
+			if fl.Changed("user-keys") {
+				set.UserKeys = userKeys
+			}
+			for _, s := range tables {
+				t, err := analysis.ParseTableFlag(s)
+				if err != nil {
+					return usageError{err}
+				}
+				set.Tables = append(set.Tables, t)
+			}
+			switch {
+			case len(rows) == 0 && len(cols) == 0:
+			case len(rows) == 0 || len(cols) == 0:
+				return usage("--rows and --cols go together")
+			case len(rows) == 1 || len(cols) == 1 || len(rows) == len(cols):
+				for i := 0; i < max(len(rows), len(cols)); i++ {
+					set.Tables = append(set.Tables, analysis.TableSpec{Rows: rows[min(i, len(rows)-1)], Cols: cols[min(i, len(cols)-1)]})
+				}
+			default:
+				return usage("--rows and --cols: give as many of each, or one of either")
+			}
+			if _, err := set.Options(analysis.TableSpec{}); err != nil {
+				return usageError{err}
+			}
+			run, err := analysis.LoadRun(cmd.Context(), dir, analysis.LoadOptions{UserKeys: set.UserKeys})
+			if err != nil {
+				return err
+			}
+			if len(set.Tables) == 0 {
+				set.Tables = analysis.DefaultTables(run)
+				if len(set.Tables) == 0 {
+					return fmt.Errorf("run %s has no field and context to analyse (fields: %v, metadata: %v)", dir, run.FieldNames(), run.MetaKeys)
+				}
+			}
+			if out == "" {
+				out = filepath.Join(dir, "analysis")
+			}
+			var reports []*analysis.Report
+			names := map[string]bool{}
+			for _, t := range set.Tables {
+				if names[t.FileName()] {
+					return usage("two tables named %s: give them names (NAME=ROWS:CONTEXT, or name in the file)", t.FileName())
+				}
+				names[t.FileName()] = true
+				o, err := set.Options(t)
+				if err != nil {
+					return usageError{fmt.Errorf("table %s: %w", t.FileName(), err)}
+				}
+				rep, res, err := analysis.AnalyzeRun(run, t, o, nil)
+				if err != nil {
+					return err
+				}
+				if err := analysis.WriteFiles(out, dir, rep, res); err != nil {
+					return err
+				}
+				reports = append(reports, rep)
+			}
+			if asJSON {
+				return printJSON(cmd, reports)
+			}
+			w := cmd.OutOrStdout()
+			for k, rep := range reports {
+				if k > 0 {
+					fmt.Fprintln(w)
+				}
+				title := fmt.Sprintf("== %s: %s against %s (%d of %d conversations in the table)", rep.Name, rep.Rows.Spec, rep.Cols.Spec, rep.Input.InTable, rep.Input.Conversations)
+				if err := analysis.WriteText(w, title, rep.Summary, rep.Contexts); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "files: %v\n", rep.Files)
+			}
+			return nil
+		},
+	}
+	sf.register(cmd)
+	f := cmd.Flags()
+	f.StringArrayVar(&tables, "table", nil, "a table, ROWS:CONTEXT or NAME=ROWS:CONTEXT (repeatable), e.g. ai_values:topic")
+	f.StringArrayVar(&rows, "rows", nil, "rows of a table: an annotation field (repeatable, paired with --cols)")
+	f.StringArrayVar(&cols, "cols", nil, "context of a table: a field, source, or a metadata key (meta.KEY) (repeatable)")
+	f.StringVar(&configPath, "config", "", "an analysis.toml with [analysis] settings and [[analysis.table]] entries")
+	f.StringVar(&out, "out", "", "folder for the files (default RUN/analysis)")
+	f.IntVar(&minConv, "min-conversations", analysis.DefaultFloor.MinConversations, "privacy floor: distinct conversations a value, context or cell needs to be reported")
+	f.IntVar(&minUsers, "min-users", analysis.DefaultFloor.MinUsers, "privacy floor: distinct users needed, where the data names users")
+	f.StringSliceVar(&userKeys, "user-keys", analysis.DefaultUserKeys, "metadata keys naming a conversation's user, first found wins")
+	f.BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	return cmd
+}

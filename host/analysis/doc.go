@@ -1,0 +1,64 @@
+// Package analysis is valuescope's residual analysis: contingency tables of
+// an annotation field (values, labels) against a context (another field, a
+// response type, the dataset, any conversation metadata such as model or
+// language), their expected counts, adjusted Pearson residuals, chi-square
+// test and Cramér's V, significance under a stated multiple-testing
+// correction, the top positive and negative associations of each context,
+// and the privacy floor that keeps small cells out of every report.
+//
+// # Residuals
+//
+// For a table of counts O with row sums r_i, column sums c_j and total n,
+// E_ij = r_i c_j / n and the adjusted (standardised) Pearson residual is
+//
+//	r_ij = (O_ij − E_ij) / sqrt(E_ij (1 − r_i/n) (1 − c_j/n))
+//
+// computed in the same order of operations as R's chisq.test(x)$stdres, which
+// it equals to 1e-9 (tested against R). Its two-sided p-value is
+// 2 Φ(−|r_ij|).
+//
+// # Empty rows and columns
+//
+// A row or column whose counts are all zero has no expected counts. R gives
+// NaN residuals there and a NaN statistic for the whole table. Here such a
+// row or column is left out of the test, as if it were not in the table: its
+// residuals are NaN (written "NA" in CSV), it is not a test in any family, and
+// the chi-square statistic, its degrees of freedom (R'−1)(C'−1) and Cramér's V
+// are those of the table without it — which is what chisq.test gives on the
+// table with the empty rows and columns removed. A table with fewer than two
+// non-empty rows or columns has NaN residuals everywhere (the variance
+// 1 − r_i/n is zero) and zero degrees of freedom.
+//
+// # Significance
+//
+// Each cell is one test. Tests are grouped into families, by default one
+// family per context (column) — the paper's setting, where each context tests
+// each of its 3,307 values — or the whole table as one family. A correction
+// (Bonferroni, Holm, Benjamini–Hochberg, or none) adjusts p-values over a
+// stated number of tests m: by default the size of the family (the cells with
+// a defined residual); a larger m may be stated, as p.adjust(p, n = m) does,
+// the missing tests counting as p = 1. A cell is significant when its adjusted
+// p-value is at most alpha. For Bonferroni this is |r| ≥ qnorm(1 − α/(2m)):
+// the paper's 4.33 is m = 3,307, α = 0.05. Adjusted p-values equal R's
+// p.adjust over the family, zero cells included.
+//
+// # Sparse tables
+//
+// A Table stores only its non-zero cells. Zero cells are never materialised:
+// their residual depends only on their row and column sums, and within a
+// column the zero cells of equal row sum share one p-value, so every family
+// is adjusted exactly with one entry per non-zero cell plus one per distinct
+// row sum per column. Memory grows with the non-zero cells (plus the number
+// of distinct row sums times columns), never with rows × columns.
+//
+// # Privacy floor
+//
+// No value, context or cell is reported when it rests on fewer than a
+// configured number of distinct conversations, or — where the data has a
+// user field (user, user_id, hashed_ip...) — of distinct users. The test
+// itself runs on the whole table, so what is reported is unchanged by what
+// is suppressed; what was suppressed is counted (rows, columns, cells, the
+// conversations in them and the significant associations hidden) and
+// said. A cell with a zero count rests on no conversation and is reported
+// when its row and column are.
+package analysis

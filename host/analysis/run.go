@@ -1,0 +1,357 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/valuescope/valuescope/host/store"
+)
+
+// DefaultUserKeys are the conversation metadata keys that name a user, in
+// the order they are looked for: the first one a conversation has is its
+// user (WildChat's hashed_ip, a log's user or user_id).
+var DefaultUserKeys = []string{"user_id", "user", "hashed_ip", "user_hash", "ip_hash"}
+
+// labelAttrs marks a classifier's label row among the annotations (see
+// host/store).
+const labelAttrs = `{"label":"1"}`
+
+// Run is a run folder's results, read into memory for analysis.
+type Run struct {
+	Dir           string
+	Conversations []Conversation
+	// Fields in stage order, then by name.
+	Fields []*Field
+	// MetaKeys are the scalar top-level metadata keys, sorted.
+	MetaKeys []string
+	// UserKey is the metadata key users were read from ("" when the data
+	// has none; then the user floor does not apply).
+	UserKey string
+}
+
+// Conversation is a conversation as the run store knows it.
+type Conversation struct {
+	Seq        int64
+	ID, Source string
+	ContentSHA string
+	// Meta holds the scalar metadata values as text (numbers as the JSON
+	// has them, booleans as true/false).
+	Meta map[string]string
+	// User is the conversation's user ("" when unknown).
+	User string
+}
+
+// Field is one annotation field of a run: a classifier's label or an
+// extractor's list of items.
+type Field struct {
+	Name, Stage string
+	// Label: the field is a classifier's label (one value per conversation).
+	Label bool
+	// Done[i]: the stage finished for conversation i without error, so its
+	// items (possibly none) are its answer.
+	Done []bool
+	// Items[i] are conversation i's annotations of this field, in order.
+	Items [][]Item
+	// Annotated is the number of conversations with Done; Errors, those
+	// whose stage failed.
+	Annotated, Errors int
+}
+
+// Item is one annotation.
+type Item struct {
+	Value string
+	// Attrs is the annotation's attributes as JSON ("" when none; the label
+	// mark is removed).
+	Attrs string
+}
+
+// Values returns conversation i's distinct values (in order of first
+// appearance).
+func (f *Field) Values(i int) []string {
+	items := f.Items[i]
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if !slices.Contains(out, it.Value) {
+			out = append(out, it.Value)
+		}
+	}
+	return out
+}
+
+// LoadOptions control LoadRun.
+type LoadOptions struct {
+	// UserKeys are the metadata keys that name a user (nil: DefaultUserKeys).
+	UserKeys []string
+	// Attrs keeps each item's attributes (evidence...); otherwise dropped.
+	Attrs bool
+}
+
+// StorePath is the run store of a run folder, checked to exist.
+func StorePath(dir string) (string, error) {
+	p := filepath.Join(dir, "store.sqlite")
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%s is not a run folder (no store.sqlite; make one with valuescope run)", dir)
+		}
+		return "", err
+	}
+	return p, nil
+}
+
+// LoadRun reads a run folder's conversations and annotations, in one read
+// transaction (a consistent snapshot even while the run is still writing).
+func LoadRun(ctx context.Context, dir string, o LoadOptions) (*Run, error) {
+	p, err := StorePath(dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	tx, err := st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	run, err := loadRun(ctx, tx, o)
+	if err != nil {
+		return nil, fmt.Errorf("reading run %s: %w", dir, err)
+	}
+	run.Dir = dir
+	return run, nil
+}
+
+func loadRun(ctx context.Context, tx *sql.Tx, o LoadOptions) (*Run, error) {
+	userKeys := o.UserKeys
+	if userKeys == nil {
+		userKeys = DefaultUserKeys
+	}
+	run := &Run{}
+	bySeq := map[int64]int{}
+	metaKeys := map[string]bool{}
+	userKeyUsed := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id, source, content_sha, meta_json FROM conversations ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c Conversation
+		var meta string
+		if err := rows.Scan(&c.Seq, &c.ID, &c.Source, &c.ContentSHA, &meta); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if c.Meta, err = scalarMeta(meta); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("conversation %s: metadata: %w", c.ID, err)
+		}
+		for k := range c.Meta {
+			metaKeys[k] = true
+		}
+		for _, k := range userKeys {
+			if v := c.Meta[k]; v != "" {
+				c.User = k + "=" + v
+				userKeyUsed[k] = true
+				break
+			}
+		}
+		bySeq[c.Seq] = len(run.Conversations)
+		run.Conversations = append(run.Conversations, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for k := range metaKeys {
+		run.MetaKeys = append(run.MetaKeys, k)
+	}
+	sort.Strings(run.MetaKeys)
+	var used []string
+	for _, k := range userKeys {
+		if userKeyUsed[k] {
+			used = append(used, k)
+		}
+	}
+	run.UserKey = strings.Join(used, ",")
+
+	// Stages: position, and per conversation the status.
+	pos := map[string]int{}
+	rows, err = tx.QueryContext(ctx, `SELECT name, position FROM stages`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var name string
+		var p int
+		if err := rows.Scan(&name, &p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		pos[name] = p
+	}
+	rows.Close()
+	type status struct{ ok, failed []bool }
+	stageStatus := map[string]*status{}
+	rows, err = tx.QueryContext(ctx, `SELECT seq, stage, status FROM results`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var seq int64
+		var stage, st string
+		if err := rows.Scan(&seq, &stage, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		i, ok := bySeq[seq]
+		if !ok {
+			continue
+		}
+		s := stageStatus[stage]
+		if s == nil {
+			s = &status{make([]bool, len(run.Conversations)), make([]bool, len(run.Conversations))}
+			stageStatus[stage] = s
+		}
+		if st == "ok" {
+			s.ok[i] = true
+		} else {
+			s.failed[i] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	fields := map[[2]string]*Field{}
+	rows, err = tx.QueryContext(ctx, `SELECT seq, stage, field, value, attrs_json FROM annotations ORDER BY seq, stage, ord`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var stage, field, value, attrs string
+		if err := rows.Scan(&seq, &stage, &field, &value, &attrs); err != nil {
+			return nil, err
+		}
+		i, ok := bySeq[seq]
+		if !ok {
+			continue
+		}
+		key := [2]string{stage, field}
+		f := fields[key]
+		if f == nil {
+			f = &Field{Name: field, Stage: stage, Items: make([][]Item, len(run.Conversations))}
+			fields[key] = f
+		}
+		isLabel := attrs == labelAttrs
+		if isLabel {
+			f.Label = true
+			attrs = ""
+		}
+		if !o.Attrs {
+			attrs = ""
+		}
+		f.Items[i] = append(f.Items[i], Item{Value: value, Attrs: attrs})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if s := stageStatus[f.Stage]; s != nil {
+			f.Done = s.ok
+			for i := range s.ok {
+				if s.ok[i] {
+					f.Annotated++
+				}
+				if s.failed[i] {
+					f.Errors++
+				}
+			}
+		} else {
+			f.Done = make([]bool, len(run.Conversations))
+		}
+		run.Fields = append(run.Fields, f)
+	}
+	slices.SortFunc(run.Fields, func(a, b *Field) int {
+		if pa, pb := pos[a.Stage], pos[b.Stage]; pa != pb {
+			return pa - pb
+		}
+		if c := strings.Compare(a.Stage, b.Stage); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return run, nil
+}
+
+// scalarMeta reads the scalar top-level values of a metadata object as text.
+func scalarMeta(js string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(js) == "" {
+		return out, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(js)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case json.Number:
+			out[k] = v.String()
+		case bool:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out, nil
+}
+
+// Field returns the field named name: a field name, or "STAGE/FIELD" when
+// two stages write fields of one name.
+func (r *Run) Field(name string) (*Field, error) {
+	var found []*Field
+	for _, f := range r.Fields {
+		if f.Name == name || f.Stage+"/"+f.Name == name {
+			found = append(found, f)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("no field %q in run %s (fields: %s)", name, r.Dir, strings.Join(r.FieldNames(), ", "))
+	}
+	var names []string
+	for _, f := range found {
+		names = append(names, f.Stage+"/"+f.Name)
+	}
+	return nil, fmt.Errorf("field %q is written by several stages: say which (%s)", name, strings.Join(names, ", "))
+}
+
+// FieldNames are the run's field names.
+func (r *Run) FieldNames() []string {
+	var out []string
+	for _, f := range r.Fields {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// Users reports whether the run's data names users.
+func (r *Run) Users() bool { return r.UserKey != "" }

@@ -1,0 +1,128 @@
+package compare
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/valuescope/valuescope/host/analysis"
+)
+
+// WriteText writes a report for reading: per pair and field, the divergence,
+// the show most different values, and the agreement with the conversations
+// that disagree most.
+func WriteText(w io.Writer, rep *Report, show int) error {
+	bw := bufio.NewWriter(w)
+	pct := func(x analysis.Number) string { return fmt.Sprintf("%.1f%%", 100*float64(x)) }
+	for k, p := range rep.Pairs {
+		if k > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintf(bw, "A: %s (%d conversations)\nB: %s (%d conversations)\n", p.A, rep.Runs[0].Conversations, p.B, rep.Runs[k+1].Conversations)
+		fmt.Fprintf(bw, "shared conversations (same id and content): %d\n", p.Shared)
+		if len(p.OnlyA) > 0 {
+			fmt.Fprintf(bw, "fields only in A: %s\n", strings.Join(p.OnlyA, ", "))
+		}
+		if len(p.OnlyB) > 0 {
+			fmt.Fprintf(bw, "fields only in B: %s\n", strings.Join(p.OnlyB, ", "))
+		}
+		for _, f := range p.Fields {
+			kind := "items"
+			if f.Label {
+				kind = "label"
+			}
+			fmt.Fprintf(bw, "\n%s (%s; annotated: A %d, B %d; %d values)\n", f.Field, kind, f.NA, f.NB, f.Compared)
+			fmt.Fprintf(bw, "  Jensen-Shannon divergence %.4f bits; Spearman rank correlation of the top %d (%d values) %.3f\n",
+				float64(f.JSD), rep.TopN, f.SpearmanN, float64(f.Spearman))
+			fmt.Fprintf(bw, "  differences in share (B - A), %s over %d tests at alpha %g: %d significant", rep.Correction, f.Tests, rep.Alpha, f.Significant)
+			if f.Suppressed.Values > 0 {
+				fmt.Fprintf(bw, "; privacy floor suppressed %d values (%d significant)", f.Suppressed.Values, f.Suppressed.Significant)
+			}
+			fmt.Fprintln(bw)
+			if len(f.Values) > 0 && show > 0 {
+				fmt.Fprintf(bw, "    %-34s %7s %7s %8s  %-19s %9s\n", "value", "A", "B", "diff", fmt.Sprintf("%g%% CI", 100*rep.Level), "p_adj")
+				for _, v := range f.Values[:min(show, len(f.Values))] {
+					mark := ""
+					if v.Significant {
+						mark = " *"
+					}
+					fmt.Fprintf(bw, "    %-34s %7s %7s %+7.1f%%  [%+6.1f%%, %+6.1f%%] %9.3g%s\n", v.Value, pct(v.ShareA), pct(v.ShareB),
+						100*float64(v.Diff), 100*float64(v.CI.Low), 100*float64(v.CI.High), float64(v.PAdjusted), mark)
+				}
+				if len(f.Values) > show {
+					fmt.Fprintf(bw, "    ... %d more (--json or --out for all)\n", len(f.Values)-show)
+				}
+			}
+			ag := f.Agreement
+			if ag == nil {
+				continue
+			}
+			if f.Label {
+				fmt.Fprintf(bw, "  agreement on %d shared conversations: %s (%g%% Wilson %s to %s), Cohen's kappa %.3f\n",
+					ag.Conversations, pct(ag.Observed), 100*rep.Level, pct(ag.ObservedCI.Low), pct(ag.ObservedCI.High), float64(ag.Kappa))
+			} else {
+				fmt.Fprintf(bw, "  agreement on %d shared conversations: mean Jaccard %.3f, identical sets %d (%s)\n",
+					ag.Conversations, float64(ag.MeanJaccard), ag.Identical, pct(ag.Observed))
+			}
+			if len(ag.Disagreements) > 0 {
+				fmt.Fprintln(bw, "  disagree most:")
+				for _, d := range ag.Disagreements {
+					fmt.Fprintf(bw, "    %s (J = %.2f)\n      A: %s\n      B: %s\n", d.ID, float64(d.Jaccard), list(d.A), list(d.B))
+				}
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+func list(vs []string) string {
+	if len(vs) == 0 {
+		return "(none)"
+	}
+	return strings.Join(vs, "; ")
+}
+
+// DiffColumns are the columns of WriteDiffsCSV.
+var DiffColumns = []string{"a", "b", "field", "value", "count_a", "count_b", "share_a", "share_b", "diff", "ci_low", "ci_high", "z", "p", "p_adjusted", "significant"}
+
+// WriteDiffsCSV writes every reported per-value difference, one per line.
+func WriteDiffsCSV(w io.Writer, rep *Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write(DiffColumns)
+	f := analysis.FormatFloat
+	for _, p := range rep.Pairs {
+		for _, fc := range p.Fields {
+			for _, v := range fc.Values {
+				cw.Write([]string{p.A, p.B, fc.Field, v.Value, strconv.Itoa(v.CountA), strconv.Itoa(v.CountB),
+					f(float64(v.ShareA)), f(float64(v.ShareB)), f(float64(v.Diff)), f(float64(v.CI.Low)), f(float64(v.CI.High)),
+					f(float64(v.Z)), f(float64(v.P)), f(float64(v.PAdjusted)), strconv.FormatBool(v.Significant)})
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// AgreementColumns are the columns of WriteAgreementCSV.
+var AgreementColumns = []string{"a", "b", "field", "conversation_id", "source", "jaccard", "values_a", "values_b"}
+
+// WriteAgreementCSV writes the listed disagreeing conversations.
+func WriteAgreementCSV(w io.Writer, rep *Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write(AgreementColumns)
+	for _, p := range rep.Pairs {
+		for _, fc := range p.Fields {
+			if fc.Agreement == nil {
+				continue
+			}
+			for _, d := range fc.Agreement.Disagreements {
+				cw.Write([]string{p.A, p.B, fc.Field, d.ID, d.Source, analysis.FormatFloat(float64(d.Jaccard)), strings.Join(d.A, "; "), strings.Join(d.B, "; ")})
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
