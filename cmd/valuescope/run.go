@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/run"
 )
@@ -65,8 +66,12 @@ func newRunCmd() *cobra.Command {
 				return err
 			}
 			p := res.Progress
-			fmt.Fprintf(cmd.OutOrStdout(), "%d conversations (%d done now, %d already done), %d stage errors, %d bad records set aside, in %s\nrun folder: %s\n",
-				p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), p.BadRecords, p.Elapsed.Round(time.Millisecond), res.Dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "%d conversations (%d done now, %d already done), %d stage errors, %d bad records set aside, in %s\n",
+				p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), p.BadRecords, p.Elapsed.Round(time.Millisecond))
+			if len(res.Manifest.ModelUsage) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "models: %s\n", model.Summary(res.Manifest.ModelUsage))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "run folder: %s\n", res.Dir)
 			return nil
 		},
 	}
@@ -79,6 +84,8 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.Out, "out", "", "run folder (default: the config's run.out)")
 	f.BoolVar(&o.Resume, "resume", false, "require an existing run to resume (resuming is automatic; this refuses to start a new one)")
 	f.BoolVar(&o.Fresh, "fresh", false, "discard the run folder's results and start over")
+	f.BoolVar(&o.Offline, "offline", false, "answer every model call from the cache: replay a run without calling any API")
+	f.StringSliceVar(&o.CacheFrom, "cache-from", nil, "also reuse the model answers cached in these run folders")
 	f.BoolVar(&quiet, "quiet", false, "no progress output")
 	return cmd
 }

@@ -111,6 +111,28 @@ type Model struct {
 	MaxConcurrency int `toml:"max_concurrency,omitempty"`
 	// Timeout bounds one call; 0 leaves it to the model client.
 	Timeout Duration `toml:"timeout,omitempty"`
+	// RPM and TPM bound requests and (input+output) tokens per minute; 0: none.
+	RPM int `toml:"rpm,omitempty"`
+	TPM int `toml:"tpm,omitempty"`
+	// MaxRetries bounds retries after the first attempt (0: the default, 8).
+	MaxRetries int `toml:"max_retries,omitempty"`
+	// MaxTokens is the max_tokens of calls that set none.
+	MaxTokens int `toml:"max_tokens,omitempty"`
+	// InputPrice and OutputPrice, in US dollars per million tokens, make the
+	// run count its cost; BatchDiscount is the fraction a batched call pays.
+	InputPrice    float64 `toml:"input_price,omitempty"`
+	OutputPrice   float64 `toml:"output_price,omitempty"`
+	BatchDiscount float64 `toml:"batch_discount,omitempty"`
+	// Batch sends calls through the provider's batch API (anthropic only):
+	// half the price, answers within minutes to hours.
+	Batch     bool     `toml:"batch,omitempty"`
+	BatchSize int      `toml:"batch_size,omitempty"`
+	BatchWait Duration `toml:"batch_wait,omitempty"`
+	// SchemaMode is how anthropic is sent a JSON schema: "tool" (default),
+	// "output_config" or "none".
+	SchemaMode string `toml:"schema_mode,omitempty"`
+	// Strict asks an OpenAI-compatible server to enforce schemas strictly.
+	Strict bool `toml:"strict,omitempty"`
 }
 
 // providers are the valid values of Model.Provider.
@@ -268,6 +290,21 @@ func (m *Model) validate(v scope) {
 	}
 	if m.Timeout.Duration < 0 {
 		v.field("timeout").errorf("must not be negative, got %s", m.Timeout)
+	}
+	for _, f := range []struct {
+		name string
+		n    float64
+	}{{"rpm", float64(m.RPM)}, {"tpm", float64(m.TPM)}, {"max_retries", float64(m.MaxRetries)}, {"max_tokens", float64(m.MaxTokens)},
+		{"input_price", m.InputPrice}, {"output_price", m.OutputPrice}, {"batch_discount", m.BatchDiscount}, {"batch_size", float64(m.BatchSize)}} {
+		if f.n < 0 {
+			v.field(f.name).errorf("must be >= 0, got %g", f.n)
+		}
+	}
+	if m.Batch && m.Provider != "anthropic" {
+		v.field("batch").errorf("batches are for provider anthropic only")
+	}
+	if m.SchemaMode != "" && !slices.Contains([]string{"tool", "output_config", "none"}, m.SchemaMode) {
+		v.field("schema_mode").errorf(`unknown schema mode %q (known: "tool", "output_config", "none")`, m.SchemaMode)
 	}
 }
 

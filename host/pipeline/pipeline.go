@@ -27,6 +27,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -324,6 +325,8 @@ func (r *runner) work(ctx context.Context, jobs <-chan job, results chan<- store
 
 func (r *runner) runStage(ctx context.Context, s Stage, conv store.Conversation, pc *protocol.Conversation) store.Result {
 	out := store.Result{Conv: conv, Stage: s.Name}
+	// The model client names the conversation in its errors and logs.
+	ctx = model.WithConversation(ctx, conv.ID)
 	anns, err := plugin.Annotate(ctx, s.Plugin, pc, s.Models, r.opts.MaxRounds)
 	if err != nil {
 		r.errors.Add(1)

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/export"
+	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/store"
@@ -52,10 +54,17 @@ type Options struct {
 	Out string
 	// Resume requires the run folder to hold a run already.
 	Resume bool
-	// Fresh deletes an existing run folder's store first.
-	Fresh    bool
-	Progress func(pipeline.Progress)
-	Log      *slog.Logger
+	// Fresh deletes an existing run folder's store first (and with it the
+	// cache of model answers).
+	Fresh bool
+	// Offline answers every model call from the run store's cache (and
+	// CacheFrom's): a miss is that conversation's error; no API is called.
+	Offline bool
+	// CacheFrom lists other run folders whose cached model answers may be
+	// reused (to replay a published run).
+	CacheFrom []string
+	Progress  func(pipeline.Progress)
+	Log       *slog.Logger
 }
 
 // Result is what a run did.
@@ -124,7 +133,21 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 		return nil, err
 	}
 
-	stages, closeStages, err := loadStages(ctx, cfg, m, opts.Log)
+	var readCaches []model.Cache
+	for _, other := range opts.CacheFrom {
+		o, err := store.Open(filepath.Join(other, "store.sqlite"))
+		if err != nil {
+			return nil, fmt.Errorf("--cache-from: %w", err)
+		}
+		defer o.Close()
+		readCaches = append(readCaches, o)
+	}
+	models, err := model.Open(cfg.Models, model.Options{Cache: st, ReadCaches: readCaches, Offline: opts.Offline, Log: opts.Log})
+	if err != nil {
+		return nil, err
+	}
+	defer models.Close()
+	stages, closeStages, err := loadStages(ctx, cfg, models, m, opts.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +175,7 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 	if last != nil {
 		files = last.Files()
 	}
+	m.Models, m.ModelUsage = models.Models(), models.Usage()
 	m.Run.Finished = time.Now().UTC()
 	m.Run.Complete = prog.Finished
 	m.Progress = prog
@@ -173,7 +197,7 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 }
 
 // loadStages loads each stage's plugin with its config and prompt.
-func loadStages(ctx context.Context, cfg *config.Config, m *Manifest, log *slog.Logger) ([]pipeline.Stage, func(), error) {
+func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m *Manifest, log *slog.Logger) ([]pipeline.Stage, func(), error) {
 	var stages []pipeline.Stage
 	closeAll := func() {
 		for _, s := range stages {
@@ -198,13 +222,24 @@ func loadStages(ctx context.Context, cfg *config.Config, m *Manifest, log *slog.
 			}
 			confJSON = string(b)
 		}
+		var caller plugin.ModelCaller
+		modelSpec := ""
 		if sc.Model != "" {
-			closeAll()
-			return nil, nil, fmt.Errorf("stage %s: model %q: this valuescope cannot call models yet (model providers are the next part to land); use offline plugins", sc.Name, sc.Model)
+			c, err := models.ForStage(sc.Name, sc.Model)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("stage %s: %w", sc.Name, err)
+			}
+			caller = c
+			mc := cfg.Models[sc.Model]
+			modelSpec = mc.Provider + "\x00" + mc.BaseURL + "\x00" + mc.Model
 		}
+		// Instances: one per core is enough however many workers there
+		// are; a worker holds an instance only inside a call, never while it
+		// waits for a model.
 		p, info, err := plugin.Load(ctx, sc.Plugin, plugin.Options{
 			Config:    protocol.ConfigureRequest{ConfigJSON: confJSON, Prompt: string(prompt)},
-			Instances: cfg.Run.Workers,
+			Instances: min(cfg.Run.Workers, runtime.GOMAXPROCS(0)),
 			Deadline:  sc.Deadline.Duration,
 			Log:       log,
 		})
@@ -216,8 +251,8 @@ func loadStages(ctx context.Context, cfg *config.Config, m *Manifest, log *slog.
 		if prompt != nil {
 			promptSHA = sha(prompt)
 		}
-		fp := pipeline.Fingerprint(sc.Plugin, info.SHA256, info.Manifest.Version, confJSON, promptSHA, sc.Model, strings.Join(sc.Keep, "\x00"))
-		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Fingerprint: fp})
+		fp := pipeline.Fingerprint(sc.Plugin, info.SHA256, info.Manifest.Version, confJSON, promptSHA, modelSpec, strings.Join(sc.Keep, "\x00"))
+		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Models: caller, Fingerprint: fp})
 		m.Stages = append(m.Stages, StageInfo{Name: sc.Name, Plugin: info, ConfigJSON: confJSON, PromptFile: sc.Prompt,
 			PromptSHA256: promptSHA, Model: sc.Model, Keep: sc.Keep, Fingerprint: fp})
 	}
@@ -230,6 +265,8 @@ type Manifest struct {
 	Run        RunInfo           `json:"run"`
 	Dataset    DatasetInfo       `json:"dataset"`
 	Stages     []StageInfo       `json:"stages"`
+	Models     []model.Info      `json:"models,omitempty"`
+	ModelUsage []model.Usage     `json:"model_usage,omitempty"`
 	Counts     store.Counts      `json:"counts"`
 	Progress   pipeline.Progress `json:"progress"`
 }
