@@ -108,7 +108,11 @@ func progressReporter(w io.Writer, total int64) func(pipeline.Progress) {
 			progressbar.OptionShowElapsedTimeOnFinish(),
 		)
 		return func(p pipeline.Progress) {
-			bar.Describe(fmt.Sprintf("conversations (%d errors, %d bad records)", p.Errors, p.BadRecords))
+			desc := fmt.Sprintf("conversations (%d errors, %d bad records)", p.Errors, p.BadRecords)
+			if p.Models != "" {
+				desc += "; " + p.Models
+			}
+			bar.Describe(desc)
 			bar.Set64(p.Done + p.Skipped)
 			if p.Finished {
 				bar.Finish()
@@ -124,5 +128,8 @@ func progressReporter(w io.Writer, total int64) func(pipeline.Progress) {
 		rate := float64(p.Done) / p.Elapsed.Seconds()
 		fmt.Fprintf(w, "progress: %d conversations read, %d done now (%.0f/s), %d already done, %d errors, %d bad records\n",
 			p.Conversations, p.Done, rate, p.Skipped, p.Errors, p.BadRecords)
+		if p.Models != "" {
+			fmt.Fprintf(w, "progress: models: %s\n", p.Models)
+		}
 	}
 }

@@ -87,6 +87,9 @@ type Progress struct {
 	BadRecords    int64
 	Elapsed       time.Duration
 	Finished      bool
+	// Models summarises the model calls so far (calls, cache hits, tokens,
+	// cost), when the caller fills it in; the pipeline does not know them.
+	Models string `json:"-"`
 }
 
 // Opener opens the dataset; a sampled run reads it twice.

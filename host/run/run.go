@@ -167,9 +167,16 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 		last = r
 		return r, nil
 	}
+	progress := opts.Progress
+	if progress != nil && len(cfg.Models) > 0 {
+		progress = func(p pipeline.Progress) {
+			p.Models = model.Summary(models.Usage())
+			opts.Progress(p)
+		}
+	}
 	prog, runErr := pipeline.Run(ctx, open, st, stages, pipeline.Options{
 		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed,
-		Progress: opts.Progress, Log: opts.Log,
+		Progress: progress, Log: opts.Log,
 	})
 	var files []dataset.File
 	if last != nil {
