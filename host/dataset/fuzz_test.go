@@ -164,7 +164,7 @@ func FuzzUnquote(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var want string
 		// unquote's input is validated by the decoder first: valid UTF-8.
-		if !utf8.Valid(raw) || json.Unmarshal(raw, &want) != nil || len(raw) < 2 || raw[0] != '"' {
+		if !utf8.Valid(raw) || json.Unmarshal(raw, &want) != nil || len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 			return
 		}
 		if got := unquote(raw[1 : len(raw)-1]); got != want {
