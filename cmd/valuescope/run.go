@@ -72,6 +72,9 @@ func newRunCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "models: %s\n", model.Summary(res.Manifest.ModelUsage))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "run folder: %s\n", res.Dir)
+			if res.Report != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", res.Report)
+			}
 			return nil
 		},
 	}
@@ -86,6 +89,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&o.Fresh, "fresh", false, "discard the run folder's results and start over")
 	f.BoolVar(&o.Offline, "offline", false, "answer every model call from the cache: replay a run without calling any API")
 	f.StringSliceVar(&o.CacheFrom, "cache-from", nil, "also reuse the model answers cached in these run folders")
+	f.BoolVar(&o.NoReport, "no-report", false, "do not write report.html at the end of the run")
 	f.BoolVar(&quiet, "quiet", false, "no progress output")
 	return cmd
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/report"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
@@ -63,13 +64,17 @@ type Options struct {
 	// CacheFrom lists other run folders whose cached model answers may be
 	// reused (to replay a published run).
 	CacheFrom []string
-	Progress  func(pipeline.Progress)
-	Log       *slog.Logger
+	// NoReport skips report.html at the end of the run.
+	NoReport bool
+	Progress func(pipeline.Progress)
+	Log      *slog.Logger
 }
 
 // Result is what a run did.
 type Result struct {
-	Dir      string
+	Dir string
+	// Report is the path of report.html, when one was written.
+	Report   string
 	Progress pipeline.Progress
 	Manifest *Manifest
 }
@@ -200,7 +205,13 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
 		return nil, err
 	}
-	return &Result{Dir: dir, Progress: prog, Manifest: m}, runErr
+	res := &Result{Dir: dir, Progress: prog, Manifest: m}
+	if runErr == nil && !opts.NoReport {
+		if res.Report, err = report.Generate(ctx, dir, report.Options{}); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+	}
+	return res, runErr
 }
 
 // loadStages loads each stage's plugin with its config and prompt.

@@ -1,0 +1,354 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"html"
+	"html/template"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/compare"
+)
+
+func renderHTML(w io.Writer, d *Data, js []byte) error {
+	return page.Execute(w, struct {
+		*Data
+		JSON template.JS
+	}{d, template.JS(js)}) // json.Marshal escapes <, > and &: safe in a script element
+}
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"bars":     bars,
+	"heat":     heat,
+	"pairbars": pairBars,
+	"topdiffs": topDiffs,
+	"pct":      pct,
+	"num":      num,
+	"short":    func(s string) string { return shorten(s, 16) },
+	"sub":      func(a, b int) int { return a - b },
+	"mul100":   func(x float64) float64 { return 100 * x },
+	"deref":    func(p *float64) float64 { return *p },
+}).Parse(pageHTML))
+
+func pct(x float64) string {
+	switch {
+	case x == 0:
+		return "0%"
+	case x < 0.001:
+		return fmt.Sprintf("%.2f%%", 100*x)
+	default:
+		return fmt.Sprintf("%.1f%%", 100*x)
+	}
+}
+
+func num(x analysis.Number) string {
+	f := float64(x)
+	switch {
+	case math.IsNaN(f):
+		return "NA"
+	case f != 0 && math.Abs(f) < 1e-3:
+		return fmt.Sprintf("%.2g", f)
+	default:
+		return fmt.Sprintf("%.3g", f)
+	}
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func esc(s string) string { return html.EscapeString(s) }
+
+// bars is a horizontal bar chart of counts with their shares.
+func bars(vals []Count) template.HTML {
+	if len(vals) == 0 {
+		return `<p class="empty">No value above the privacy floor.</p>`
+	}
+	const label, barW, rowH, right = 230, 400, 20, 130
+	maxShare := 0.0
+	for _, v := range vals {
+		maxShare = max(maxShare, v.Share)
+	}
+	h := len(vals)*rowH + 6
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart bars" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`, label+barW+right, h, label+barW+right, h)
+	for i, v := range vals {
+		y := i*rowH + 3
+		w := 0.0
+		if maxShare > 0 {
+			w = float64(barW) * v.Share / maxShare
+		}
+		fmt.Fprintf(&b, `<g><title>%s: %d conversations, %s</title><text x="%d" y="%d" class="lbl">%s</text><rect x="%d" y="%d" width="%.1f" height="%d" class="bar"/><text x="%.1f" y="%d" class="val">%d (%s)</text></g>`,
+			esc(v.Value), v.Count, pct(v.Share), label-6, y+14, esc(shorten(v.Value, 34)), label, y+2, max(w, 1), rowH-4, float64(label)+w+5, y+14, v.Count, pct(v.Share))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// heat is a heatmap of adjusted residuals; significant cells are outlined
+// and dotted.
+func heat(h *Heatmap) template.HTML {
+	if len(h.Values) == 0 || len(h.Contexts) == 0 {
+		return `<p class="empty">No value and context above the privacy floor.</p>`
+	}
+	const label, cell, top, right = 230, 24, 110, 90
+	wd := label + len(h.Contexts)*cell + right
+	ht := top + len(h.Values)*cell + 4
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart heat" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`, wd, ht, wd, ht)
+	for j, c := range h.Contexts {
+		x := label + j*cell + cell/2
+		fmt.Fprintf(&b, `<text class="col" transform="translate(%d,%d) rotate(-50)"><title>%s: %g conversations</title>%s</text>`, x+4, top-6, esc(c), h.ContextCounts[j], esc(shorten(c, 18)))
+	}
+	for i, v := range h.Values {
+		y := top + i*cell
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="lbl"><title>%s: %g conversations</title>%s</text>`, label-6, y+cell/2+4, esc(v), h.ValueCounts[i], esc(shorten(v, 34)))
+		for j := range h.Contexts {
+			x := label + j*cell
+			c := h.Cells[i][j]
+			if c == nil {
+				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="na"><title>%s × %s: under the privacy floor</title></rect>`, x, y, cell-1, cell-1, esc(v), esc(h.Contexts[j]))
+				continue
+			}
+			cls := ""
+			if c.Significant {
+				cls = ` class="sig"`
+			}
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"%s><title>%s × %s: count %g, expected %s, residual %s, adjusted p %s%s</title></rect>`,
+				x, y, cell-1, cell-1, color(float64(c.Residual)), cls, esc(v), esc(h.Contexts[j]), c.Count, num(c.Expected), num(c.Residual), num(c.PAdjusted), map[bool]string{true: " (significant)"}[c.Significant])
+			if c.Significant {
+				fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="3" class="dot"/>`, x+cell/2, y+cell/2)
+			}
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="val">%g</text>`, label+len(h.Contexts)*cell+6, y+cell/2+4, h.ValueCounts[i])
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// color maps a residual to a diverging scale: red above, blue below
+// expectation, saturating at |r| = 6.
+func color(r float64) string {
+	if math.IsNaN(r) {
+		return "#eeeeee"
+	}
+	t := math.Max(-1, math.Min(1, r/6))
+	v := int(255 * (1 - math.Abs(t)))
+	if t >= 0 {
+		return fmt.Sprintf("rgb(255,%d,%d)", v, v)
+	}
+	return fmt.Sprintf("rgb(%d,%d,255)", v, v)
+}
+
+// pairBars shows each of the most frequent values' shares in run A and B.
+func pairBars(f *compare.Fields, top int) template.HTML {
+	vals := slices.Clone(f.Values)
+	slices.SortStableFunc(vals, func(a, b compare.ValueDiff) int {
+		return cmp.Compare(max(float64(b.ShareA), float64(b.ShareB)), max(float64(a.ShareA), float64(a.ShareB)))
+	})
+	vals = vals[:min(len(vals), top)]
+	if len(vals) == 0 {
+		return `<p class="empty">No value above the privacy floor.</p>`
+	}
+	const label, barW, rowH, right = 230, 360, 26, 150
+	maxShare := 0.0
+	for _, v := range vals {
+		maxShare = max(maxShare, float64(v.ShareA), float64(v.ShareB))
+	}
+	maxShare = max(maxShare, 1e-9)
+	ht := len(vals)*rowH + 6
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart pairs" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`, label+barW+right, ht, label+barW+right, ht)
+	for i, v := range vals {
+		y := i*rowH + 3
+		wa, wb := float64(barW)*float64(v.ShareA)/maxShare, float64(barW)*float64(v.ShareB)/maxShare
+		mark := ""
+		if v.Significant {
+			mark = " *"
+		}
+		fmt.Fprintf(&b, `<g><title>%s: A %d (%s), B %d (%s), difference %s, adjusted p %s</title><text x="%d" y="%d" class="lbl">%s%s</text><rect x="%d" y="%d" width="%.1f" height="10" class="bar a"/><rect x="%d" y="%d" width="%.1f" height="10" class="bar b"/><text x="%d" y="%d" class="val">%s / %s</text></g>`,
+			esc(v.Value), v.CountA, pct(float64(v.ShareA)), v.CountB, pct(float64(v.ShareB)), num(v.Diff), num(v.PAdjusted),
+			label-6, y+15, esc(shorten(v.Value, 32)), mark, label, y+1, max(wa, 1), label, y+12, max(wb, 1), label+barW+6, y+15, pct(float64(v.ShareA)), pct(float64(v.ShareB)))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// topDiffs are the largest significant differences.
+func topDiffs(f *compare.Fields, n int) []compare.ValueDiff {
+	var out []compare.ValueDiff
+	for _, v := range f.Values {
+		if v.Significant {
+			out = append(out, v)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b compare.ValueDiff) int {
+		return cmp.Compare(math.Abs(float64(b.Diff)), math.Abs(float64(a.Diff)))
+	})
+	return out[:min(len(out), n)]
+}
+
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>{{.Title}}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2433;background:#fafafa}
+header{background:#1d2433;color:#fff;padding:16px 28px}
+header h1{margin:0 0 4px;font-size:22px}
+header p{margin:0;color:#c9d1e0}
+nav{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:8px 28px;z-index:1}
+nav a{margin-right:16px;color:#2a5bd7;text-decoration:none}
+main{padding:4px 28px 40px;max-width:1200px}
+section{margin:22px 0}
+h2{border-bottom:2px solid #1d2433;padding-bottom:4px}
+h3{margin:18px 0 6px}
+.note{color:#555;font-size:13px}
+.empty{color:#777;font-style:italic}
+table{border-collapse:collapse;margin:6px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f0f2f6}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+code{font-size:12px;word-break:break-all}
+.chart{display:block;margin:6px 0;max-width:100%;height:auto}
+.chart text{font-size:12px;fill:#1d2433}
+.chart .lbl{text-anchor:end}
+.chart .col{font-size:11px}
+.chart .val{fill:#444}
+.chart .bar{fill:#4c78a8}
+.chart .bar.b{fill:#f58518}
+.chart .na{fill:#f1f1f1}
+.chart rect.sig{stroke:#000;stroke-width:1.5}
+.chart .dot{fill:#000}
+.key span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 4px 0 12px}
+.tree details{margin-left:18px}
+.tree>details{margin-left:0}
+.tree summary{cursor:pointer;padding:1px 0}
+.tree summary:hover{background:#eef2fa}
+.tree .sh{display:inline-block;height:9px;background:#4c78a8;margin:0 6px;vertical-align:middle}
+.tree .c{color:#555;font-size:12px}
+.tree .leaf{margin-left:36px;padding:1px 0}
+.grid{display:flex;flex-wrap:wrap;gap:8px 36px}
+</style>
+</head>
+<body>
+<header>
+<h1>{{.Title}}</h1>
+<p>{{.Run.Conversations}} conversations · run folder <code>{{.Run.Dir}}</code> · generated {{.Generated.Format "2006-01-02 15:04 UTC"}}</p>
+</header>
+<nav><a href="#values">Values</a><a href="#tree">Taxonomy</a><a href="#distributions">Response types &amp; tasks</a><a href="#residuals">Residuals</a>{{if .Compare}}<a href="#compare">Comparison</a>{{end}}<a href="#manifest">Manifest</a><a href="#privacy">Privacy floor</a></nav>
+<main>
+<p class="note">Every number on this page is in <code>report.json</code> beside it (also embedded at the end of this file). Counts are distinct conversations; a share is a count over the field's annotated conversations. Values resting on fewer than {{.Floor.MinConversations}} conversations{{if .Run.UserKey}} or {{.Floor.MinUsers}} users{{end}} are not shown (see <a href="#privacy">privacy floor</a>).</p>
+
+<section id="values">
+<h2>Top values</h2>
+{{range .Fields}}{{if eq .Kind "items"}}
+<h3>{{.Name}}</h3>
+<p class="note">{{.Annotated}} annotated conversations{{if .Errors}}, {{.Errors}} errors{{end}}; {{.Distinct}} distinct values, {{.Mentions}} value–conversation pairs; top {{len .Values}} shown.</p>
+{{bars .Values}}
+{{end}}{{end}}
+</section>
+
+<section id="tree">
+<h2>Taxonomy</h2>
+<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences{{end}}.</p>
+<div class="tree">{{template "node" .Tree}}</div>
+</section>
+
+<section id="distributions">
+<h2>Response types and tasks</h2>
+<div class="grid">
+{{range .Fields}}{{if eq .Kind "label"}}<div>
+<h3>{{.Name}}</h3>
+<p class="note">{{.Annotated}} classified conversations{{if .Errors}}, {{.Errors}} errors{{end}}.</p>
+{{bars .Values}}
+</div>{{end}}{{end}}
+{{range .Contexts}}<div>
+<h3>{{.Name}}</h3>
+<p class="note">{{.Annotated}} conversations with a {{.Name}}; {{.Distinct}} distinct.</p>
+{{bars .Values}}
+</div>{{end}}
+</div>
+</section>
+
+<section id="residuals">
+<h2>Residuals: values × contexts</h2>
+<p class="note">Adjusted Pearson residuals (package analysis): <span class="key"><span style="background:rgb(255,0,0)"></span>over-represented <span style="background:rgb(0,0,255)"></span>under-represented <span style="background:#f1f1f1"></span>under the privacy floor</span>; outlined cells with a dot are significant after correction. Hover a cell for its numbers.</p>
+{{range .Heatmaps}}
+<h3>{{.Rows}} × {{.Cols}}</h3>
+<p class="note">χ² = {{num .Summary.ChiSquare}}, df = {{.Summary.DF}}, p = {{num .Summary.P}}, Cramér's V = {{num .Summary.CramersV}}; {{.Summary.Correction}} correction per {{.Summary.Family}}, α = {{.Summary.Alpha}}, significance from |r| ≥ {{num .Summary.Threshold}}; {{.Summary.SignificantPositive}} significant positive and {{.Summary.SignificantNegative}} negative cells.{{if .HiddenValues}} {{.HiddenValues}} less frequent values not drawn.{{end}}{{if .HiddenContexts}} {{.HiddenContexts}} contexts not drawn.{{end}}</p>
+{{heat .}}
+{{end}}
+</section>
+
+{{with .Compare}}
+<section id="compare">
+<h2>Comparison</h2>
+<p class="note">Runs: {{range $i, $r := .Runs}}{{if $i}}, {{end}}<code>{{$r.Dir}}</code> ({{$r.Conversations}}){{end}}. Shares of annotated conversations; differences B − A with {{pct .Level}} intervals, {{.Correction}} correction, α = {{.Alpha}}; * marks a significant difference.</p>
+{{range .Pairs}}
+<h3>A = <code>{{.A}}</code>, B = <code>{{.B}}</code></h3>
+<p class="note">{{.Shared}} shared conversations.</p>
+{{range .Fields}}
+<h3>{{.Field}} <span class="note">(A {{.NA}}, B {{.NB}} annotated; Jensen–Shannon {{num .JSD}} bits; Spearman {{num .Spearman}}; {{.Significant}} significant of {{.Tests}})</span></h3>
+<p class="key note"><span style="background:#4c78a8"></span>A<span style="background:#f58518"></span>B</p>
+{{pairbars . 20}}
+{{with topdiffs . 15}}<table><tr><th>value</th><th>A</th><th>B</th><th>difference</th><th>interval</th><th>adjusted p</th></tr>
+{{range .}}<tr><td>{{.Value}}</td><td class="n">{{.CountA}} ({{num .ShareA}})</td><td class="n">{{.CountB}} ({{num .ShareB}})</td><td class="n">{{num .Diff}}</td><td class="n">{{num .CI.Low}} … {{num .CI.High}}</td><td class="n">{{num .PAdjusted}}</td></tr>
+{{end}}</table>{{else}}<p class="empty">No significant difference.</p>{{end}}
+{{end}}{{end}}
+</section>
+{{end}}
+
+<section id="manifest">
+<h2>Run manifest</h2>
+{{with .Manifest}}
+<table>
+<tr><th>valuescope</th><td>{{.Valuescope.Version}} <code>{{.Valuescope.Revision}}</code> {{.Valuescope.Go}}</td></tr>
+<tr><th>run</th><td>{{.Run.Name}}: {{.Run.Started}} – {{.Run.Finished}}{{if not .Run.Complete}} (incomplete){{end}}</td></tr>
+<tr><th>dataset</th><td>format {{.Dataset.Format}}</td></tr>
+</table>
+<h3>Dataset files</h3>
+<table><tr><th>file</th><th>format</th><th>conversations</th><th>bad records</th><th>bytes</th><th>SHA-256</th></tr>
+{{range .Dataset.Files}}<tr><td><code>{{.Path}}</code></td><td>{{.Format}}</td><td class="n">{{.Conversations}}</td><td class="n">{{.BadRecords}}</td><td class="n">{{.Size}}</td><td><code>{{.SHA256}}</code></td></tr>
+{{end}}</table>
+<h3>Stages and plugins</h3>
+<table><tr><th>stage</th><th>plugin</th><th>version</th><th>kind</th><th>plugin SHA-256</th><th>model</th><th>prompt</th><th>config</th></tr>
+{{range .Stages}}<tr><td>{{.Name}}</td><td><code>{{.Plugin.Ref}}</code></td><td>{{.Plugin.Manifest.Version}}</td><td>{{.Plugin.Manifest.Kind}}</td><td><code>{{.Plugin.SHA256}}</code></td><td>{{.Model}}</td><td>{{if .PromptFile}}<code>{{.PromptFile}}</code> <code>{{.PromptSHA256}}</code>{{end}}</td><td><code>{{.ConfigJSON}}</code></td></tr>
+{{end}}</table>
+{{if .Models}}<h3>Models</h3>
+<table><tr><th>name</th><th>provider</th><th>model</th></tr>
+{{range .Models}}<tr><td>{{.Name}}</td><td>{{.Provider}}</td><td>{{.Model}}</td></tr>{{end}}</table>{{end}}
+{{else}}<p class="empty">The run folder has no manifest.json.</p>{{end}}
+</section>
+
+<section id="privacy">
+<h2>Privacy floor</h2>
+<p>Nothing is shown that rests on fewer than <b>{{.Floor.MinConversations}}</b> distinct conversations{{if .Run.UserKey}} or <b>{{.Floor.MinUsers}}</b> distinct users (users from <code>{{.Run.UserKey}}</code>){{else}} (the data names no users, so the users bound does not apply){{end}}.</p>
+<table><tr><th>where</th><th>values hidden</th><th>their conversations</th></tr>
+{{range .Fields}}<tr><td>{{.Name}}</td><td class="n">{{.Suppressed.Values}}</td><td class="n">{{.Suppressed.Count}}</td></tr>
+{{end}}{{range .Contexts}}<tr><td>{{.Name}}</td><td class="n">{{.Suppressed.Values}}</td><td class="n">{{.Suppressed.Count}}</td></tr>
+{{end}}<tr><td>taxonomy tree nodes</td><td class="n">{{.Suppressed.TreeNodes}}</td><td></td></tr>
+</table>
+<h3>Residual tables</h3>
+<table><tr><th>table</th><th>rows hidden</th><th>contexts hidden</th><th>non-zero cells hidden</th><th>their count</th><th>significant cells hidden</th></tr>
+{{range .Heatmaps}}<tr><td>{{.Table}}</td>{{with .Summary.Suppressed}}<td class="n">{{.Rows}}</td><td class="n">{{.Cols}}</td><td class="n">{{.Cells}}</td><td class="n">{{.Count}}</td><td class="n">{{.Significant}}</td></tr>{{end}}
+{{end}}</table>
+</section>
+</main>
+<script type="application/json" id="report-data">{{.JSON}}</script>
+</body>
+</html>
+{{define "node"}}<details{{if .Open}} open{{end}}><summary><b>{{.Name}}</b><span class="sh" style="width:{{printf "%.0f" (mul100 .Share)}}px"></span><span class="c">{{.Conversations}} conversations · {{pct .Share}}{{if .ReferencePct}} · paper {{printf "%.2f" (deref .ReferencePct)}}%{{end}}</span></summary>
+{{range .Children}}{{if .Children}}{{template "node" .}}{{else}}<div class="leaf">{{.Name}} <span class="c">{{.Conversations}} · {{pct .Share}}</span></div>{{end}}{{end}}{{if .Suppressed}}<div class="leaf c">{{.Suppressed}} under the privacy floor</div>{{end}}{{if .More}}<div class="leaf c">{{.More}} more (see report.json)</div>{{end}}
+</details>{{end}}`

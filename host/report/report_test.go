@@ -1,0 +1,191 @@
+package report_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valuescope/valuescope/host/config"
+	"github.com/valuescope/valuescope/host/report"
+	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/host/store"
+)
+
+// quickstart runs configs/quickstart.toml into a temporary run folder.
+func quickstart(t *testing.T) string {
+	t.Helper()
+	cfg, err := config.Load("../../configs/quickstart.toml", config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestQuickstartInBrowser(t *testing.T) {
+	dir := quickstart(t)
+	tree := os.Getenv("VALUESCOPE_SHARED_DATA")
+	if tree == "" {
+		tree = "../../../shared/data"
+	}
+	tree = filepath.Join(tree, "values-in-the-wild", "values_tree.csv")
+	o := report.Options{}
+	if _, err := os.Stat(tree); err == nil {
+		o.Tree = tree
+	}
+	path, err := report.Generate(context.Background(), dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ = filepath.Abs(path)
+	checkJSON(t, dir)
+
+	c := browser(t)
+	pl := c.load(t, path)
+	checkLoad(t, pl, path)
+	t.Logf("quickstart report: load event after %v (performance timing %.0f ms)", pl.elapsed, pl.loadMS)
+
+	// Charts present and non-empty.
+	var charts struct {
+		Bars, Heat, Marks, Nodes int
+	}
+	if err := c.eval(`({
+		bars: document.querySelectorAll("svg.bars").length,
+		heat: document.querySelectorAll("svg.heat").length,
+		marks: [...document.querySelectorAll("svg.chart")].filter(s => s.querySelectorAll("rect").length > 0 && s.getBoundingClientRect().height > 0).length,
+		nodes: document.querySelectorAll(".tree details").length,
+	})`, &charts); err != nil {
+		t.Fatal(err)
+	}
+	if charts.Bars < 3 || charts.Heat < 1 || charts.Marks < charts.Bars+charts.Heat || charts.Nodes < 2 {
+		t.Errorf("charts: %+v", charts)
+	}
+	// The tree expands on click.
+	sel := ".tree > details > details > summary"
+	var before, after bool
+	c.eval(fmt.Sprintf(`document.querySelector(%q).parentElement.open`, sel), &before)
+	c.click(t, sel)
+	time.Sleep(100 * time.Millisecond)
+	c.eval(fmt.Sprintf(`document.querySelector(%q).parentElement.open`, sel), &after)
+	if before || !after {
+		t.Errorf("tree node open before click %v, after %v", before, after)
+	}
+	var visible int
+	c.eval(fmt.Sprintf(`[...document.querySelector(%q).parentElement.children].filter(e => e.tagName != "SUMMARY" && e.getBoundingClientRect().height > 0).length`, sel), &visible)
+	if visible == 0 {
+		t.Error("the opened tree node shows no children")
+	}
+	c.screenshot(t, filepath.Join(t.TempDir(), "report.png"), "/tmp/report.png")
+}
+
+// checkJSON checks that the page embeds report.json's data.
+func checkJSON(t *testing.T, dir string) {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(dir, report.JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d report.Data
+	if err := json.Unmarshal(js, &d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), strings.TrimSpace(string(js))) {
+		t.Error("report.html does not embed report.json")
+	}
+	if len(d.Fields) == 0 || len(d.Heatmaps) == 0 || d.Manifest == nil || d.Tree == nil {
+		t.Errorf("report data incomplete: %d fields, %d heatmaps", len(d.Fields), len(d.Heatmaps))
+	}
+	for _, f := range d.Fields {
+		for _, v := range f.Values {
+			if v.Count < d.Floor.MinConversations {
+				t.Errorf("%s %q: count %d under the floor", f.Name, v.Value, v.Count)
+			}
+			if !strings.Contains(string(page), fmt.Sprintf("%d (", v.Count)) {
+				t.Errorf("%s %q: count %d not on the page", f.Name, v.Value, v.Count)
+			}
+		}
+	}
+}
+
+// synthetic writes a run store of n conversations shaped like a real run:
+// a response type, values from a long-tailed vocabulary, and metadata.
+func synthetic(t testing.TB, dir string, n int) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, "store.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.SetStages([]store.Stage{{Name: "response-type", Fingerprint: "a"}, {Name: "values", Fingerprint: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []string{"strong support", "mild support", "neutral", "reframing", "mild resistance", "strong resistance", "no values"}
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.1, 2, 3000)
+	var batch []store.Result
+	for i := range n {
+		conv := store.Conversation{Seq: int64(i + 1), ID: fmt.Sprintf("c%05d", i), Source: "synthetic.jsonl", ContentSHA: fmt.Sprint(i),
+			MetaJSON: fmt.Sprintf(`{"model":"model-%d","language":"lang-%d","topic":"topic-%d"}`, rng.IntN(3), rng.IntN(8), rng.IntN(40))}
+		batch = append(batch, store.Result{Conv: conv, Stage: "response-type", Items: []store.Annotation{{Field: "response_type", Value: types[rng.IntN(len(types))], IsLabel: true}}})
+		var items []store.Annotation
+		for range 1 + rng.IntN(6) {
+			items = append(items, store.Annotation{Field: "ai_values", Value: fmt.Sprintf("value %d", zipf.Uint64())})
+		}
+		for range rng.IntN(3) {
+			items = append(items, store.Annotation{Field: "human_values", Value: fmt.Sprintf("human value %d", zipf.Uint64())})
+		}
+		batch = append(batch, store.Result{Conv: conv, Stage: "values", Items: items})
+		if len(batch) >= 1000 {
+			if err := st.Write(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := st.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLargeRunInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	dir := t.TempDir()
+	synthetic(t, dir, 10_000)
+	start := time.Now()
+	path, err := report.Generate(context.Background(), dir, report.Options{Compare: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := time.Since(start)
+	path, _ = filepath.Abs(path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("10,000 conversations: report built in %v, %d bytes", built, fi.Size())
+	if fi.Size() >= 5<<20 {
+		t.Errorf("report.html is %d bytes, over 5 MB", fi.Size())
+	}
+	c := browser(t)
+	pl := c.load(t, path)
+	checkLoad(t, pl, path)
+	t.Logf("10,000 conversations: load event after %v (performance timing %.0f ms)", pl.elapsed, pl.loadMS)
+	if pl.elapsed > 2*time.Second || pl.loadMS > 2000 {
+		t.Errorf("the report took %v (%.0f ms) to load, over 2 s", pl.elapsed, pl.loadMS)
+	}
+}
