@@ -236,10 +236,25 @@ func browser(t testing.TB) *cdp {
 		}
 		t.Skip("chromium is not installed")
 	}
+	// Not t.TempDir: Chromium's helper processes may still be writing its
+	// profile when the browser itself has exited, and a failed removal
+	// would fail the test. The folder is removed on a best-effort basis.
+	profile, err := os.MkdirTemp("", "valuescope-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", "--window-size=1280,1600", "about:blank")
+		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1280,1600", "about:blank")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
