@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/valuescope/valuescope/host/model"
+	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/host/taxonomy"
+	"github.com/valuescope/valuescope/host/taxonomy/embed"
+)
+
+func init() { commands = append(commands, newTaxonomyCmd) }
+
+func newTaxonomyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "taxonomy",
+		Short: "Build a hierarchical taxonomy of values, assign values to a reference tree, compare trees",
+		Long: "Trees are read and written in the CSV layout of the \"Values in the Wild\" paper's\n" +
+			"values_tree.csv (cluster_id,description,name,level,parent_cluster_id,pct_total_occurrences;\n" +
+			"level 0 rows are the values), or as JSON when the file name ends in .json.",
+	}
+	cmd.AddCommand(newTaxonomyBuildCmd(), newTaxonomyAssignCmd(), newTaxonomyCompareCmd())
+	return cmd
+}
+
+// valueSource reads values from a run folder or a --values CSV.
+type valueSource struct {
+	values string
+	field  string
+}
+
+func (s *valueSource) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&s.values, "values", "", "read values from a CSV with columns value,count (or the paper's value,pct_convos) instead of a run")
+	cmd.Flags().StringVar(&s.field, "field", "ai_values", "the run's annotation field holding the values (ai_values, human_values)")
+}
+
+func (s *valueSource) read(ctx context.Context, cmd *cobra.Command, a []string) ([]taxonomy.Value, error) {
+	switch {
+	case s.values != "" && len(a) > 0:
+		return nil, usage("give a RUN folder or --values FILE.csv, not both")
+	case s.values != "":
+		vals, bad, err := taxonomy.ReadValuesCSV(s.values)
+		if err != nil {
+			return nil, err
+		}
+		for i, b := range bad {
+			if i == 10 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "... and %d more\n", len(bad)-10)
+				break
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: set aside: %s\n", s.values, b.Line, b.Reason)
+		}
+		if len(bad) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d rows of %s set aside\n", len(bad), s.values)
+		}
+		return vals, nil
+	case len(a) == 1:
+		return taxonomy.ReadRun(ctx, a[0], s.field)
+	}
+	return nil, usage("give a RUN folder or --values FILE.csv")
+}
+
+// modelFlags choose models of a run config for embedding and naming.
+type modelFlags struct {
+	config, embedModel, nameModel string
+	offline                       bool
+}
+
+func (m *modelFlags) flags(cmd *cobra.Command, naming bool) {
+	f := cmd.Flags()
+	f.StringVar(&m.config, "config", "", "run config whose [models] to use (default: RUN/config.toml)")
+	f.StringVar(&m.embedModel, "embed-model", "", "embed with this model's embeddings endpoint (a [models] name) instead of offline")
+	if naming {
+		f.StringVar(&m.nameModel, "name-model", "", "name clusters with this model (a [models] name), contrastively")
+	}
+	f.BoolVar(&m.offline, "offline", false, "answer model calls from the run's cache only")
+}
+
+// open returns callers for the chosen models (nil when none), with the run's
+// store as their cache; close releases them.
+func (m *modelFlags) open(cmd *cobra.Command, run []string) (embedder, namer *model.Caller, close func(), err error) {
+	close = func() {}
+	if m.embedModel == "" && m.nameModel == "" {
+		return nil, nil, close, nil
+	}
+	path := m.config
+	if path == "" {
+		if len(run) == 0 {
+			return nil, nil, close, usage("--embed-model and --name-model need --config (or a RUN folder)")
+		}
+		path = filepath.Join(run[0], "config.toml")
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, close, err
+	}
+	opts := model.Options{Offline: m.offline, Log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	var st *store.Store
+	if len(run) > 0 {
+		if st, err = store.Open(filepath.Join(run[0], "store.sqlite")); err != nil {
+			return nil, nil, close, err
+		}
+		opts.Cache = st
+	}
+	client, err := model.Open(cfg.Models, opts)
+	if err != nil {
+		if st != nil {
+			st.Close()
+		}
+		return nil, nil, close, err
+	}
+	close = func() {
+		client.Close()
+		if st != nil {
+			st.Close()
+		}
+	}
+	if m.embedModel != "" {
+		if embedder, err = client.ForStage("taxonomy", m.embedModel); err != nil {
+			close()
+			return nil, nil, func() {}, usage("--embed-model: %v", err)
+		}
+	}
+	if m.nameModel != "" {
+		if namer, err = client.ForStage("taxonomy", m.nameModel); err != nil {
+			close()
+			return nil, nil, func() {}, usage("--name-model: %v", err)
+		}
+	}
+	return embedder, namer, close, nil
+}
+
+func embedder(vectors string) (taxonomy.Embedder, error) {
+	if vectors == "" {
+		return embed.NewOffline()
+	}
+	v, err := embed.ReadFile(vectors)
+	if err != nil {
+		return nil, err
+	}
+	return &embed.Offline{V: v}, nil
+}
+
+func parseLevels(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 {
+			return nil, usage("--levels %q: expected cluster counts bottom-up, such as 266,26,5", s)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func newTaxonomyBuildCmd() *cobra.Command {
+	var src valueSource
+	var mf modelFlags
+	var levels, method, namer, out, jsonOut, vectors string
+	var seed uint64
+	var top, depth, smooth int
+	var weighted, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "build (RUN | --values FILE.csv) --out TREE.csv",
+		Short: "Cluster a run's values (or a values CSV) into a named hierarchy",
+		Long: "Normalises the value names (case, spacing, punctuation, plurals, spelling variants;\n" +
+			"duplicates merged with their counts), embeds them with the built-in offline embedder\n" +
+			"(or --vectors, word vectors in GloVe/word2vec text format), clusters them bottom-up into\n" +
+			"--levels (default like the paper: n*266/3307 clusters, then Clio's geometric ratio up to\n" +
+			"5; or --top and --depth), names the clusters, and writes the tree. The same input and\n" +
+			"--seed give the same tree.",
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if out == "" {
+				return usage("--out TREE.csv is required")
+			}
+			lv, err := parseLevels(levels)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			vals, err := src.read(ctx, cmd, a)
+			if err != nil {
+				return err
+			}
+			if lv == nil && (cmd.Flags().Changed("top") || cmd.Flags().Changed("depth")) {
+				items, _ := taxonomy.Normalize(vals)
+				base := taxonomy.DefaultLevels(len(items))[0]
+				lv = taxonomy.GeometricLevels(base, top, depth)
+			}
+			e, err := embedder(vectors)
+			if err != nil {
+				return err
+			}
+			embedCaller, nameCaller, closeModels, err := mf.open(cmd, a)
+			if err != nil {
+				return err
+			}
+			defer closeModels()
+			if embedCaller != nil {
+				e = taxonomy.ModelEmbedder{Caller: embedCaller, Model: mf.embedModel}
+			}
+			o := taxonomy.Options{Levels: lv, Method: method, Seed: seed, Weighted: weighted, Smooth: smooth,
+				Embedder: e, Field: src.field}
+			switch namer {
+			case "representative", "":
+				o.Namer = taxonomy.RepresentativeNamer{}
+			case "words":
+				o.Namer = taxonomy.WordsNamer{}
+			default:
+				return usage("--namer %q: expected representative or words", namer)
+			}
+			var modelNamer *taxonomy.ModelNamer
+			if nameCaller != nil {
+				modelNamer = &taxonomy.ModelNamer{Model: taxonomy.ModelCompleter{Caller: nameCaller, Model: mf.nameModel}, Fallback: o.Namer}
+				o.Namer = modelNamer
+			}
+			start := time.Now()
+			tree, info, err := taxonomy.Build(ctx, vals, o)
+			if err != nil {
+				return err
+			}
+			if err := tree.WriteFile(out); err != nil {
+				return err
+			}
+			if jsonOut != "" {
+				if err := tree.WriteFile(jsonOut); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				return printJSON(cmd, info)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d values (%d distinct names, %d after normalisation) -> %v clusters (%s) in %s\ntree: %s\n",
+				info.Values, info.Variants, info.Items, info.Levels, info.Method, time.Since(start).Round(time.Millisecond), out)
+			if modelNamer != nil && len(modelNamer.Failures) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d clusters kept the built-in name (the model's answer failed), e.g. %s\n", len(modelNamer.Failures), modelNamer.Failures[0])
+			}
+			if info.Unembedded > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d values could not be embedded (no known word or part): they cluster together\n", info.Unembedded)
+			}
+			if len(info.Dropped) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d values set aside: empty after normalisation\n", len(info.Dropped))
+			}
+			return nil
+		},
+	}
+	src.flags(cmd)
+	mf.flags(cmd, true)
+	f := cmd.Flags()
+	f.StringVar(&levels, "levels", "", "clusters per level, bottom-up, e.g. 266,26,5 (default: like the paper)")
+	f.IntVar(&top, "top", 5, "clusters at the top level (with --depth, when --levels is not given)")
+	f.IntVar(&depth, "depth", 3, "number of cluster levels (with --top, when --levels is not given)")
+	f.StringVar(&method, "method", "auto", "auto (Ward up to 20,000 values, then mini-batch k-means + Ward), kmeans or ward")
+	f.Uint64Var(&seed, "seed", 1, "seed of k-means")
+	f.IntVar(&smooth, "smooth", 0, "move each value towards its N nearest neighbours before clustering (0: off)")
+	f.BoolVar(&weighted, "weighted", false, "weight the clustering by the values' counts (counts always give the percentages)")
+	f.StringVar(&namer, "namer", "representative", "built-in namer: representative (a central, frequent member) or words (most frequent words)")
+	f.StringVar(&vectors, "vectors", "", "word vectors in GloVe or word2vec text format (.gz ok) instead of the built-in ones")
+	f.StringVar(&out, "out", "", "the tree: CSV in the paper's layout, or JSON when it ends in .json")
+	f.StringVar(&jsonOut, "json-out", "", "also write the tree as JSON here")
+	f.BoolVar(&asJSON, "json", false, "print what was done as JSON")
+	return cmd
+}
+
+func newTaxonomyAssignCmd() *cobra.Command {
+	var src valueSource
+	var mf modelFlags
+	var ref, out, vectors string
+	var threshold float64
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "assign (RUN | --values FILE.csv) --reference TREE.csv",
+		Short: "Place every value of a run on the nearest leaf of a reference tree",
+		Long: "Each value goes to the reference leaf with the same normalised name, or else to the\n" +
+			"leaf whose embedding is nearest by cosine; under --threshold it stays unassigned. Writes\n" +
+			"one row per value to --out (value, count, assigned, exact, leaf, similarity, and the\n" +
+			"leaf's cluster at each level) and prints a summary. The paper's values_tree.csv is the\n" +
+			"natural reference, so that runs on different datasets share one taxonomy.",
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if ref == "" {
+				return usage("--reference TREE.csv is required")
+			}
+			if threshold < -1 || threshold > 1 {
+				return usage("--threshold %v: a cosine similarity, between -1 and 1", threshold)
+			}
+			ctx := cmd.Context()
+			vals, err := src.read(ctx, cmd, a)
+			if err != nil {
+				return err
+			}
+			tree, err := taxonomy.ReadFile(ref)
+			if err != nil {
+				return err
+			}
+			e, err := embedder(vectors)
+			if err != nil {
+				return err
+			}
+			embedCaller, _, closeModels, err := mf.open(cmd, a)
+			if err != nil {
+				return err
+			}
+			defer closeModels()
+			if embedCaller != nil {
+				e = taxonomy.ModelEmbedder{Caller: embedCaller, Model: mf.embedModel}
+			}
+			as, sum, err := taxonomy.Assign(ctx, vals, tree, e, threshold)
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				err = taxonomy.WriteAssignmentsCSV(f, tree, as)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return fmt.Errorf("writing %s: %w", out, err)
+				}
+			}
+			if asJSON {
+				return printJSON(cmd, struct {
+					Summary     taxonomy.AssignSummary `json:"summary"`
+					Assignments []taxonomy.Assignment  `json:"assignments,omitempty"`
+				}{sum, func() []taxonomy.Assignment {
+					if out != "" {
+						return nil
+					}
+					return as
+				}()})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d values: %d assigned (%d by name), %d unassigned under similarity %.2f; %.1f%% of occurrences assigned\n",
+				sum.Values, sum.Assigned, sum.Exact, sum.Unassigned, sum.Threshold, 100*sum.CountAssigned)
+			if out != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "assignments: %s\n", out)
+			}
+			return nil
+		},
+	}
+	src.flags(cmd)
+	mf.flags(cmd, false)
+	f := cmd.Flags()
+	f.StringVar(&ref, "reference", "", "the reference tree (CSV in the paper's layout, or JSON)")
+	f.Float64Var(&threshold, "threshold", taxonomy.DefaultThreshold, "cosine similarity under which a value stays unassigned")
+	f.StringVar(&vectors, "vectors", "", "word vectors in GloVe or word2vec text format instead of the built-in ones")
+	f.StringVar(&out, "out", "", "write the assignments CSV here")
+	f.BoolVar(&asJSON, "json", false, "print JSON (the summary, and the assignments when there is no --out)")
+	return cmd
+}
+
+func newTaxonomyCompareCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "compare A.csv B.csv",
+		Short: "Agreement of two trees per level over their shared leaves (AMI, ARI, NMI)",
+		Long: "Labels each leaf both trees have with its cluster at each level in each tree, and\n" +
+			"measures the agreement: adjusted mutual information and adjusted Rand index (corrected\n" +
+			"for chance: 0 is chance, 1 identical) and normalised mutual information (not corrected:\n" +
+			"random 266-way labels already score about 0.5).",
+		Args: args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ta, err := taxonomy.ReadFile(a[0])
+			if err != nil {
+				return err
+			}
+			tb, err := taxonomy.ReadFile(a[1])
+			if err != nil {
+				return err
+			}
+			c, err := taxonomy.CompareTrees(ta, tb)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, c)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%d shared leaves (%d in %s, %d in %s)\n", c.Shared, c.LeavesA, a[0], c.LeavesB, a[1])
+			fmt.Fprintf(w, "level  clusters   AMI     ARI     NMI\n")
+			for _, l := range c.Levels {
+				fmt.Fprintf(w, "%5d  %4d/%-4d  %.3f   %.3f   %.3f\n", l.Level, l.ClustersA, l.ClustersB, l.AMI, l.ARI, l.NMI)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,239 @@
+package taxonomy
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// DefaultThreshold is the cosine similarity under which a value is left
+// unassigned by default.
+const DefaultThreshold = 0.6
+
+// Assignment places one value on a reference tree.
+type Assignment struct {
+	Value string  `json:"value"`
+	Count float64 `json:"count"`
+	// Leaf is the nearest leaf of the reference ("" when the embedder could
+	// not place the value), with its cosine similarity; Exact when the value
+	// normalises to the leaf's name.
+	Leaf       string  `json:"leaf"`
+	Similarity float64 `json:"similarity"`
+	Exact      bool    `json:"exact"`
+	// Assigned is false when Similarity is under the threshold.
+	Assigned bool `json:"assigned"`
+	// Clusters are the leaf's clusters, level 1 up (IDs), when assigned.
+	Clusters []string `json:"clusters,omitempty"`
+}
+
+// AssignSummary counts what Assign did.
+type AssignSummary struct {
+	Values     int     `json:"values"`
+	Assigned   int     `json:"assigned"`
+	Exact      int     `json:"exact"`
+	Unassigned int     `json:"unassigned"`
+	Threshold  float64 `json:"threshold"`
+	// CountAssigned is the share of the values' total count that was assigned.
+	CountAssigned float64 `json:"count_share_assigned"`
+}
+
+// Assign places every value on the nearest leaf of the reference tree: the
+// leaf whose name normalises to the same Key when there is one (similarity
+// 1), else the leaf whose embedding is closest by cosine. A value under the
+// threshold stays unassigned (its nearest leaf is still reported).
+func Assign(ctx context.Context, values []Value, ref *Tree, e Embedder, threshold float64) ([]Assignment, AssignSummary, error) {
+	sum := AssignSummary{Values: len(values), Threshold: threshold}
+	leaves := ref.Level(0)
+	if len(leaves) == 0 {
+		return nil, sum, errors.New("the reference tree has no leaves")
+	}
+	byKey := map[string]int{}
+	leafText := make([]string, len(leaves))
+	for i, l := range leaves {
+		leafText[i] = l.ID
+		if _, ok := byKey[Key(l.ID)]; !ok {
+			byKey[Key(l.ID)] = i
+		}
+	}
+	out := make([]Assignment, len(values))
+	var todo []int
+	var texts []string
+	for i, v := range values {
+		out[i] = Assignment{Value: v.Name, Count: v.Count}
+		if j, ok := byKey[Key(v.Name)]; ok {
+			out[i].Leaf, out[i].Similarity, out[i].Exact = leaves[j].ID, 1, true
+			continue
+		}
+		todo = append(todo, i)
+		texts = append(texts, v.Name)
+	}
+	if len(todo) > 0 {
+		lv, err := e.Embed(ctx, leafText)
+		if err != nil {
+			return nil, sum, fmt.Errorf("embedding the reference's %d leaves: %w", len(leafText), err)
+		}
+		vv, err := e.Embed(ctx, texts)
+		if err != nil {
+			return nil, sum, fmt.Errorf("embedding %d values: %w", len(texts), err)
+		}
+		best, sim, err := nearest(vv, lv)
+		if err != nil {
+			return nil, sum, err
+		}
+		for k, i := range todo {
+			if best[k] >= 0 {
+				out[i].Leaf, out[i].Similarity = leaves[best[k]].ID, sim[k]
+			}
+		}
+	}
+	total, assigned := 0.0, 0.0
+	for i := range out {
+		a := &out[i]
+		total += a.Count
+		a.Assigned = a.Leaf != "" && (a.Exact || a.Similarity >= threshold)
+		if a.Assigned {
+			a.Clusters = ref.Path(a.Leaf)
+			sum.Assigned++
+			assigned += a.Count
+			if a.Exact {
+				sum.Exact++
+			}
+		} else {
+			sum.Unassigned++
+		}
+	}
+	if total > 0 {
+		sum.CountAssigned = assigned / total
+	}
+	return out, sum, nil
+}
+
+// nearest returns, for each query, the index of the most cosine-similar
+// reference (-1 for a zero query) and the similarity.
+func nearest(q, ref [][]float32) ([]int, []float64, error) {
+	if len(ref) == 0 {
+		return nil, nil, errors.New("no reference vectors")
+	}
+	d := len(ref[0])
+	r := make([]float32, len(ref)*d)
+	for i, v := range ref {
+		if len(v) != d {
+			return nil, nil, fmt.Errorf("vectors of %d and %d dimensions", d, len(v))
+		}
+		copy(r[i*d:], unit(v))
+	}
+	best := make([]int, len(q))
+	sim := make([]float64, len(q))
+	const rows = 256
+	chunks := (len(q) + rows - 1) / rows
+	next := make(chan int, chunks)
+	for c := 0; c < chunks; c++ {
+		next <- c
+	}
+	close(next)
+	var wg sync.WaitGroup
+	var bad error
+	var mu sync.Mutex
+	for range min(runtime.GOMAXPROCS(0), max(chunks, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			qb := make([]float32, rows*d)
+			buf := make([]float32, rows*len(ref))
+			for c := range next {
+				lo := c * rows
+				m := min(rows, len(q)-lo)
+				for k := 0; k < m; k++ {
+					v := q[lo+k]
+					if len(v) != d {
+						mu.Lock()
+						bad = fmt.Errorf("vectors of %d and %d dimensions", d, len(v))
+						mu.Unlock()
+						return
+					}
+					copy(qb[k*d:], unit(v))
+				}
+				blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, m, len(ref), d, 1, qb, d, r, d, 0, buf, len(ref))
+				for k := 0; k < m; k++ {
+					row := buf[k*len(ref) : (k+1)*len(ref)]
+					bi := -1
+					bv := float32(math.Inf(-1))
+					zero := !slices.ContainsFunc(qb[k*d:(k+1)*d], func(x float32) bool { return x != 0 })
+					if !zero {
+						for j, s := range row {
+							if s > bv {
+								bi, bv = j, s
+							}
+						}
+					}
+					best[lo+k], sim[lo+k] = bi, float64(bv)
+					if bi < 0 {
+						sim[lo+k] = 0
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return best, sim, bad
+}
+
+func unit(v []float32) []float32 {
+	s := 0.0
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	if s == 0 {
+		return out
+	}
+	s = math.Sqrt(s)
+	for i, x := range v {
+		out[i] = float32(float64(x) / s)
+	}
+	return out
+}
+
+// WriteAssignmentsCSV writes one row per value: value, count, assigned,
+// exact, leaf, similarity, then for each level of the reference its cluster's
+// ID and name (empty when unassigned).
+func WriteAssignmentsCSV(w io.Writer, ref *Tree, as []Assignment) error {
+	cw := csv.NewWriter(w)
+	head := []string{"value", "count", "assigned", "exact", "leaf", "similarity"}
+	depth := ref.Depth()
+	for l := 1; l <= depth; l++ {
+		head = append(head, fmt.Sprintf("l%d_cluster_id", l), fmt.Sprintf("l%d_name", l))
+	}
+	if err := cw.Write(head); err != nil {
+		return err
+	}
+	for _, a := range as {
+		rec := []string{a.Value, strconv.FormatFloat(a.Count, 'f', -1, 64), strconv.FormatBool(a.Assigned),
+			strconv.FormatBool(a.Exact), a.Leaf, strconv.FormatFloat(math.Round(a.Similarity*1e4)/1e4, 'f', -1, 64)}
+		for l := 0; l < depth; l++ {
+			id, name := "", ""
+			if l < len(a.Clusters) {
+				id = a.Clusters[l]
+				if n, ok := ref.Node(id); ok {
+					name = n.Name
+				}
+			}
+			rec = append(rec, id, name)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

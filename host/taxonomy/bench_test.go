@@ -1,0 +1,223 @@
+package taxonomy
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/valuescope/valuescope/host/taxonomy/cluster"
+	"github.com/valuescope/valuescope/host/taxonomy/embed"
+)
+
+// syntheticValues makes n distinct value names by combining the modifiers
+// and heads of the paper's value names ("patient" + "dignity"), each with a
+// Zipf-like count. Deterministic.
+func syntheticValues(t testing.TB, n int) []Value {
+	freq, _ := paperFiles(t)
+	vals, _, err := ReadValuesCSV(freq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, heads := map[string]bool{}, map[string]bool{}
+	for _, v := range vals {
+		w := strings.Fields(v.Name)
+		heads[w[len(w)-1]] = true
+		if len(w) > 1 {
+			mods[strings.Join(w[:len(w)-1], " ")] = true
+		}
+	}
+	ms, hs := keys(mods), keys(heads)
+	rng := rand.New(rand.NewPCG(42, 42))
+	seen := map[string]bool{}
+	out := make([]Value, 0, n)
+	for len(out) < n {
+		name := ms[rng.IntN(len(ms))] + " " + hs[rng.IntN(len(hs))]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, Value{Name: name, Count: math.Floor(1000 / float64(len(out)+1) * 100)})
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// peakMemory samples the heap while f runs and reports the peak in MiB.
+func peakMemory(b *testing.B, f func()) {
+	runtime.GC()
+	stop := make(chan struct{})
+	done := make(chan uint64)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	f()
+	close(stop)
+	b.ReportMetric(float64(<-done)/(1<<20), "peak-heap-MiB")
+}
+
+// BenchmarkBuild is the whole pipeline (normalise, embed, cluster, name) on
+// the paper's 3,307 values and on 100,000 synthetic ones, default settings.
+func BenchmarkBuild(b *testing.B) {
+	e, err := embed.NewOffline()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{3307, 10000, 30000, 100000} {
+		var vals []Value
+		if n == 3307 {
+			freq, _ := paperFiles(b)
+			vals, _, _ = ReadValuesCSV(freq)
+		} else {
+			vals = syntheticValues(b, n)
+		}
+		b.Run(itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				peakMemory(b, func() {
+					_, info, err := Build(context.Background(), vals, Options{Embedder: e, Seed: 1})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(info.Seconds.Embed, "embed-s")
+					b.ReportMetric(info.Seconds.Cluster, "cluster-s")
+					b.ReportMetric(info.Seconds.Name, "name-s")
+					b.Logf("n=%d levels=%v method=%s", n, info.Levels, info.Method)
+				})
+			}
+		})
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// BenchmarkKMeansVsScikitLearn clusters the same embedded values with the
+// same k in Go and in scikit-learn (scripts/taxonomy/bench_sklearn.py, in the
+// same run) and reports the time ratio: Lloyd's k-means with one greedy
+// k-means++ start at 3,307 values and k=266, and mini-batch k-means at
+// 100,000 values and k=266 and k=8,043 (the paper's ratio).
+func BenchmarkKMeansVsScikitLearn(b *testing.B) {
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		b.Skip("no /usr/bin/python3")
+	}
+	e, err := embed.NewOffline()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		n, k      int
+		minibatch bool
+	}{{3307, 266, false}, {100000, 266, true}, {100000, 8043, true}} {
+		var vals []Value
+		if c.n == 3307 {
+			freq, _ := paperFiles(b)
+			vals, _, _ = ReadValuesCSV(freq)
+		} else {
+			vals = syntheticValues(b, c.n)
+		}
+		items, _ := Normalize(vals)
+		x, _, err := embedItems(context.Background(), e, items)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := itoa(len(items)) + "x" + itoa(c.k)
+		if c.minibatch {
+			name += "-minibatch"
+		}
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "x.f64")
+			writeMatrix(b, path, x)
+			for b.Loop() {
+				var goSec float64
+				var inertia float64
+				peakMemory(b, func() {
+					t0 := time.Now()
+					var r cluster.Result
+					if c.minibatch {
+						r, err = cluster.MiniBatchKMeans(x, cluster.MiniBatchOptions{K: c.k, Seed: 1})
+					} else {
+						r, err = cluster.KMeans(x, cluster.KMeansOptions{K: c.k, Restarts: 1, Seed: 1})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					goSec = time.Since(t0).Seconds()
+					inertia = r.Inertia
+				})
+				args := []string{sklearnBench(), "--x", path, "--k", itoa(c.k)}
+				if c.minibatch {
+					args = append(args, "--minibatch")
+				}
+				out, err := exec.Command(py, args...).Output()
+				if err != nil {
+					b.Skipf("scikit-learn benchmark: %v (Debian python3-sklearn)", err)
+				}
+				var sk struct {
+					Seconds, Inertia, MaxRSSMiB float64
+				}
+				if err := json.Unmarshal(out, &sk); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(goSec, "go-s")
+				b.ReportMetric(sk.Seconds, "sklearn-s")
+				b.ReportMetric(goSec/sk.Seconds, "go/sklearn")
+				b.ReportMetric(inertia/sk.Inertia, "inertia-go/sklearn")
+				b.ReportMetric(sk.MaxRSSMiB, "sklearn-maxrss-MiB")
+			}
+		})
+	}
+}
+
+func sklearnBench() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "scripts", "taxonomy", "bench_sklearn.py")
+}
+
+func writeMatrix(b *testing.B, path string, x *mat.Dense) {
+	n, d := x.Dims()
+	buf := make([]byte, 16+8*n*d)
+	binary.LittleEndian.PutUint64(buf, uint64(n))
+	binary.LittleEndian.PutUint64(buf[8:], uint64(d))
+	p := 16
+	for i := 0; i < n; i++ {
+		for _, v := range x.RawRowView(i) {
+			binary.LittleEndian.PutUint64(buf[p:], math.Float64bits(v))
+			p += 8
+		}
+	}
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}

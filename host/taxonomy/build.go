@@ -1,0 +1,427 @@
+package taxonomy
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/valuescope/valuescope/host/taxonomy/cluster"
+)
+
+// Embedder turns texts into vectors, one per text, all of one dimension. The
+// offline embedder of package embed is one; a model provider's embeddings
+// endpoint is another.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Methods of clustering.
+const (
+	// Auto is Ward up to MiniBatchAbove values (deterministic, and measured
+	// best against the paper's tree), mini-batch k-means then Ward above.
+	Auto = "auto"
+	// KMeans is k-means on the values (k-means++, restarts; mini-batch above
+	// MiniBatchAbove values), then k-means on each level's centroids (Clio).
+	KMeans = "kmeans"
+	// Ward is one Ward tree over the values, cut at each level's size (above
+	// MiniBatchAbove values: mini-batch k-means for the first level, Ward above).
+	Ward = "ward"
+)
+
+// MaxSmooth bounds the number of values Options.Smooth accepts.
+const MaxSmooth = 50000
+
+// Options configure Build.
+type Options struct {
+	// Levels are the numbers of clusters per level, bottom-up (the paper:
+	// 266, 26, 5). Nil: DefaultLevels.
+	Levels []int
+	// Method is Auto (default), KMeans or Ward.
+	Method string
+	// Seed makes the clustering reproducible: same input, same seed, same tree.
+	Seed uint64
+	// Restarts of k-means++ per k-means (default 8 for the values, 16 for the levels above).
+	Restarts int
+	// MiniBatchAbove switches the value level to mini-batch k-means above this
+	// many items (default 20,000), and Ward to k-means at the value level then
+	// Ward above it.
+	MiniBatchAbove int
+	// Weighted lets counts weight the clustering (Ward: an item counts as its
+	// count's worth of points; k-means: weighted means). By default items
+	// count as equals (measured better against the paper's tree); counts
+	// always give the percentages.
+	Weighted bool
+	// Smooth, when > 0, moves each value towards the mean of its Smooth
+	// nearest neighbours before clustering (see smooth); 0 means off.
+	Smooth      int
+	SmoothAlpha float64
+	// Upper is how the levels above the first are made: "" (the method's
+	// own: Ward cuts one tree, k-means clusters centroids), "kmeans" or
+	// "ward" (cluster the level below's centroids with that algorithm).
+	Upper    string
+	Embedder Embedder
+	// Namer names clusters (default: the built-in RepresentativeNamer).
+	Namer Namer
+	// Field prefixes cluster IDs ("ai_values" as in the paper).
+	Field string
+}
+
+// DefaultLevels are the paper's proportions for n values: three levels, the
+// first with n·266/3307 clusters, the top with 5 (fewer for small n), the one
+// between at Clio's geometric ratio (n_top/n_base)^(1/(L-1)).
+func DefaultLevels(n int) []int {
+	base := int(math.Round(float64(n) * 266 / 3307))
+	return GeometricLevels(max(base, 2), min(5, max(base-1, 1)), 3)
+}
+
+// GeometricLevels gives depth level sizes from base to top with a constant
+// ratio (top/base)^(1/(depth-1)), as Clio does; sizes strictly decrease.
+func GeometricLevels(base, top, depth int) []int {
+	if depth <= 1 {
+		return []int{base}
+	}
+	ratio := math.Pow(float64(top)/float64(base), 1/float64(depth-1))
+	out := []int{base}
+	for l := 1; l < depth; l++ {
+		k := int(math.Round(float64(base) * math.Pow(ratio, float64(l))))
+		if l == depth-1 {
+			k = top
+		}
+		k = min(k, out[l-1]-1)
+		if k < 1 {
+			break
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// Info reports what Build did.
+type Info struct {
+	Values     int       `json:"values"`     // input rows
+	Variants   int       `json:"variants"`   // distinct names after Canon (the tree's leaves)
+	Items      int       `json:"items"`      // distinct after normalisation (what was clustered)
+	Dropped    []string  `json:"dropped"`    // names empty after normalisation
+	Unembedded int       `json:"unembedded"` // items the embedder could not place (zero vectors)
+	Levels     []int     `json:"levels"`     // clusters per level, bottom-up
+	Method     string    `json:"method"`     // kmeans, mini-batch kmeans, ward, ...
+	Inertia    []float64 `json:"inertia"`    // k-means inertia per level (unit vectors)
+	Seconds    struct {
+		Embed, Cluster, Name float64
+	} `json:"seconds"`
+}
+
+// Build makes a tree from values.
+func Build(ctx context.Context, values []Value, o Options) (*Tree, Info, error) {
+	var info Info
+	info.Values = len(values)
+	items, dropped := Normalize(values)
+	for _, d := range dropped {
+		info.Dropped = append(info.Dropped, d.Name)
+	}
+	info.Items = len(items)
+	for _, it := range items {
+		info.Variants += len(it.Variants)
+	}
+	if len(items) < 2 {
+		return nil, info, fmt.Errorf("%d distinct values: need at least 2 to build a taxonomy", len(items))
+	}
+	if o.Embedder == nil {
+		return nil, info, errors.New("no embedder")
+	}
+	if o.Method == "" {
+		o.Method = Auto
+	}
+	if o.Method != KMeans && o.Method != Ward && o.Method != Auto {
+		return nil, info, fmt.Errorf("method %q: expected %q, %q or %q", o.Method, Auto, KMeans, Ward)
+	}
+	if o.Method == Auto {
+		o.Method = Ward
+	}
+	if o.Field == "" {
+		o.Field = "ai_values"
+	}
+	if o.MiniBatchAbove <= 0 {
+		o.MiniBatchAbove = 20000
+	}
+	if o.Namer == nil {
+		o.Namer = RepresentativeNamer{}
+	}
+	levels := o.Levels
+	if len(levels) == 0 {
+		levels = DefaultLevels(len(items))
+	}
+	if err := checkLevels(levels, len(items)); err != nil {
+		return nil, info, err
+	}
+	info.Levels = levels
+
+	t0 := time.Now()
+	x, unplaced, err := embedItems(ctx, o.Embedder, items)
+	if err != nil {
+		return nil, info, err
+	}
+	info.Unembedded = unplaced
+	info.Seconds.Embed = time.Since(t0).Seconds()
+
+	t0 = time.Now()
+	xc := x
+	if o.Smooth > 0 && len(items) > MaxSmooth {
+		return nil, info, fmt.Errorf("smoothing %d values: its cost grows with n² (at most %d)", len(items), MaxSmooth)
+	}
+	if o.Smooth > 0 {
+		a := o.SmoothAlpha
+		if a <= 0 {
+			a = 0.8
+		}
+		xc = smooth(x, o.Smooth, a)
+	}
+	w := make([]float64, len(items))
+	for i, it := range items {
+		w[i] = 1
+		if o.Weighted && it.Count > 0 {
+			w[i] = it.Count
+		}
+	}
+	labels, method, inertia, err := clusterLevels(xc, w, levels, o)
+	if err != nil {
+		return nil, info, err
+	}
+	info.Method, info.Inertia = method, inertia
+	info.Seconds.Cluster = time.Since(t0).Seconds()
+	if err := ctx.Err(); err != nil {
+		return nil, info, err
+	}
+
+	t0 = time.Now()
+	t, err := assemble(ctx, items, x, labels, o)
+	if err != nil {
+		return nil, info, err
+	}
+	info.Seconds.Name = time.Since(t0).Seconds()
+	return t, info, nil
+}
+
+func checkLevels(levels []int, n int) error {
+	for i, k := range levels {
+		if k < 1 {
+			return fmt.Errorf("level %d: %d clusters; each level needs at least 1", i+1, k)
+		}
+		if i == 0 && k > n {
+			return fmt.Errorf("level 1: %d clusters for %d distinct values", k, n)
+		}
+		if i > 0 && k >= levels[i-1] {
+			return fmt.Errorf("levels %v: each level needs fewer clusters than the one below", levels)
+		}
+	}
+	return nil
+}
+
+func embedItems(ctx context.Context, e Embedder, items []Item) (*mat.Dense, int, error) {
+	texts := make([]string, len(items))
+	for i, it := range items {
+		texts[i] = it.Name
+	}
+	vecs, err := e.Embed(ctx, texts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("embedding %d values: %w", len(texts), err)
+	}
+	if len(vecs) != len(texts) {
+		return nil, 0, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+	}
+	d := len(vecs[0])
+	if d == 0 {
+		return nil, 0, errors.New("embedder returned empty vectors")
+	}
+	x := mat.NewDense(len(vecs), d, nil)
+	unplaced := 0
+	for i, v := range vecs {
+		if len(v) != d {
+			return nil, 0, fmt.Errorf("embedder returned vectors of %d and %d dimensions", d, len(v))
+		}
+		row := x.RawRowView(i)
+		norm := 0.0
+		for j, f := range v {
+			row[j] = float64(f)
+			norm += row[j] * row[j]
+		}
+		if norm == 0 {
+			unplaced++
+			continue
+		}
+		norm = math.Sqrt(norm) // cosine geometry: unit vectors
+		for j := range row {
+			row[j] /= norm
+		}
+	}
+	return x, unplaced, nil
+}
+
+// clusterLevels returns, per level, each item's cluster (0..k-1).
+func clusterLevels(x *mat.Dense, w []float64, levels []int, o Options) ([][]int, string, []float64, error) {
+	n, _ := x.Dims()
+	restarts := o.Restarts
+	if restarts <= 0 {
+		restarts = 8
+	}
+	out := make([][]int, len(levels))
+	var inertia []float64
+	method := o.Method
+	upper := o.Upper
+	if upper == "" {
+		upper = o.Method
+	}
+	var base cluster.Result
+	var err error
+	switch {
+	case o.Method == Ward && n <= o.MiniBatchAbove && n <= cluster.MaxWardPoints:
+		link, err := cluster.Ward(x, w)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if o.Upper == "" {
+			for l, k := range levels {
+				out[l] = link.Cut(k)
+			}
+			return out, "ward", nil, nil
+		}
+		base.Labels = link.Cut(levels[0])
+		method = "ward"
+	case n > o.MiniBatchAbove:
+		base, err = cluster.MiniBatchKMeans(x, cluster.MiniBatchOptions{K: levels[0], Seed: o.Seed, Weights: w})
+		method = "mini-batch kmeans"
+	default:
+		base, err = cluster.KMeans(x, cluster.KMeansOptions{K: levels[0], Restarts: restarts, Seed: o.Seed, Weights: w})
+		method = "kmeans"
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	out[0] = compact(base.Labels)
+	inertia = append(inertia, base.Inertia)
+	if upper != method {
+		method += " + " + upper
+	}
+	// levels above: cluster the centroids of the level below (weighted by
+	// their members' total weight), as Clio does
+	cur := base.Labels
+	for l := 1; l < len(levels); l++ {
+		c, cw := centroids(x, w, cur, maxLabel(cur)+1)
+		var lab []int
+		if upper == Ward {
+			link, err := cluster.Ward(c, positive(cw))
+			if err != nil {
+				return nil, "", nil, err
+			}
+			lab = link.Cut(levels[l])
+		} else {
+			r, err := cluster.KMeans(c, cluster.KMeansOptions{K: levels[l], Restarts: 2 * restarts, Seed: o.Seed + uint64(l), Weights: positive(cw)})
+			if err != nil {
+				return nil, "", nil, err
+			}
+			lab = compact(r.Labels)
+			inertia = append(inertia, r.Inertia)
+		}
+		next := make([]int, n)
+		for i, c := range cur {
+			next[i] = lab[c]
+		}
+		out[l] = next
+		cur = next
+	}
+	return out, method, inertia, nil
+}
+
+// compact renumbers labels 0..m-1 in order of first appearance (a k-means
+// cluster may end up empty).
+func compact(labels []int) []int {
+	ids := map[int]int{}
+	out := make([]int, len(labels))
+	for i, l := range labels {
+		id, ok := ids[l]
+		if !ok {
+			id = len(ids)
+			ids[l] = id
+		}
+		out[i] = id
+	}
+	return out
+}
+
+func maxLabel(labels []int) int {
+	m := -1
+	for _, l := range labels {
+		m = max(m, l)
+	}
+	return m
+}
+
+func positive(w []float64) []float64 {
+	out := slices.Clone(w)
+	for i, v := range out {
+		if v <= 0 {
+			out[i] = 1e-9
+		}
+	}
+	return out
+}
+
+// centroids are the weighted means of each cluster's members, renormalised
+// to unit length (cosine geometry), and the clusters' total weights.
+func centroids(x *mat.Dense, w []float64, labels []int, k int) (*mat.Dense, []float64) {
+	_, d := x.Dims()
+	c := mat.NewDense(k, d, nil)
+	cw := make([]float64, k)
+	for i, l := range labels {
+		row := c.RawRowView(l)
+		for j, v := range x.RawRowView(i) {
+			row[j] += w[i] * v
+		}
+		cw[l] += w[i]
+	}
+	for l := 0; l < k; l++ {
+		row := c.RawRowView(l)
+		norm := 0.0
+		for _, v := range row {
+			norm += v * v
+		}
+		if norm > 0 {
+			norm = math.Sqrt(norm)
+			for j := range row {
+				row[j] /= norm
+			}
+		}
+	}
+	return c, cw
+}
+
+// clusterID is a deterministic ID: field, level and a UUID-shaped hash of the
+// cluster's member keys.
+func clusterID(field string, level int, members []string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", field, level)
+	for _, m := range members {
+		h.Write([]byte(m))
+		h.Write([]byte{0})
+	}
+	s := h.Sum(nil)
+	s[6] = s[6]&0x0f | 0x80 // UUID version 8 (custom)
+	s[8] = s[8]&0x3f | 0x80
+	return fmt.Sprintf("%s:l%d:%x-%x-%x-%x-%x", field, level, s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = []rune(strings.ToUpper(string(r[0])))[0]
+	return string(r)
+}

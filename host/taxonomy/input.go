@@ -1,0 +1,141 @@
+package taxonomy
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/valuescope/valuescope/host/store"
+)
+
+// BadRow is an input row set aside, with why.
+type BadRow struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// ReadValuesCSV reads values from a CSV whose header has a "value" column and
+// a "count" column (other columns ignored), or the paper's
+// values_frequencies.csv ("value,pct_convos"), whose percentages are used as
+// weights. A row with an empty value or a bad count is set aside and
+// reported, not dropped silently.
+func ReadValuesCSV(path string) ([]Value, []BadRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	v, bad, err := readValues(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, bad, nil
+}
+
+func readValues(r io.Reader) ([]Value, []BadRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, errors.New("empty file: expected a header with columns value and count")
+		}
+		return nil, nil, err
+	}
+	vi, ci := -1, -1
+	for i, h := range head {
+		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
+		case "value":
+			vi = i
+		case "count":
+			ci = i
+		case "pct_convos":
+			if ci < 0 {
+				ci = i
+			}
+		}
+	}
+	if vi < 0 || ci < 0 {
+		return nil, nil, fmt.Errorf("line 1: header %q: expected columns value and count (or the paper's value,pct_convos)", strings.Join(head, ","))
+	}
+	var vals []Value
+	var bad []BadRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				bad = append(bad, BadRow{Line: pe.Line, Reason: pe.Err.Error()})
+				continue
+			}
+			return nil, nil, err
+		}
+		if vi >= len(rec) || ci >= len(rec) {
+			bad = append(bad, BadRow{Line: line, Reason: fmt.Sprintf("%d columns, the header has %d", len(rec), len(head))})
+			continue
+		}
+		name := strings.TrimSpace(rec[vi])
+		if name == "" {
+			bad = append(bad, BadRow{Line: line, Reason: "empty value"})
+			continue
+		}
+		c, err := strconv.ParseFloat(strings.TrimSpace(rec[ci]), 64)
+		if err != nil || c < 0 || c != c {
+			bad = append(bad, BadRow{Line: line, Reason: fmt.Sprintf("count %q is not a number >= 0", rec[ci])})
+			continue
+		}
+		vals = append(vals, Value{Name: name, Count: c})
+	}
+	if len(vals) == 0 {
+		return nil, bad, errors.New("no values")
+	}
+	return vals, bad, nil
+}
+
+// ReadRun reads the distinct values of one field (ai_values, human_values)
+// from a run folder's store, each with the number of times it was
+// extracted.
+func ReadRun(ctx context.Context, dir, field string) ([]Value, error) {
+	p := filepath.Join(dir, "store.sqlite")
+	if _, err := os.Stat(p); err != nil {
+		return nil, fmt.Errorf("%s is not a run folder (no store.sqlite; make one with valuescope run)", dir)
+	}
+	st, err := store.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	rows, err := st.DB().QueryContext(ctx,
+		`SELECT value, count(*) FROM annotations WHERE field = ? GROUP BY value ORDER BY value`, field)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	defer rows.Close()
+	var out []Value
+	for rows.Next() {
+		var v string
+		var n sql.NullInt64
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, Value{Name: v, Count: float64(n.Int64)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no %s annotations in the run", dir, field)
+	}
+	return out, nil
+}

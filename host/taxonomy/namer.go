@@ -1,0 +1,430 @@
+package taxonomy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/valuescope/valuescope/host/taxonomy/embed"
+)
+
+// Member is a value (at level 1) or a child cluster (above) of a cluster to name.
+type Member struct {
+	Name  string  `json:"name"`
+	Count float64 `json:"count"`
+	// Similarity is the cosine of the member and the cluster's centroid.
+	Similarity float64 `json:"similarity"`
+}
+
+// ClusterToName is what a Namer sees of a cluster: its members, closest to
+// the centroid first, and (when the namer asks) the nearest non-members, for
+// contrast.
+type ClusterToName struct {
+	Level    int      `json:"level"`
+	Members  []Member `json:"members"`
+	Contrast []string `json:"contrast,omitempty"`
+}
+
+// Naming is a cluster's name and description.
+type Naming struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Namer names the clusters of one level at a time, bottom-up.
+type Namer interface {
+	Name(ctx context.Context, clusters []ClusterToName) ([]Naming, error)
+	// Contrast is how many nearest non-members each cluster should come with (0: none).
+	Contrast() int
+}
+
+// RepresentativeNamer, the built-in namer, names a cluster after its most
+// representative member: the one closest to the centroid, with a bonus for
+// being frequent.
+type RepresentativeNamer struct{}
+
+// Contrast implements Namer.
+func (RepresentativeNamer) Contrast() int { return 0 }
+
+// Name implements Namer.
+func (RepresentativeNamer) Name(_ context.Context, cs []ClusterToName) ([]Naming, error) {
+	out := make([]Naming, len(cs))
+	for i, c := range cs {
+		maxc := 0.0
+		for _, m := range c.Members {
+			maxc = max(maxc, m.Count)
+		}
+		best, bs := 0, math.Inf(-1)
+		for j, m := range c.Members {
+			s := m.Similarity
+			if maxc > 0 {
+				s += 0.1 * math.Log1p(m.Count) / math.Log1p(maxc)
+			}
+			if s > bs {
+				best, bs = j, s
+			}
+		}
+		out[i] = Naming{Name: capitalise(c.Members[best].Name), Description: describe(c)}
+	}
+	return out, nil
+}
+
+// WordsNamer names a cluster after the most frequent words of its members'
+// names, weighted by count ("Safety and protection").
+type WordsNamer struct{}
+
+// Contrast implements Namer.
+func (WordsNamer) Contrast() int { return 0 }
+
+// Name implements Namer.
+func (WordsNamer) Name(_ context.Context, cs []ClusterToName) ([]Naming, error) {
+	out := make([]Naming, len(cs))
+	for i, c := range cs {
+		freq := map[string]float64{}
+		for _, m := range c.Members {
+			seen := map[string]bool{}
+			for _, t := range embed.Tokens(m.Name) {
+				if stop[t] || seen[t] {
+					continue
+				}
+				seen[t] = true
+				freq[t] += 1 + math.Log1p(m.Count)
+			}
+		}
+		words := make([]string, 0, len(freq))
+		for w := range freq {
+			words = append(words, w)
+		}
+		slices.SortFunc(words, func(a, b string) int {
+			if freq[a] != freq[b] {
+				if freq[a] > freq[b] {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a, b)
+		})
+		name := c.Members[0].Name
+		switch {
+		case len(words) >= 2 && freq[words[1]] >= 0.5*freq[words[0]]:
+			name = words[0] + " and " + words[1]
+		case len(words) >= 1:
+			name = words[0]
+		}
+		out[i] = Naming{Name: capitalise(name), Description: describe(c)}
+	}
+	return out, nil
+}
+
+var stop = map[string]bool{"a": true, "an": true, "the": true, "of": true, "for": true, "to": true,
+	"and": true, "in": true, "on": true, "with": true, "one's": true, "by": true}
+
+func describe(c ClusterToName) string {
+	kind := "values"
+	if c.Level > 1 {
+		kind = "groups"
+	}
+	ms := slices.Clone(c.Members)
+	slices.SortStableFunc(ms, func(a, b Member) int {
+		if a.Count != b.Count {
+			if a.Count > b.Count {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	names := make([]string, 0, 6)
+	for _, m := range ms[:min(6, len(ms))] {
+		names = append(names, m.Name)
+	}
+	if len(ms) > len(names) {
+		return fmt.Sprintf("%d %s, the most frequent: %s.", len(ms), kind, strings.Join(names, ", "))
+	}
+	return fmt.Sprintf("%d %s: %s.", len(ms), kind, strings.Join(names, ", "))
+}
+
+// Completer is a model that answers a prompt (the model package's providers
+// plug in through it).
+type Completer interface {
+	Complete(ctx context.Context, system, prompt string) (string, error)
+}
+
+// ModelNamer names clusters with a model, contrastively as Clio does: the
+// model sees a sample of the members and the nearest values outside the
+// cluster, and names what sets the members apart. A cluster whose answer does
+// not parse keeps the fallback's name, and the error is recorded in Failures.
+type ModelNamer struct {
+	Model Completer
+	// Members and Contrasts bound what the prompt shows (default 20 and 10).
+	Members, Contrasts int
+	Fallback           Namer // default RepresentativeNamer
+	Failures           []string
+}
+
+// Contrast implements Namer.
+func (m *ModelNamer) Contrast() int {
+	if m.Contrasts <= 0 {
+		return 10
+	}
+	return m.Contrasts
+}
+
+const namingSystem = "You name clusters of values for a taxonomy of the values AI assistants express. " +
+	"Answer with JSON only: {\"name\": \"...\", \"description\": \"...\"}."
+
+// NamingPrompt is the prompt for one cluster.
+func (m *ModelNamer) NamingPrompt(c ClusterToName) string {
+	nm := m.Members
+	if nm <= 0 {
+		nm = 20
+	}
+	var b strings.Builder
+	kind := "values"
+	if c.Level > 1 {
+		kind = "groups of values"
+	}
+	fmt.Fprintf(&b, "Here are %s that form one cluster (level %d of the taxonomy), most central first:\n", kind, c.Level)
+	for _, x := range c.Members[:min(nm, len(c.Members))] {
+		fmt.Fprintf(&b, "- %s\n", x.Name)
+	}
+	if len(c.Members) > nm {
+		fmt.Fprintf(&b, "(and %d more)\n", len(c.Members)-nm)
+	}
+	if len(c.Contrast) > 0 {
+		b.WriteString("\nFor contrast, these nearby ones are NOT in the cluster:\n")
+		for _, x := range c.Contrast {
+			fmt.Fprintf(&b, "- %s\n", x)
+		}
+	}
+	b.WriteString("\nGive the cluster a short name (at most six words, sentence case) that covers its members " +
+		"and distinguishes them from the contrast, and a description of one or two sentences in the past tense, " +
+		"as in \"This group of values emphasized ...\".")
+	return b.String()
+}
+
+// Name implements Namer.
+func (m *ModelNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, error) {
+	fb := m.Fallback
+	if fb == nil {
+		fb = RepresentativeNamer{}
+	}
+	out, err := fb.Name(ctx, cs)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cs {
+		ans, err := m.Model.Complete(ctx, namingSystem, m.NamingPrompt(c))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			m.Failures = append(m.Failures, fmt.Sprintf("level %d cluster %q: %v", c.Level, out[i].Name, err))
+			continue
+		}
+		var n Naming
+		s := strings.TrimSpace(ans)
+		if a, b := strings.Index(s, "{"), strings.LastIndex(s, "}"); a >= 0 && b > a {
+			s = s[a : b+1]
+		}
+		if err := json.Unmarshal([]byte(s), &n); err != nil || strings.TrimSpace(n.Name) == "" {
+			m.Failures = append(m.Failures, fmt.Sprintf("level %d cluster %q: answer is not {\"name\", \"description\"}: %.80q", c.Level, out[i].Name, ans))
+			continue
+		}
+		out[i] = Naming{Name: strings.TrimSpace(n.Name), Description: strings.TrimSpace(n.Description)}
+	}
+	return out, nil
+}
+
+// assemble names the clusters level by level and lays out the tree.
+func assemble(ctx context.Context, items []Item, x *mat.Dense, labels [][]int, o Options) (*Tree, error) {
+	n, d := x.Dims()
+	total := 0.0
+	for _, it := range items {
+		total += it.Count
+	}
+	pct := func(c float64) float64 {
+		if total <= 0 {
+			return 0
+		}
+		return 100 * c / total
+	}
+	// units of the level below: items at level 1, clusters of level l-1 above
+	unitNames := make([]string, n)
+	unitCounts := make([]float64, n)
+	unitVecs := x
+	unitKeys := make([][]string, n) // member item keys, sorted
+	for i, it := range items {
+		unitNames[i], unitCounts[i] = it.Name, it.Count
+		unitKeys[i] = []string{it.Key}
+	}
+	unitOf := make([]int, n) // item -> unit of the level below
+	for i := range unitOf {
+		unitOf[i] = i
+	}
+	var levelNodes [][]Node
+	for l, lab := range labels {
+		k := 0
+		for _, c := range lab {
+			k = max(k, c+1)
+		}
+		// unit -> cluster
+		nu, _ := unitVecs.Dims()
+		clusterOfUnit := make([]int, nu)
+		for i := range items {
+			clusterOfUnit[unitOf[i]] = lab[i]
+		}
+		cent := mat.NewDense(k, d, nil)
+		counts := make([]float64, k)
+		members := make([][]int, k)
+		keys := make([][]string, k)
+		for u := 0; u < nu; u++ {
+			c := clusterOfUnit[u]
+			members[c] = append(members[c], u)
+			keys[c] = append(keys[c], unitKeys[u]...)
+			counts[c] += unitCounts[u]
+			row := cent.RawRowView(c)
+			wu := max(unitCounts[u], 1e-9)
+			if !o.Weighted {
+				wu = 1
+			}
+			for j, v := range unitVecs.RawRowView(u) {
+				row[j] += wu * v
+			}
+		}
+		for c := 0; c < k; c++ {
+			normalise(cent.RawRowView(c))
+			slices.Sort(keys[c])
+		}
+		toName := make([]ClusterToName, k)
+		for c := 0; c < k; c++ {
+			ms := make([]Member, len(members[c]))
+			for j, u := range members[c] {
+				ms[j] = Member{Name: unitNames[u], Count: unitCounts[u], Similarity: cosine(unitVecs.RawRowView(u), cent.RawRowView(c))}
+			}
+			slices.SortStableFunc(ms, func(a, b Member) int {
+				if a.Similarity != b.Similarity {
+					if a.Similarity > b.Similarity {
+						return -1
+					}
+					return 1
+				}
+				return strings.Compare(a.Name, b.Name)
+			})
+			toName[c] = ClusterToName{Level: l + 1, Members: ms}
+		}
+		if nc := o.Namer.Contrast(); nc > 0 {
+			for c := 0; c < k; c++ {
+				toName[c].Contrast = nearestOutside(unitVecs, unitNames, clusterOfUnit, c, cent.RawRowView(c), nc)
+			}
+		}
+		names, err := o.Namer.Name(ctx, toName)
+		if err != nil {
+			return nil, fmt.Errorf("naming level %d: %w", l+1, err)
+		}
+		if len(names) != k {
+			return nil, fmt.Errorf("naming level %d: %d names for %d clusters", l+1, len(names), k)
+		}
+		ids := make([]string, k)
+		nodes := make([]Node, k)
+		for c := 0; c < k; c++ {
+			ids[c] = clusterID(o.Field, l+1, keys[c])
+			nodes[c] = Node{ID: ids[c], Name: names[c].Name, Description: names[c].Description, Level: l + 1, Pct: pct(counts[c]), Count: counts[c]}
+		}
+		// children's parents
+		if l == 0 {
+			var leaves []Node
+			for i, it := range items {
+				for _, v := range it.Variants {
+					leaves = append(leaves, Node{ID: v.Name, Name: v.Name, Level: 0, Parent: ids[lab[i]], Pct: pct(v.Count), Count: v.Count})
+				}
+			}
+			levelNodes = append(levelNodes, leaves)
+		} else {
+			for u := range levelNodes[l] {
+				levelNodes[l][u].Parent = ids[clusterOfUnit[u]]
+			}
+		}
+		levelNodes = append(levelNodes, nodes)
+		// the clusters become the units of the next level
+		unitVecs = cent
+		unitNames = make([]string, k)
+		unitCounts = counts
+		unitKeys = keys
+		for c := 0; c < k; c++ {
+			unitNames[c] = names[c].Name
+		}
+		for i := range items {
+			unitOf[i] = lab[i]
+		}
+	}
+	var all []Node
+	for _, ns := range levelNodes {
+		slices.SortStableFunc(ns, func(a, b Node) int {
+			if c := strings.Compare(a.Parent, b.Parent); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		all = append(all, ns...)
+	}
+	return NewTree(all)
+}
+
+func normalise(v []float64) {
+	s := 0.0
+	for _, x := range v {
+		s += x * x
+	}
+	if s > 0 {
+		s = math.Sqrt(s)
+		for i := range v {
+			v[i] /= s
+		}
+	}
+}
+
+func cosine(a, b []float64) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += a[i] * b[i]
+		aa += a[i] * a[i]
+		bb += b[i] * b[i]
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+func nearestOutside(v *mat.Dense, names []string, cl []int, c int, cent []float64, m int) []string {
+	type cand struct {
+		i int
+		s float64
+	}
+	var cs []cand
+	for u := range cl {
+		if cl[u] != c {
+			cs = append(cs, cand{u, cosine(v.RawRowView(u), cent)})
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		if a.s != b.s {
+			if a.s > b.s {
+				return -1
+			}
+			return 1
+		}
+		return a.i - b.i
+	})
+	out := make([]string, 0, m)
+	for _, x := range cs[:min(m, len(cs))] {
+		out = append(out, names[x.i])
+	}
+	return out
+}
