@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/valuescope/valuescope/internal/shareddata"
+	"github.com/valuescope/valuescope/internal/testplugins"
 )
 
 // The README's main command, in-process.
@@ -179,4 +180,36 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// Failed stages stay failed on a plain rerun, and are redone with --retry-errors.
+func TestRetryErrors(t *testing.T) {
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "echo.wasm")
+	os.WriteFile(wasm, testplugins.Wasm(t, "echo", ""), 0o644)
+	demo, _ := filepath.Abs(filepath.Join("..", "..", "data", "demo", "conversations.jsonl"))
+	cfg := filepath.Join(dir, "panic.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[dataset]
+paths = [%q]
+[[stages]]
+name = "echo"
+plugin = %q
+[stages.config]
+mode = "panic"
+`, demo, wasm)), 0o644)
+	out := filepath.Join(dir, "run")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "(80 done now, 0 already done), 80 stage errors"},
+		{nil, "(0 done now, 80 already done), 80 stage errors"},
+		{[]string{"--retry-errors"}, "(80 done now, 0 already done), 80 stage errors"},
+	} {
+		argv := append([]string{"run", "--quiet", "--no-report", "--out", out}, c.args...)
+		code, stdout, errs := valuescope(t, append(argv, cfg)...)
+		if code != 0 || !strings.Contains(stdout, c.want) {
+			t.Fatalf("%v: exit %d\n%s\n%s", c.args, code, stdout, errs)
+		}
+	}
 }

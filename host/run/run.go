@@ -64,6 +64,9 @@ type Options struct {
 	// CacheFrom lists other run folders whose cached model answers may be
 	// reused (to replay a published run).
 	CacheFrom []string
+	// RetryErrors redoes the (conversation, stage) pairs an earlier
+	// invocation recorded as failed.
+	RetryErrors bool
 	// NoReport skips report.html at the end of the run.
 	NoReport bool
 	Progress func(pipeline.Progress)
@@ -136,6 +139,13 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 	}
 	if err := st.SetMeta("selection", selection); err != nil {
 		return nil, err
+	}
+	if opts.RetryErrors {
+		n, err := st.ClearErrors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Log.Info("redoing failed stages", "results", n)
 	}
 
 	var readCaches []model.Cache

@@ -344,6 +344,17 @@ func (s *Store) Write(ctx context.Context, batch []Result) error {
 // resuming can tell a filter's decision from extracted items.
 const labelMark = `{"label":"1"}`
 
+// ClearErrors forgets the (conversation, stage) pairs that failed, so that a
+// run redoes them: a model that was down, a plugin since fixed. It returns how
+// many there were.
+func (s *Store) ClearErrors(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM results WHERE status = 'error'`)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // BadRecord is a dataset record set aside.
 type BadRecord struct {
 	File   string
