@@ -80,6 +80,14 @@ func (b *batcher) do(ctx context.Context, key string, req *provider.Request) (*p
 		}
 		it := b.items[key]
 		if it == nil {
+			// The caller missed the cache before coming here; a batch may
+			// have answered this call and left since (a resumed run
+			// collecting an earlier run's batch). Look again before paying
+			// for it twice.
+			if resp, err := b.c.lookup(ctx, key); err == nil && resp != nil {
+				b.mu.Unlock()
+				return resp, nil
+			}
 			it = &item{key: key, req: req, done: make(chan struct{})}
 			b.items[key] = it
 			b.enqueue(it)
