@@ -263,7 +263,7 @@ func newTaxonomyBuildCmd() *cobra.Command {
 	f.StringVar(&levels, "levels", "", "clusters per level, bottom-up, e.g. 266,26,5 (default: like the paper)")
 	f.IntVar(&top, "top", 5, "clusters at the top level (with --depth, when --levels is not given)")
 	f.IntVar(&depth, "depth", 3, "number of cluster levels (with --top, when --levels is not given)")
-	f.StringVar(&method, "method", "auto", "auto (Ward up to 20,000 values, then mini-batch k-means + Ward), kmeans or ward")
+	f.StringVar(&method, "method", taxonomy.KMeans, "kmeans (k-means++ with restarts, mini-batch above 20,000 values; the levels above on centroids) or ward (one Ward tree cut at each level; above 20,000 values mini-batch k-means first)")
 	f.Uint64Var(&seed, "seed", 1, "seed of k-means")
 	f.IntVar(&smooth, "smooth", 0, "move each value towards its N nearest neighbours before clustering (0: off)")
 	f.BoolVar(&weighted, "weighted", false, "weight the clustering by the values' counts (counts always give the percentages)")

@@ -24,11 +24,11 @@ type Embedder interface {
 
 // Methods of clustering.
 const (
-	// Auto is Ward up to MiniBatchAbove values (deterministic, and measured
-	// best against the paper's tree), mini-batch k-means then Ward above.
-	Auto = "auto"
 	// KMeans is k-means on the values (k-means++, restarts; mini-batch above
-	// MiniBatchAbove values), then k-means on each level's centroids (Clio).
+	// MiniBatchAbove values), then k-means on each level's centroids, as Clio
+	// does. The default: against the paper's tree it is level with Ward at
+	// the values (AMI 0.333 vs 0.345, mean of 6 seeds) and better above
+	// (0.245 / 0.133 vs 0.238 / 0.111).
 	KMeans = "kmeans"
 	// Ward is one Ward tree over the values, cut at each level's size (above
 	// MiniBatchAbove values: mini-batch k-means for the first level, Ward above).
@@ -43,7 +43,7 @@ type Options struct {
 	// Levels are the numbers of clusters per level, bottom-up (the paper:
 	// 266, 26, 5). Nil: DefaultLevels.
 	Levels []int
-	// Method is Auto (default), KMeans or Ward.
+	// Method is KMeans (default) or Ward.
 	Method string
 	// Seed makes the clustering reproducible: same input, same seed, same tree.
 	Seed uint64
@@ -137,13 +137,10 @@ func Build(ctx context.Context, values []Value, o Options) (*Tree, Info, error) 
 		return nil, info, errors.New("no embedder")
 	}
 	if o.Method == "" {
-		o.Method = Auto
+		o.Method = KMeans
 	}
-	if o.Method != KMeans && o.Method != Ward && o.Method != Auto {
-		return nil, info, fmt.Errorf("method %q: expected %q, %q or %q", o.Method, Auto, KMeans, Ward)
-	}
-	if o.Method == Auto {
-		o.Method = Ward
+	if o.Method != KMeans && o.Method != Ward {
+		return nil, info, fmt.Errorf("method %q: expected %q or %q", o.Method, KMeans, Ward)
 	}
 	if o.Field == "" {
 		o.Field = "ai_values"

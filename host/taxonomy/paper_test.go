@@ -52,12 +52,14 @@ func buildPaper(t testing.TB, o Options) (*Tree, Info, Comparison) {
 }
 
 // TestPaperAgreement is the tracked figure: a 4-level tree built offline
-// with the defaults from the paper's 3,307 values and their frequencies,
-// compared with the paper's tree. The probe to beat (mean GloVe vectors,
-// Ward) had AMI 0.31 / 0.19 / 0.09 at levels 1 / 2 / 3.
+// with the defaults (k-means, seed 1) from the paper's 3,307 values and their
+// frequencies, compared with the paper's tree. The probe to beat (mean GloVe
+// vectors, Ward) had AMI 0.31 / 0.19 / 0.09 at levels 1 / 2 / 3; the
+// defaults give 0.336 / 0.258 / 0.143 (seeds 1-6: mean 0.333 / 0.245 / 0.133,
+// lowest 0.323 / 0.233 / 0.122).
 func TestPaperAgreement(t *testing.T) {
-	_, info, cmp := buildPaper(t, Options{})
-	floor := []float64{0.33, 0.22, 0.10}
+	_, info, cmp := buildPaper(t, Options{Seed: 1})
+	floor := []float64{0.32, 0.23, 0.12}
 	for i, l := range cmp.Levels {
 		t.Logf("level %d: AMI %.3f  ARI %.3f  NMI %.3f  (%d vs %d clusters over %d values)", l.Level, l.AMI, l.ARI, l.NMI, l.ClustersA, l.ClustersB, l.N)
 		if l.AMI < floor[i] {

@@ -116,7 +116,7 @@ func csvBytes(t *testing.T, tr *Tree) []byte {
 }
 
 func TestBuildSmall(t *testing.T) {
-	for _, m := range []string{Auto, KMeans, Ward} {
+	for _, m := range []string{KMeans, Ward} {
 		t.Run(m, func(t *testing.T) {
 			tree, info := buildSmall(t, Options{Method: m, Seed: 7})
 			if got := tree.Sizes(); len(got) != 3 || got[0] != info.Variants || got[1] != 8 || got[2] != 3 {
