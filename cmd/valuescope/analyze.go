@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ func init() { commands = append(commands, newAnalyzeCmd) }
 
 func newAnalyzeCmd() *cobra.Command {
 	var sf statFlags
+	var tf treeFlags
 	var tables, rows, cols []string
 	var configPath, out string
 	var minConv, minUsers int
@@ -33,7 +35,13 @@ func newAnalyzeCmd() *cobra.Command {
 			"--config (an analysis.toml with [analysis] settings and [[analysis.table]] rows/cols),\n" +
 			"then --table ROWS:CONTEXT (or NAME=ROWS:CONTEXT) and --rows/--cols. With none, every\n" +
 			"field is analysed against every label field, metadata key (2 to 100 values, not identifiers) and\n" +
-			"source (when the run has several). Flags override the files' settings.",
+			"source (when the run has several). Flags override the files' settings.\n\n" +
+			"--tree TREE.csv counts the values of --tree-field (ai_values) on level --tree-level of a\n" +
+			"taxonomy — the paper's values_tree.csv, or a tree from taxonomy build — instead of by\n" +
+			"name: each value goes to the tree value of the same normalised name, else to the nearest\n" +
+			"by embedding (offline, or --vectors), else, under --threshold, is left unplaced and\n" +
+			"counted. The files then go to RUN/analysis/TREE.levelN/, with taxonomy.json (the tree,\n" +
+			"level and what was placed) and assignments.csv (each value's place).",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := a[0]
@@ -113,6 +121,14 @@ func newAnalyzeCmd() *cobra.Command {
 			if _, err := set.Options(analysis.TableSpec{}); err != nil {
 				return usageError{err}
 			}
+			tm, tmap, err := tf.mapper(cmd, []string{dir})
+			if err != nil {
+				return err
+			}
+			var mapper analysis.Mapper // nil: normalised names
+			if tm != nil {
+				mapper = tm
+			}
 			run, err := analysis.LoadRun(cmd.Context(), dir, analysis.LoadOptions{UserKeys: set.UserKeys})
 			if err != nil {
 				return err
@@ -125,6 +141,9 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			if out == "" {
 				out = filepath.Join(dir, "analysis")
+				if tmap != nil {
+					out = filepath.Join(out, fmt.Sprintf("%s.level%d", strings.TrimSuffix(filepath.Base(tf.path), filepath.Ext(tf.path)), tf.level))
+				}
 			}
 			var reports []*analysis.Report
 			names := map[string]bool{}
@@ -137,7 +156,7 @@ func newAnalyzeCmd() *cobra.Command {
 				if err != nil {
 					return usageError{fmt.Errorf("table %s: %w", t.FileName(), err)}
 				}
-				rep, res, err := analysis.AnalyzeRun(run, t, o, nil)
+				rep, res, err := analysis.AnalyzeRun(run, t, o, mapper)
 				if err != nil {
 					return err
 				}
@@ -146,15 +165,35 @@ func newAnalyzeCmd() *cobra.Command {
 				}
 				reports = append(reports, rep)
 			}
+			var treeFiles []string
+			if tm != nil && tm.Err() != nil {
+				return tm.Err()
+			}
+			if tmap != nil {
+				if treeFiles, err = tmap.writeFiles(out); err != nil {
+					return err
+				}
+			}
 			if asJSON {
+				if tmap != nil {
+					tmap.write(cmd.ErrOrStderr())
+				}
 				return printJSON(cmd, reports)
 			}
 			w := cmd.OutOrStdout()
+			if tmap != nil {
+				tmap.write(w)
+				fmt.Fprintf(w, "files: %v\n\n", treeFiles)
+			}
 			for k, rep := range reports {
 				if k > 0 {
 					fmt.Fprintln(w)
 				}
-				title := fmt.Sprintf("== %s: %s against %s (%d of %d conversations in the table)", rep.Name, rep.Rows.Spec, rep.Cols.Spec, rep.Input.InTable, rep.Input.Conversations)
+				title := fmt.Sprintf("== %s: %s against %s (%d of %d conversations in the table", rep.Name, rep.Rows.Spec, rep.Cols.Spec, rep.Input.InTable, rep.Input.Conversations)
+				if tmap != nil {
+					title += fmt.Sprintf("; %d annotations left unplaced", rep.Input.Unplaced)
+				}
+				title += ")"
 				if err := analysis.WriteText(w, title, rep.Summary, rep.Contexts); err != nil {
 					return err
 				}
@@ -164,6 +203,7 @@ func newAnalyzeCmd() *cobra.Command {
 		},
 	}
 	sf.register(cmd)
+	tf.register(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&tables, "table", nil, "a table, ROWS:CONTEXT or NAME=ROWS:CONTEXT (repeatable), e.g. ai_values:topic")
 	f.StringArrayVar(&rows, "rows", nil, "rows of a table: an annotation field (repeatable, paired with --cols)")

@@ -17,6 +17,7 @@ func init() { commands = append(commands, newCompareCmd) }
 
 func newCompareCmd() *cobra.Command {
 	var o compare.Options
+	var tf treeFlags
 	var correction, out string
 	var fields, userKeys []string
 	var asJSON bool
@@ -31,7 +32,11 @@ func newCompareCmd() *cobra.Command {
 			"(same id and content: same data, another prompt or model), agreement per conversation —\n" +
 			"Jaccard of value sets, Cohen's kappa for labels — with the conversations that disagree\n" +
 			"most. More than two runs: each against the first. --out writes compare.json,\n" +
-			"differences.csv and disagreements.csv.",
+			"differences.csv and disagreements.csv.\n\n" +
+			"--tree TREE.csv compares the values of --tree-field (ai_values) on level --tree-level of\n" +
+			"one shared taxonomy (the paper's values_tree.csv, or a tree from taxonomy build): every\n" +
+			"run's values are placed on the same tree, as in analyze --tree, and values left unplaced\n" +
+			"are counted per run (and in taxonomy.json with --out).",
 		Args: args(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, err := analysis.ParseCorrection(correction)
@@ -57,9 +62,19 @@ func newCompareCmd() *cobra.Command {
 					return err
 				}
 			}
+			tm, tmap, err := tf.mapper(cmd, a)
+			if err != nil {
+				return err
+			}
+			if tm != nil {
+				o.Mapper = tm
+			}
 			rep, err := compare.Runs(cmd.Context(), a, analysis.LoadOptions{UserKeys: userKeys}, o)
 			if err != nil {
 				return err
+			}
+			if tm != nil && tm.Err() != nil {
+				return tm.Err()
 			}
 			if out != "" {
 				if err := os.MkdirAll(out, 0o755); err != nil {
@@ -78,9 +93,21 @@ func newCompareCmd() *cobra.Command {
 						return err
 					}
 				}
+				if tmap != nil {
+					if _, err := tmap.writeFiles(out); err != nil {
+						return err
+					}
+				}
 			}
 			if asJSON {
+				if tmap != nil {
+					tmap.write(cmd.ErrOrStderr())
+				}
 				return printJSON(cmd, rep)
+			}
+			if tmap != nil {
+				tmap.write(cmd.OutOrStdout())
+				fmt.Fprintln(cmd.OutOrStdout())
 			}
 			if err := compare.WriteText(cmd.OutOrStdout(), rep, show); err != nil {
 				return err
@@ -91,6 +118,7 @@ func newCompareCmd() *cobra.Command {
 			return nil
 		},
 	}
+	tf.register(cmd)
 	f := cmd.Flags()
 	f.Float64Var(&o.Alpha, "alpha", 0.05, "significance level of the per-value tests")
 	f.Float64Var(&o.Level, "level", 0.95, "confidence level of the intervals")

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,6 +151,129 @@ func embedder(vectors string) (taxonomy.Embedder, error) {
 		return nil, err
 	}
 	return &embed.Offline{V: v}, nil
+}
+
+// treeFlags put a field's values on one level of a taxonomy tree, for the
+// commands that count values (analyze, compare): --tree, --tree-level,
+// --tree-field, --threshold and --vectors.
+type treeFlags struct {
+	path, field, vectors string
+	level                int
+	threshold            float64
+}
+
+func (t *treeFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&t.path, "tree", "", "count values on a taxonomy: a tree in the paper's values_tree.csv layout (the paper's, or one from taxonomy build), or JSON")
+	f.IntVar(&t.level, "tree-level", 1, "level of --tree to count on: 0 the tree's values, 1 its finest clusters, up to its top level")
+	f.StringVar(&t.field, "tree-field", taxonomy.DefaultField, "the field placed on --tree (other fields keep their normalised names)")
+	f.Float64Var(&t.threshold, "threshold", taxonomy.DefaultThreshold, "with --tree: cosine similarity to the nearest tree value under which a value is left unplaced")
+	f.StringVar(&t.vectors, "vectors", "", "with --tree: word vectors in GloVe or word2vec text format instead of the built-in ones")
+}
+
+// treeMapping is what --tree did: the tree and level, and how each run's
+// values were placed.
+type treeMapping struct {
+	Tree      string    `json:"tree"`
+	Level     int       `json:"level"`
+	Nodes     int       `json:"nodes"`
+	Field     string    `json:"field"`
+	Threshold float64   `json:"threshold"`
+	Runs      []treeRun `json:"runs"`
+
+	tree *taxonomy.Tree
+}
+
+// treeRun is one run's values placed on the tree.
+type treeRun struct {
+	Dir     string                 `json:"dir"`
+	Summary taxonomy.AssignSummary `json:"summary"`
+
+	assignments []taxonomy.Assignment
+}
+
+// mapper returns the mapper --tree asks for, with the distinct values of
+// each run placed, or nil (normalised names) without --tree.
+func (t *treeFlags) mapper(cmd *cobra.Command, runs []string) (*taxonomy.Mapper, *treeMapping, error) {
+	if t.path == "" {
+		for _, n := range []string{"tree-level", "tree-field", "threshold", "vectors"} {
+			if cmd.Flags().Changed(n) {
+				return nil, nil, usage("--%s needs --tree TREE.csv", n)
+			}
+		}
+		return nil, nil, nil
+	}
+	if t.threshold < -1 || t.threshold > 1 {
+		return nil, nil, usage("--threshold %v: a cosine similarity, between -1 and 1", t.threshold)
+	}
+	tree, err := taxonomy.ReadFile(t.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := embedder(t.vectors)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := taxonomy.NewMapper(tree, t.field, t.level, e, t.threshold)
+	if err != nil {
+		return nil, nil, usage("--tree-level: %s: %v", t.path, err)
+	}
+	tm := &treeMapping{Tree: t.path, Level: t.level, Nodes: m.Nodes(), Field: m.Field(), Threshold: t.threshold, tree: tree}
+	for _, dir := range runs {
+		vals, err := taxonomy.ReadRun(cmd.Context(), dir, m.Field())
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tree: %w", err)
+		}
+		as, sum, err := m.Prepare(cmd.Context(), vals)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tree: placing the values of %s: %w", dir, err)
+		}
+		tm.Runs = append(tm.Runs, treeRun{Dir: dir, Summary: sum, assignments: as})
+	}
+	return m, tm, nil
+}
+
+// write says which tree and level the values are counted on, and how many
+// of each run's were placed.
+func (tm *treeMapping) write(w io.Writer) {
+	fmt.Fprintf(w, "taxonomy: %s, level %d (%d nodes), for %s (other fields: normalised names)\n", tm.Tree, tm.Level, tm.Nodes, tm.Field)
+	for _, r := range tm.Runs {
+		fmt.Fprintf(w, "  %s: %s\n", r.Dir, assignLine(r.Summary))
+	}
+}
+
+// assignLine says how values were placed on a tree.
+func assignLine(s taxonomy.AssignSummary) string {
+	return fmt.Sprintf("%d values: %d assigned (%d by name), %d unassigned under similarity %.2f; %.1f%% of occurrences assigned",
+		s.Values, s.Assigned, s.Exact, s.Unassigned, s.Threshold, 100*s.CountAssigned)
+}
+
+// writeFiles writes taxonomy.json (the mapping) and, for one run,
+// assignments.csv (each value's leaf and clusters) into dir.
+func (tm *treeMapping) writeFiles(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	files := map[string]func(io.Writer) error{
+		"taxonomy.json": func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(tm)
+		},
+	}
+	if len(tm.Runs) == 1 {
+		files["assignments.csv"] = func(w io.Writer) error { return taxonomy.WriteAssignmentsCSV(w, tm.tree, tm.Runs[0].assignments) }
+	}
+	var out []string
+	for name, write := range files {
+		p := filepath.Join(dir, name)
+		if err := writeFile(p, write); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func parseLevels(s string) ([]int, error) {
@@ -346,8 +472,7 @@ func newTaxonomyAssignCmd() *cobra.Command {
 					return as
 				}()})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d values: %d assigned (%d by name), %d unassigned under similarity %.2f; %.1f%% of occurrences assigned\n",
-				sum.Values, sum.Assigned, sum.Exact, sum.Unassigned, sum.Threshold, 100*sum.CountAssigned)
+			fmt.Fprintln(cmd.OutOrStdout(), assignLine(sum))
 			if out != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "assignments: %s\n", out)
 			}

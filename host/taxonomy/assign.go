@@ -50,59 +50,115 @@ type AssignSummary struct {
 // Assign places every value on the nearest leaf of the reference tree: the
 // leaf whose name normalises to the same Key when there is one (similarity
 // 1), else the leaf whose embedding is closest by cosine. A value under the
-// threshold stays unassigned (its nearest leaf is still reported).
+// threshold stays unassigned (its nearest leaf is still reported). With a nil
+// embedder only exact names are placed.
 func Assign(ctx context.Context, values []Value, ref *Tree, e Embedder, threshold float64) ([]Assignment, AssignSummary, error) {
-	sum := AssignSummary{Values: len(values), Threshold: threshold}
-	leaves := ref.Level(0)
-	if len(leaves) == 0 {
-		return nil, sum, errors.New("the reference tree has no leaves")
+	r, err := newReference(ref, e)
+	if err != nil {
+		return nil, AssignSummary{Values: len(values), Threshold: threshold}, err
 	}
-	byKey := map[string]int{}
-	leafText := make([]string, len(leaves))
+	as, err := r.assign(ctx, values, threshold)
+	if err != nil {
+		return nil, AssignSummary{Values: len(values), Threshold: threshold}, err
+	}
+	return as, summarize(as, threshold), nil
+}
+
+// reference is a tree's leaves made ready to place values on: indexed by
+// Key, and embedded once, when a value first needs it. It is safe for
+// concurrent use.
+type reference struct {
+	tree   *Tree
+	leaves []Node
+	byKey  map[string]int
+	e      Embedder
+
+	mu   sync.Mutex
+	vecs [][]float32 // the leaves' embeddings, nil until needed
+}
+
+func newReference(tree *Tree, e Embedder) (*reference, error) {
+	leaves := tree.Level(0)
+	if len(leaves) == 0 {
+		return nil, errors.New("the reference tree has no leaves")
+	}
+	r := &reference{tree: tree, leaves: leaves, byKey: map[string]int{}, e: e}
 	for i, l := range leaves {
-		leafText[i] = l.ID
-		if _, ok := byKey[Key(l.ID)]; !ok {
-			byKey[Key(l.ID)] = i
+		if _, ok := r.byKey[Key(l.ID)]; !ok {
+			r.byKey[Key(l.ID)] = i
 		}
 	}
+	return r, nil
+}
+
+// leafVectors embeds the leaves on first use.
+func (r *reference) leafVectors(ctx context.Context) ([][]float32, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.vecs == nil {
+		text := make([]string, len(r.leaves))
+		for i, l := range r.leaves {
+			text[i] = l.ID
+		}
+		v, err := r.e.Embed(ctx, text)
+		if err != nil {
+			return nil, fmt.Errorf("embedding the reference's %d leaves: %w", len(text), err)
+		}
+		r.vecs = v
+	}
+	return r.vecs, nil
+}
+
+// assign places values (see Assign).
+func (r *reference) assign(ctx context.Context, values []Value, threshold float64) ([]Assignment, error) {
 	out := make([]Assignment, len(values))
 	var todo []int
 	var texts []string
 	for i, v := range values {
 		out[i] = Assignment{Value: v.Name, Count: v.Count}
-		if j, ok := byKey[Key(v.Name)]; ok {
-			out[i].Leaf, out[i].Similarity, out[i].Exact = leaves[j].ID, 1, true
+		if j, ok := r.byKey[Key(v.Name)]; ok {
+			out[i].Leaf, out[i].Similarity, out[i].Exact = r.leaves[j].ID, 1, true
 			continue
 		}
 		todo = append(todo, i)
 		texts = append(texts, v.Name)
 	}
-	if len(todo) > 0 {
-		lv, err := e.Embed(ctx, leafText)
+	if len(todo) > 0 && r.e != nil {
+		lv, err := r.leafVectors(ctx)
 		if err != nil {
-			return nil, sum, fmt.Errorf("embedding the reference's %d leaves: %w", len(leafText), err)
+			return nil, err
 		}
-		vv, err := e.Embed(ctx, texts)
+		vv, err := r.e.Embed(ctx, texts)
 		if err != nil {
-			return nil, sum, fmt.Errorf("embedding %d values: %w", len(texts), err)
+			return nil, fmt.Errorf("embedding %d values: %w", len(texts), err)
 		}
 		best, sim, err := nearest(vv, lv)
 		if err != nil {
-			return nil, sum, err
+			return nil, err
 		}
 		for k, i := range todo {
 			if best[k] >= 0 {
-				out[i].Leaf, out[i].Similarity = leaves[best[k]].ID, sim[k]
+				out[i].Leaf, out[i].Similarity = r.leaves[best[k]].ID, sim[k]
 			}
 		}
 	}
-	total, assigned := 0.0, 0.0
 	for i := range out {
 		a := &out[i]
-		total += a.Count
 		a.Assigned = a.Leaf != "" && (a.Exact || a.Similarity >= threshold)
 		if a.Assigned {
-			a.Clusters = ref.Path(a.Leaf)
+			a.Clusters = r.tree.Path(a.Leaf)
+		}
+	}
+	return out, nil
+}
+
+// summarize counts assignments.
+func summarize(as []Assignment, threshold float64) AssignSummary {
+	sum := AssignSummary{Values: len(as), Threshold: threshold}
+	total, assigned := 0.0, 0.0
+	for _, a := range as {
+		total += a.Count
+		if a.Assigned {
 			sum.Assigned++
 			assigned += a.Count
 			if a.Exact {
@@ -115,7 +171,7 @@ func Assign(ctx context.Context, values []Value, ref *Tree, e Embedder, threshol
 	if total > 0 {
 		sum.CountAssigned = assigned / total
 	}
-	return out, sum, nil
+	return sum
 }
 
 // nearest returns, for each query, the index of the most cosine-similar
