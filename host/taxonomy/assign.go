@@ -14,6 +14,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/valuescope/valuescope/host/valuename"
 )
 
 // DefaultThreshold is the cosine similarity under which a value is left
@@ -48,8 +50,8 @@ type AssignSummary struct {
 }
 
 // Assign places every value on the nearest leaf of the reference tree: the
-// leaf whose name normalises to the same Key when there is one (similarity
-// 1), else the leaf whose embedding is closest by cosine. A value under the
+// leaf whose name normalises to the same valuename.Key when there is one
+// (similarity 1), else the leaf whose embedding is closest by cosine. A value under the
 // threshold stays unassigned (its nearest leaf is still reported). With a nil
 // embedder only exact names are placed.
 func Assign(ctx context.Context, values []Value, ref *Tree, e Embedder, threshold float64) ([]Assignment, AssignSummary, error) {
@@ -84,8 +86,8 @@ func newReference(tree *Tree, e Embedder) (*reference, error) {
 	}
 	r := &reference{tree: tree, leaves: leaves, byKey: map[string]int{}, e: e}
 	for i, l := range leaves {
-		if _, ok := r.byKey[Key(l.ID)]; !ok {
-			r.byKey[Key(l.ID)] = i
+		if _, ok := r.byKey[valuename.Key(l.ID)]; !ok {
+			r.byKey[valuename.Key(l.ID)] = i
 		}
 	}
 	return r, nil
@@ -116,7 +118,7 @@ func (r *reference) assign(ctx context.Context, values []Value, threshold float6
 	var texts []string
 	for i, v := range values {
 		out[i] = Assignment{Value: v.Name, Count: v.Count}
-		if j, ok := r.byKey[Key(v.Name)]; ok {
+		if j, ok := r.byKey[valuename.Key(v.Name)]; ok {
 			out[i].Leaf, out[i].Similarity, out[i].Exact = r.leaves[j].ID, 1, true
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/valuescope/valuescope/host/taxonomy/cluster"
+	"github.com/valuescope/valuescope/host/valuename"
 )
 
 // LevelAgreement is the agreement of two trees at one level over their shared leaves.
@@ -16,7 +17,7 @@ type LevelAgreement struct {
 type Comparison struct {
 	LeavesA int `json:"leaves_a"`
 	LeavesB int `json:"leaves_b"`
-	// Shared leaves are matched by Canon of their names.
+	// Shared leaves are matched by valuename.Canon of their names.
 	Shared int              `json:"shared_leaves"`
 	Levels []LevelAgreement `json:"levels"`
 }
@@ -30,7 +31,7 @@ func CompareTrees(a, b *Tree) (Comparison, error) {
 	cmp := Comparison{LeavesA: len(la), LeavesB: len(lb)}
 	var shared []string
 	for _, n := range a.Level(0) {
-		c := Canon(n.ID)
+		c := valuename.Canon(n.ID)
 		if _, ok := lb[c]; ok && la[c] == n.ID {
 			shared = append(shared, c)
 		}
@@ -55,11 +56,11 @@ func CompareTrees(a, b *Tree) (Comparison, error) {
 	return cmp, nil
 }
 
-// leavesByCanon maps Canon(name) to leaf ID (the first leaf with that canon).
+// leavesByCanon maps valuename.Canon(name) to leaf ID (the first leaf with that canon).
 func leavesByCanon(t *Tree) map[string]string {
 	m := map[string]string{}
 	for _, n := range t.Level(0) {
-		c := Canon(n.ID)
+		c := valuename.Canon(n.ID)
 		if _, ok := m[c]; !ok {
 			m[c] = n.ID
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/valuename"
 )
 
 // DefaultField is the annotation field a tree applies to when none is named.
@@ -14,8 +15,8 @@ const DefaultField = "ai_values"
 // Mapper places the values of one annotation field on one level of a tree,
 // for the residual analysis and the comparison of runs: it is an
 // analysis.Mapper. A value goes to a leaf as Assign places it (the leaf with
-// its Key, else the nearest leaf by embedding at or above the threshold),
-// then up to the mapper's level. Values of other fields keep their
+// its valuename.Key, else the nearest leaf by embedding at or above the
+// threshold), then up to the mapper's level. Values of other fields keep their
 // normalised names (analysis.Normalized).
 //
 // Nodes are named for reading: a node's name when no other node of its
@@ -24,8 +25,8 @@ const DefaultField = "ai_values"
 // cluster_id alone when the name is empty. At level 0 the node is the leaf
 // itself, named by its cluster_id, which for a leaf is the value's name.
 //
-// Placements are cached per normalised value (Key) and the tree's leaves are
-// embedded once, when a value first needs it. Prepare places a run's
+// Placements are cached per normalised value (valuename.Key) and the tree's
+// leaves are embedded once, when a value first needs it. Prepare places a run's
 // distinct values in one batch, with a context and an error, and counts
 // them; Node places a value not seen before on its own (context.Background;
 // an embedding error leaves it unplaced and is kept for Err). A Mapper is
@@ -38,7 +39,7 @@ type Mapper struct {
 	labels    map[string]string // node ID at level -> its name in tables
 
 	mu     sync.RWMutex
-	placed map[string]Assignment // by Key(value); Value and Count of the first
+	placed map[string]Assignment // by valuename.Key(value); Value and Count of the first
 	err    error
 }
 
@@ -96,7 +97,7 @@ func (m *Mapper) Node(field, value string) (string, bool) {
 		return analysis.Normalized{}.Node(field, value)
 	}
 	m.mu.RLock()
-	a, ok := m.placed[Key(value)]
+	a, ok := m.placed[valuename.Key(value)]
 	m.mu.RUnlock()
 	if !ok {
 		as, err := m.place(context.Background(), []Value{{Name: value, Count: 1}})
@@ -150,7 +151,7 @@ func (m *Mapper) place(ctx context.Context, values []Value) ([]Assignment, error
 	seen := map[string]bool{}
 	m.mu.RLock()
 	for i, v := range values {
-		keys[i] = Key(v.Name)
+		keys[i] = valuename.Key(v.Name)
 		if _, ok := m.placed[keys[i]]; !ok && !seen[keys[i]] {
 			seen[keys[i]] = true
 			todo = append(todo, v)
@@ -164,7 +165,7 @@ func (m *Mapper) place(ctx context.Context, values []Value) ([]Assignment, error
 		}
 		m.mu.Lock()
 		for _, a := range as {
-			m.placed[Key(a.Value)] = a
+			m.placed[valuename.Key(a.Value)] = a
 		}
 		m.mu.Unlock()
 	}
