@@ -74,6 +74,7 @@ func newRunCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "run folder: %s\n", res.Dir)
 			if res.Report != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", res.Report)
+				writeTaxonomy(cmd.OutOrStdout(), res.Taxonomy)
 			}
 			return nil
 		},

@@ -32,6 +32,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sub":      func(a, b int) int { return a - b },
 	"mul100":   func(x float64) float64 { return 100 * x },
 	"deref":    func(p *float64) float64 { return *p },
+	"join":     strings.Join,
 }).Parse(pageHTML))
 
 func pct(x float64) string {
@@ -262,7 +263,8 @@ code{font-size:12px;word-break:break-all}
 
 <section id="tree">
 <h2>Taxonomy</h2>
-<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences{{end}}.</p>
+{{with .Taxonomy}}<p class="note">{{.Summary}}</p>{{end}}
+<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences; "also" lists the run's values placed on a tree value by meaning (embedding) rather than by name{{end}}.</p>
 <div class="tree">{{template "node" .Tree}}</div>
 </section>
 
@@ -350,5 +352,5 @@ code{font-size:12px;word-break:break-all}
 </body>
 </html>
 {{define "node"}}<details{{if .Open}} open{{end}}><summary><b>{{.Name}}</b><span class="sh" style="width:{{printf "%.0f" (mul100 .Share)}}px"></span><span class="c">{{.Conversations}} conversations · {{pct .Share}}{{if .ReferencePct}} · paper {{printf "%.2f" (deref .ReferencePct)}}%{{end}}</span></summary>
-{{range .Children}}{{if .Children}}{{template "node" .}}{{else}}<div class="leaf">{{.Name}} <span class="c">{{.Conversations}} · {{pct .Share}}</span></div>{{end}}{{end}}{{if .Suppressed}}<div class="leaf c">{{.Suppressed}} under the privacy floor</div>{{end}}{{if .More}}<div class="leaf c">{{.More}} more (see report.json)</div>{{end}}
+{{range .Children}}{{if .Children}}{{template "node" .}}{{else}}<div class="leaf">{{.Name}} <span class="c">{{.Conversations}} · {{pct .Share}}{{if .Matched}} · also: {{join .Matched ", "}}{{end}}</span></div>{{end}}{{end}}{{if .Suppressed}}<div class="leaf c">{{.Suppressed}} under the privacy floor</div>{{end}}{{if .More}}<div class="leaf c">{{.More}} more (see report.json)</div>{{end}}
 </details>{{end}}`

@@ -11,6 +11,11 @@
 // given, the run manifest, and what the privacy floor suppressed. The page
 // embeds the same JSON, so each number on it exists in a JSON output.
 //
+// The values of one field are shown as a taxonomy tree (package taxonomy):
+// placed on a reference tree such as the paper's, or on the run's own
+// taxonomy, which the report builds and keeps in RUN/taxonomy (see
+// Options.Flat and TreeFile).
+//
 // The privacy floor (analysis.DefaultFloor, or the run config's [analysis]
 // settings) applies throughout: a value, tree node, label or metadata value
 // resting on fewer distinct conversations (or users, where the data names
@@ -32,6 +37,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/compare"
+	"github.com/valuescope/valuescope/host/taxonomy"
 )
 
 // Options control a report.
@@ -39,11 +45,29 @@ type Options struct {
 	// Compare lists other run folders compared with this one.
 	Compare []string
 	// Tree is a reference taxonomy in the layout of the paper's
-	// values_tree.csv ("" for a flat tree of each field's values).
+	// values_tree.csv, or JSON as taxonomy build writes it ("": the run's
+	// own taxonomy, see Flat).
 	Tree string
-	// TreeField is the field placed on Tree ("" for ai_values, or the
-	// first item field).
+	// TreeField is the field placed on the taxonomy ("" for ai_values, or
+	// the first item field).
 	TreeField string
+	// Flat lists each item field's values under the tree section instead
+	// of the run's own taxonomy, when there is no Tree. Without Flat the
+	// report shows the run's own taxonomy of TreeField: TreeFile(dir,
+	// field) when it is newer than the run's store, else one clustered
+	// from the field's values and written there, when the field has
+	// MinBuildValues to BuildMax distinct values (outside those bounds the
+	// values are listed flat, and Data.Taxonomy.Note says why).
+	Flat bool
+	// BuildMax bounds the distinct values the report clusters itself (0:
+	// MaxBuildValues).
+	BuildMax int
+	// Embedder embeds values to build the run's taxonomy and to place
+	// values on a tree by meaning (nil: the built-in offline embedder).
+	Embedder taxonomy.Embedder
+	// Threshold is the cosine similarity to the nearest tree value under
+	// which a value is left unassigned (0: taxonomy.DefaultThreshold).
+	Threshold float64
 	// Top is the number of values shown per bar chart and heatmap (0: 20).
 	Top int
 	// MaxContexts bounds a heatmap's columns (0: 30, the largest kept).
@@ -78,10 +102,13 @@ type Data struct {
 	Contexts  []*Distribution `json:"contexts"`
 	Tree      *Node           `json:"tree"`
 	// TreeReference is the reference taxonomy file the tree follows ("":
-	// each field's values, flat).
-	TreeReference string          `json:"tree_reference,omitempty"`
-	Heatmaps      []*Heatmap      `json:"heatmaps"`
-	Compare       *compare.Report `json:"compare,omitempty"`
+	// the run's own taxonomy, or each field's values, flat).
+	TreeReference string `json:"tree_reference,omitempty"`
+	// Taxonomy says what the tree is: a reference, the run's own (built or
+	// reused, and its file), or flat and why.
+	Taxonomy *TreeInfo       `json:"taxonomy"`
+	Heatmaps []*Heatmap      `json:"heatmaps"`
+	Compare  *compare.Report `json:"compare,omitempty"`
 	// Suppressed sums what the privacy floor hid in the distributions and
 	// the tree (the heatmaps' own counts are in each heatmap's summary).
 	Suppressed Suppressed `json:"suppressed"`
@@ -221,7 +248,7 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 		d.Suppressed.Values += dist.Suppressed.Values
 		d.Suppressed.Count += dist.Suppressed.Count
 	}
-	if d.Tree, err = buildTree(r, o, pass); err != nil {
+	if d.Tree, d.Taxonomy, err = buildTree(ctx, dir, r, o, pass); err != nil {
 		return nil, err
 	}
 	d.Suppressed.TreeNodes = d.Tree.countSuppressed()

@@ -31,25 +31,33 @@ func quickstart(t *testing.T) string {
 	return dir
 }
 
+// The quickstart report in a browser: as the run wrote it (the run's own
+// taxonomy), then on the paper's tree when the shared data is there.
 func TestQuickstartInBrowser(t *testing.T) {
 	dir := quickstart(t)
+	c := browser(t)
+	checkPage(t, c, dir, "report.png")
+
 	tree := os.Getenv("VALUESCOPE_SHARED_DATA")
 	if tree == "" {
 		tree = "../../../shared/data"
 	}
 	tree = filepath.Join(tree, "values-in-the-wild", "values_tree.csv")
-	o := report.Options{}
-	if _, err := os.Stat(tree); err == nil {
-		o.Tree = tree
+	if _, err := os.Stat(tree); err != nil {
+		t.Logf("no paper's tree: %v", err)
+		return
 	}
-	path, err := report.Generate(context.Background(), dir, o)
-	if err != nil {
+	if _, err := report.Generate(context.Background(), dir, report.Options{Tree: tree}); err != nil {
 		t.Fatal(err)
 	}
-	path, _ = filepath.Abs(path)
-	checkJSON(t, dir)
+	checkPage(t, c, dir, "report-paper-tree.png")
+}
 
-	c := browser(t)
+// checkPage loads a run's report.html and checks its charts and tree.
+func checkPage(t *testing.T, c *cdp, dir, png string) {
+	t.Helper()
+	path, _ := filepath.Abs(filepath.Join(dir, report.HTMLFile))
+	checkJSON(t, dir)
 	pl := c.load(t, path)
 	checkLoad(t, pl, path)
 	t.Logf("quickstart report: load event after %v (performance timing %.0f ms)", pl.elapsed, pl.loadMS)
@@ -84,7 +92,7 @@ func TestQuickstartInBrowser(t *testing.T) {
 	if visible == 0 {
 		t.Error("the opened tree node shows no children")
 	}
-	c.screenshot(t, filepath.Join(t.TempDir(), "report.png"), "/tmp/report.png")
+	c.screenshot(t, filepath.Join(t.TempDir(), png), filepath.Join(os.TempDir(), png))
 }
 
 // checkJSON checks that the page embeds report.json's data.
@@ -120,6 +128,28 @@ func checkJSON(t *testing.T, dir string) {
 	}
 }
 
+// Words of the synthetic values: two-word names (58 × 51), which embed apart
+// (as real values do) so that the run's taxonomy can be built.
+var (
+	valueAdjectives = strings.Fields(`ethical emotional intellectual professional personal social cultural
+		environmental financial legal medical technical creative scientific historical political
+		religious spiritual educational academic practical theoretical physical mental economic
+		artistic civic moral digital global local public private constructive critical honest
+		respectful balanced careful patient generous loyal fair humble curious responsible safe
+		healthy sustainable accurate efficient clear open transparent collaborative independent
+		compassionate thoughtful`)
+	valueNouns = strings.Fields(`integrity honesty responsibility autonomy wellbeing growth learning
+		support care respect fairness justice safety privacy security freedom creativity expression
+		knowledge wisdom accuracy clarity efficiency quality excellence harmony balance trust
+		empathy kindness compassion dignity equality inclusion diversity community family friendship
+		cooperation leadership resilience courage patience humility gratitude curiosity innovation
+		sustainability stewardship transparency accountability`)
+)
+
+func valueName(n uint64) string {
+	return valueAdjectives[n%uint64(len(valueAdjectives))] + " " + valueNouns[n/uint64(len(valueAdjectives))%uint64(len(valueNouns))]
+}
+
 // synthetic writes a run store of n conversations shaped like a real run:
 // a response type, values from a long-tailed vocabulary, and metadata.
 func synthetic(t testing.TB, dir string, n int) {
@@ -142,7 +172,7 @@ func synthetic(t testing.TB, dir string, n int) {
 		batch = append(batch, store.Result{Conv: conv, Stage: "response-type", Items: []store.Annotation{{Field: "response_type", Value: types[rng.IntN(len(types))], IsLabel: true}}})
 		var items []store.Annotation
 		for range 1 + rng.IntN(6) {
-			items = append(items, store.Annotation{Field: "ai_values", Value: fmt.Sprintf("value %d", zipf.Uint64())})
+			items = append(items, store.Annotation{Field: "ai_values", Value: valueName(zipf.Uint64())})
 		}
 		for range rng.IntN(3) {
 			items = append(items, store.Annotation{Field: "human_values", Value: fmt.Sprintf("human value %d", zipf.Uint64())})
@@ -178,6 +208,11 @@ func TestLargeRunInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("10,000 conversations: report built in %v, %d bytes", built, fi.Size())
+	if tx := readReport(t, dir).Taxonomy; tx.Source != report.TreeBuilt {
+		t.Errorf("no taxonomy built: %+v", tx)
+	} else {
+		t.Logf("taxonomy: %s", tx.Summary())
+	}
 	if fi.Size() >= 5<<20 {
 		t.Errorf("report.html is %d bytes, over 5 MB", fi.Size())
 	}

@@ -2,11 +2,10 @@ package report
 
 import (
 	"cmp"
-	"encoding/csv"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/taxonomy"
 )
 
 // Manifest is the part of a run's manifest.json the report shows; Raw is
@@ -91,7 +91,11 @@ type Node struct {
 	Share         float64 `json:"share"`
 	// ReferencePct is the reference tree's pct_total_occurrences.
 	ReferencePct *float64 `json:"reference_pct,omitempty"`
-	Children     []*Node  `json:"children,omitempty"`
+	// Matched are the run's values placed on this leaf of the tree by
+	// embedding rather than by name (those above the privacy floor, most
+	// frequent first, at most Options.TreeLeaves).
+	Matched  []string `json:"matched,omitempty"`
+	Children []*Node  `json:"children,omitempty"`
 	// Hidden counts the children not listed: under the privacy floor
 	// (Suppressed) or past Options.TreeLeaves (More).
 	Suppressed int `json:"suppressed,omitempty"`
@@ -101,7 +105,6 @@ type Node struct {
 
 	users map[string]bool
 	convs map[int]bool
-	id    string
 }
 
 func (n *Node) countSuppressed() int {
@@ -115,135 +118,203 @@ func (n *Node) countSuppressed() int {
 	return s
 }
 
-// treeRow is one row of a values_tree.csv.
-type treeRow struct {
-	id, name, parent string
-	level            int
-	pct              *float64
+// Sources of the report's tree (TreeInfo.Source).
+const (
+	// TreeReference: Options.Tree, a reference taxonomy such as the paper's.
+	TreeReference = "reference"
+	// TreeBuilt: the run's own taxonomy, clustered for this report.
+	TreeBuilt = "built"
+	// TreeReused: the run's own taxonomy, read from the file an earlier
+	// report (or taxonomy build) wrote.
+	TreeReused = "reused"
+	// TreeFlat: no taxonomy; each item field's values listed under it.
+	TreeFlat = "flat"
+)
+
+// TreeInfo says what the report's tree is.
+type TreeInfo struct {
+	// Source is TreeReference, TreeBuilt, TreeReused or TreeFlat.
+	Source string `json:"source"`
+	// Field is the field placed on the tree, or the one with no taxonomy
+	// ("" when flat on request).
+	Field string `json:"field,omitempty"`
+	// File is the tree: Options.Tree, or the run's own taxonomy
+	// (TreeFile).
+	File string `json:"file,omitempty"`
+	// Values is the number of the field's distinct values (by normalised
+	// name, taxonomy.Key).
+	Values int `json:"values,omitempty"`
+	// Levels is the tree's number of nodes per level, 0 (its values) up.
+	Levels []int `json:"levels,omitempty"`
+	// Seconds is the time taken to build the tree (TreeBuilt).
+	Seconds float64 `json:"seconds,omitempty"`
+	// Placement counts how the field's values were placed on the tree: by
+	// name, by embedding, or left unassigned.
+	Placement *taxonomy.AssignSummary `json:"placement,omitempty"`
+	// Note says why there is no taxonomy (a flat tree), and how to make one.
+	Note string `json:"note,omitempty"`
 }
 
-func readTree(path string) ([]treeRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// treeField is the field a taxonomy is of: name, or ai_values, or the first
+// item field ("" when the run has none).
+func treeField(r *analysis.Run, name string) string {
+	if name != "" {
+		return name
 	}
-	defer f.Close()
-	cr := csv.NewReader(f)
-	head, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(h)] = i
-	}
-	for _, need := range []string{"cluster_id", "name", "level", "parent_cluster_id"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("tree %s: no %s column (want values_tree.csv's cluster_id,description,name,level,parent_cluster_id,pct_total_occurrences)", path, need)
+	field := ""
+	for _, f := range r.Fields {
+		if f.Name == taxonomy.DefaultField {
+			return f.Name
+		}
+		if field == "" && !f.Label {
+			field = f.Name
 		}
 	}
-	var out []treeRow
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tree %s: %w", path, err)
-		}
-		lv, err := strconv.Atoi(rec[col["level"]])
-		if err != nil {
-			return nil, fmt.Errorf("tree %s: level %q: %w", path, rec[col["level"]], err)
-		}
-		r := treeRow{id: rec[col["cluster_id"]], name: rec[col["name"]], parent: rec[col["parent_cluster_id"]], level: lv}
-		if i, ok := col["pct_total_occurrences"]; ok {
-			if p, err := strconv.ParseFloat(rec[i], 64); err == nil {
-				r.pct = &p
-			}
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return field
 }
 
-// buildTree places a field's values on the reference tree (o.Tree), or
-// lists each field's values under a root when there is none.
-func buildTree(r *analysis.Run, o Options, pass func(int, int) bool) (*Node, error) {
+// buildTree places a field's values on a taxonomy: the reference tree
+// (o.Tree), else the run's own (see ownTree), else lists each item field's
+// values under a root.
+func buildTree(ctx context.Context, dir string, r *analysis.Run, o Options, pass func(int, int) bool) (*Node, *TreeInfo, error) {
+	if o.Tree != "" {
+		tree, err := taxonomy.ReadFile(o.Tree)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tree: %w", err)
+		}
+		info := &TreeInfo{Source: TreeReference, File: o.Tree}
+		return placeOnTree(ctx, r, tree, info, o, pass)
+	}
+	info := &TreeInfo{Source: TreeFlat}
+	if field := treeField(r, o.TreeField); !o.Flat && field != "" {
+		f, err := r.Field(field)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tree: %w", err)
+		}
+		tree, own, err := ownTree(ctx, dir, r, f, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		if tree != nil {
+			return placeOnTree(ctx, r, tree, own, o, pass)
+		}
+		info = own
+	}
+	return flatTree(r, o, pass), info, nil
+}
+
+// flatTree lists each item field's values under a root.
+func flatTree(r *analysis.Run, o Options, pass func(int, int) bool) *Node {
 	root := &Node{Name: "all values", Open: true}
-	if o.Tree == "" {
-		for _, f := range r.Fields {
-			if f.Label {
+	for _, f := range r.Fields {
+		if f.Label {
+			continue
+		}
+		fn := &Node{Name: f.Name}
+		leaves := map[string]*Node{}
+		for i := range r.Conversations {
+			if !f.Done[i] {
 				continue
 			}
-			fn := &Node{Name: f.Name}
-			leaves := map[string]*Node{}
-			for i := range r.Conversations {
-				if !f.Done[i] {
-					continue
+			for _, v := range f.Values(i) {
+				leaf := leaves[v]
+				if leaf == nil {
+					leaf = &Node{Name: v}
+					leaves[v] = leaf
+					fn.Children = append(fn.Children, leaf)
 				}
-				for _, v := range f.Values(i) {
-					leaf := leaves[v]
-					if leaf == nil {
-						leaf = &Node{Name: v}
-						leaves[v] = leaf
-						fn.Children = append(fn.Children, leaf)
-					}
-					add(leaf, i, r.Conversations[i].User)
-					add(fn, i, r.Conversations[i].User)
-					add(root, i, r.Conversations[i].User)
-				}
+				add(leaf, i, r.Conversations[i].User)
+				add(fn, i, r.Conversations[i].User)
+				add(root, i, r.Conversations[i].User)
 			}
-			finish(fn, f.Annotated, pass, o.TreeLeaves)
-			root.Children = append(root.Children, fn)
 		}
-		root.Conversations = len(root.convs)
-		if n := len(r.Conversations); n > 0 {
-			root.Share = float64(root.Conversations) / float64(n)
-		}
-		root.convs, root.users = nil, nil
-		return root, nil
+		finish(fn, f.Annotated, pass, o.TreeLeaves)
+		root.Children = append(root.Children, fn)
 	}
-	rows, err := readTree(o.Tree)
+	root.Conversations = len(root.convs)
+	if n := len(r.Conversations); n > 0 {
+		root.Share = float64(root.Conversations) / float64(n)
+	}
+	root.convs, root.users = nil, nil
+	return root
+}
+
+// placeOnTree places the values of info.Field (the tree field when empty)
+// on tree's leaves with a taxonomy.Mapper (a leaf of the same normalised
+// name, else the nearest by embedding at or above the threshold), counts
+// each node's conversations, and lists the values left unplaced under
+// "unassigned". A reference tree's nodes carry its percentages.
+func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info *TreeInfo, o Options, pass func(int, int) bool) (*Node, *TreeInfo, error) {
+	f, err := r.Field(treeField(r, cmp.Or(info.Field, o.TreeField)))
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("tree: %w", err)
 	}
-	field := o.TreeField
-	if field == "" {
-		for _, f := range r.Fields {
-			if f.Name == "ai_values" {
-				field = f.Name
-			}
+	info.Field, info.Levels = f.Name, tree.Sizes()
+	root := &Node{Name: f.Name, Open: true}
+	byID := make(map[string]*Node, len(tree.Nodes))
+	for _, tn := range tree.Nodes {
+		n := &Node{Name: cmp.Or(tn.Name, tn.ID)}
+		if info.Source == TreeReference {
+			n.ReferencePct = &tn.Pct
 		}
-		for _, f := range r.Fields {
-			if field == "" && !f.Label {
-				field = f.Name
-			}
-		}
+		byID[tn.ID] = n
 	}
-	f, err := r.Field(field)
-	if err != nil {
-		return nil, fmt.Errorf("tree: %w", err)
-	}
-	root.Name = f.Name
-	byID := map[string]*Node{}
-	leafOf := map[string]*Node{} // normalised level-0 name → node
-	for _, tr := range rows {
-		byID[tr.id] = &Node{Name: tr.name, ReferencePct: tr.pct, id: tr.id}
-	}
-	parent := map[*Node]*Node{}
-	// Reference order: rows as the file lists them, placed under parents.
-	for _, tr := range rows {
-		n := byID[tr.id]
-		if tr.level == 0 {
-			leafOf[analysis.NormalizeValue(tr.name)] = n
-		}
-		p := byID[tr.parent]
+	parent := make(map[*Node]*Node, len(tree.Nodes))
+	// Tree order: nodes as the file lists them, placed under parents.
+	for _, tn := range tree.Nodes {
+		n, p := byID[tn.ID], byID[tn.Parent]
 		if p == nil {
 			p = root
 		}
 		p.Children = append(p.Children, n)
 		parent[n] = p
 	}
+
+	// The field's distinct values, with their conversations, placed in one
+	// batch.
+	seen := newCounter()
+	for i := range r.Conversations {
+		if f.Done[i] {
+			for _, v := range f.Values(i) {
+				seen.add(v, r.Conversations[i].User)
+			}
+		}
+	}
+	dist := &Distribution{}
+	seen.distribution(dist, func(int, int) bool { return true }, 0)
+	vals := make([]taxonomy.Value, len(dist.Values))
+	for i, v := range dist.Values {
+		vals[i] = taxonomy.Value{Name: v.Value, Count: float64(v.Count)}
+	}
+	e := o.Embedder
+	if e == nil {
+		e = offline{}
+	}
+	threshold := o.Threshold
+	if threshold == 0 {
+		threshold = taxonomy.DefaultThreshold
+	}
+	m, err := taxonomy.NewMapper(tree, f.Name, 0, e, threshold)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tree %s: %w", info.File, err)
+	}
+	as, sum, err := m.Prepare(ctx, vals)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tree %s: placing the values of %s: %w", info.File, f.Name, err)
+	}
+	info.Placement = &sum
+	leafOf := map[string]*Node{}
+	for _, a := range as { // most frequent first
+		if !a.Assigned {
+			continue
+		}
+		leaf := byID[a.Leaf]
+		leafOf[a.Value] = leaf
+		if !a.Exact && len(leaf.Matched) < o.TreeLeaves && pass(seen.convs[a.Value], len(seen.users[a.Value])) {
+			leaf.Matched = append(leaf.Matched, a.Value)
+		}
+	}
+
 	unassigned := &Node{Name: "unassigned"}
 	unplaced := map[string]*Node{}
 	for i := range r.Conversations {
@@ -253,7 +324,7 @@ func buildTree(r *analysis.Run, o Options, pass func(int, int) bool) (*Node, err
 		user := r.Conversations[i].User
 		add(root, i, user)
 		for _, v := range f.Values(i) {
-			n := leafOf[analysis.NormalizeValue(v)]
+			n := leafOf[v]
 			if n == nil {
 				leaf := unplaced[v]
 				if leaf == nil {
@@ -274,7 +345,7 @@ func buildTree(r *analysis.Run, o Options, pass func(int, int) bool) (*Node, err
 		root.Children = append(root.Children, unassigned)
 	}
 	finish(root, f.Annotated, pass, o.TreeLeaves)
-	return root, nil
+	return root, info, nil
 }
 
 func add(n *Node, conv int, user string) {
@@ -321,4 +392,43 @@ func finish(n *Node, annotated int, pass func(int, int) bool, leaves int) {
 	}
 	n.Children = kept
 	n.convs, n.users = nil, nil
+}
+
+// Summary says in a sentence what the tree is.
+func (t *TreeInfo) Summary() string {
+	clusters := func() string {
+		if len(t.Levels) < 2 {
+			return "no clusters"
+		}
+		s := make([]string, len(t.Levels)-1)
+		for i, n := range t.Levels[1:] {
+			s[i] = strconv.Itoa(n)
+		}
+		if len(s) == 1 {
+			return s[0] + " clusters"
+		}
+		return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1] + " clusters, finest level first"
+	}
+	placed := func() string {
+		p := t.Placement
+		if p == nil {
+			return ""
+		}
+		return fmt.Sprintf("%d distinct values: %d placed by name, %d by embedding (cosine similarity at least %.2f), %d unassigned",
+			p.Values, p.Exact, p.Assigned-p.Exact, p.Threshold, p.Unassigned)
+	}
+	switch t.Source {
+	case TreeReference:
+		return fmt.Sprintf("The values of %s on the taxonomy %s (%d values; %s). %s.", t.Field, t.File, t.Levels[0], clusters(), placed())
+	case TreeBuilt:
+		return fmt.Sprintf("The run's own taxonomy of %s: its %d distinct values in %s (k-means, seed %d; built in %.1f s), written to %s in the layout of the paper's values_tree.csv.",
+			t.Field, t.Values, clusters(), BuildSeed, t.Seconds, t.File)
+	case TreeReused:
+		return fmt.Sprintf("The run's own taxonomy of %s, %s (%d values; %s), reused: it is newer than the run's store (delete it to build it again). %s.",
+			t.Field, t.File, t.Levels[0], clusters(), placed())
+	}
+	if t.Note != "" {
+		return t.Note
+	}
+	return "Each field's values, listed flat (no taxonomy)."
 }

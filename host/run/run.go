@@ -7,6 +7,8 @@
 //	manifest.json    what produced the results: versions, hashes, counts
 //	store.sqlite     the run store (resumable; see package store)
 //	annotations.csv, annotations.parquet, conversations.csv, errors.csv
+//	report.html, report.json  the report (package report), unless NoReport
+//	taxonomy/FIELD.tree.csv   the run's own taxonomy, which the report shows
 //
 // Running the same command again on an interrupted run finishes it.
 package run
@@ -76,8 +78,11 @@ type Options struct {
 // Result is what a run did.
 type Result struct {
 	Dir string
-	// Report is the path of report.html, when one was written.
+	// Report is the path of report.html, when one was written, and
+	// Taxonomy what its tree is (the run's own taxonomy, built or reused,
+	// or why the values are listed flat).
 	Report   string
+	Taxonomy *report.TreeInfo
 	Progress pipeline.Progress
 	Manifest *Manifest
 }
@@ -85,6 +90,26 @@ type Result struct {
 // Execute runs cfg. It returns context.Canceled (wrapped) when interrupted:
 // what was finished is stored, and the same command resumes.
 func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	res, err := execute(ctx, cfg, opts)
+	if err != nil || opts.NoReport {
+		return res, err
+	}
+	// The report once the store is closed, so that the run's taxonomy it
+	// writes is newer than the store, and a later report reuses it.
+	d, err := report.Build(ctx, res.Dir, report.Options{})
+	if err == nil {
+		err = report.Write(res.Dir, d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	res.Report, res.Taxonomy = filepath.Join(res.Dir, report.HTMLFile), d.Taxonomy
+	return res, nil
+}
+
+// execute runs cfg and writes the exports and the manifest, the store
+// closed when it returns.
+func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -215,13 +240,7 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
 		return nil, err
 	}
-	res := &Result{Dir: dir, Progress: prog, Manifest: m}
-	if runErr == nil && !opts.NoReport {
-		if res.Report, err = report.Generate(ctx, dir, report.Options{}); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
-		}
-	}
-	return res, runErr
+	return &Result{Dir: dir, Progress: prog, Manifest: m}, runErr
 }
 
 // loadStages loads each stage's plugin with its config and prompt.
