@@ -50,8 +50,10 @@ type Options struct {
 	// Restarts of k-means++ per k-means (default 8 for the values, 16 for the levels above).
 	Restarts int
 	// MiniBatchAbove switches the value level to mini-batch k-means above this
-	// many items (default 20,000), and Ward to k-means at the value level then
-	// Ward above it.
+	// many items, and Ward to k-means at the value level then Ward above it.
+	// Default: 5,000 for KMeans (full k-means with restarts grows as n·k per
+	// pass and k with n: 8,000 values took 36 s, 20,000 over 5 minutes, where
+	// mini-batch takes seconds), 20,000 for Ward (its memory is n²).
 	MiniBatchAbove int
 	// Weighted lets counts weight the clustering (Ward: an item counts as its
 	// count's worth of points; k-means: weighted means). By default items
@@ -73,12 +75,20 @@ type Options struct {
 	Field string
 }
 
-// DefaultLevels are the paper's proportions for n values: three levels, the
-// first with n·266/3307 clusters, the top with 5 (fewer for small n), the one
-// between at Clio's geometric ratio (n_top/n_base)^(1/(L-1)).
+// DefaultLevels are the paper's proportions for n values: the first level
+// with n·266/3307 clusters, the top with 5 (at most half the first level's),
+// and between them Clio's geometric ratio (n_top/n_base)^(1/(L-1)). The
+// paper steps down about 7x per level (266, 26, 5 over two steps); fewer
+// values get fewer levels rather than chains of near-equal ones (90 values:
+// 7, 3, not 7, 6, 5); three levels at most, as the paper.
 func DefaultLevels(n int) []int {
-	base := int(math.Round(float64(n) * 266 / 3307))
-	return GeometricLevels(max(base, 2), min(5, max(base-1, 1)), 3)
+	base := max(2, int(math.Round(float64(n)*266/3307)))
+	top := min(5, base/2)
+	if top < 2 {
+		return []int{base}
+	}
+	steps := int(math.Round(math.Log(float64(base)/float64(top)) / math.Log(7.3)))
+	return GeometricLevels(base, top, 1+min(max(steps, 1), 2))
 }
 
 // GeometricLevels gives depth level sizes from base to top with a constant
@@ -146,7 +156,10 @@ func Build(ctx context.Context, values []Value, o Options) (*Tree, Info, error) 
 		o.Field = "ai_values"
 	}
 	if o.MiniBatchAbove <= 0 {
-		o.MiniBatchAbove = 20000
+		o.MiniBatchAbove = 5000
+		if o.Method == Ward {
+			o.MiniBatchAbove = 20000
+		}
 	}
 	if o.Namer == nil {
 		o.Namer = RepresentativeNamer{}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,8 +158,10 @@ func TestDefaultLevels(t *testing.T) {
 	if got := GeometricLevels(8000, 5, 4); len(got) != 4 || got[1] != 684 || got[2] != 58 {
 		t.Errorf("GeometricLevels(8000, 5, 4) = %v", got)
 	}
-	if got := DefaultLevels(10); len(got) == 0 || got[0] != 2 {
-		t.Errorf("DefaultLevels(10) = %v", got)
+	for n, want := range map[int][]int{10: {2}, 90: {7, 3}, 500: {40, 5}, 3307: {266, 36, 5}, 100000: {8044, 201, 5}} {
+		if got := DefaultLevels(n); !slices.Equal(got, want) {
+			t.Errorf("DefaultLevels(%d) = %v, want %v", n, got, want)
+		}
 	}
 }
 
