@@ -344,8 +344,47 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 	if len(unassigned.Children) > 0 {
 		root.Children = append(root.Children, unassigned)
 	}
+	if info.Source != TreeReference {
+		for _, c := range root.Children {
+			guardNames(c, pass)
+		}
+	}
 	finish(root, f.Annotated, pass, o.TreeLeaves)
 	return root, info, nil
+}
+
+// guardNames renames the clusters of a tree built from the run that are
+// named after one of their values under the privacy floor (the built-in
+// namer names a cluster after a central member, which may be rare): to the
+// value under them with the most conversations that passes the floor, else
+// to "Values under the privacy floor". It returns the node's leaves.
+func guardNames(n *Node, pass func(int, int) bool) []*Node {
+	if len(n.Children) == 0 {
+		return []*Node{n}
+	}
+	var leaves []*Node
+	for _, c := range n.Children {
+		leaves = append(leaves, guardNames(c, pass)...)
+	}
+	key := taxonomy.Key(n.Name)
+	var best *Node
+	leak := false
+	for _, l := range leaves {
+		ok := pass(len(l.convs), len(l.users))
+		if !ok && taxonomy.Key(l.Name) == key {
+			leak = true
+		}
+		if ok && (best == nil || len(l.convs) > len(best.convs)) {
+			best = l
+		}
+	}
+	if leak {
+		n.Name = "Values under the privacy floor"
+		if best != nil {
+			n.Name = best.Name
+		}
+	}
+	return leaves
 }
 
 func add(n *Node, conv int, user string) {
