@@ -184,10 +184,10 @@ type CheckInfo struct {
 var Checks = []CheckInfo{
 	{Name: "manifest", Doc: "the plugin loads, its manifest is valid (name, version, kind, field, labels of a classifier, needs) and it speaks ABI 1"},
 	{Name: "configure", Doc: "a config with an unknown key, and one that is not JSON, are refused with an error: not accepted, not a trap"},
-	{Name: "outputs", Doc: "annotations use declared fields, a classifier's labels come from its set, item names are short, normalised and non-empty, attributes valid UTF-8"},
+	{Name: "outputs", Doc: "annotations use declared fields, a classifier's labels come from its set, item names are short, normalised and non-empty, attributes valid UTF-8; a namer names each cluster with one item"},
 	{Name: "determinism", Doc: "the same conversation, config and model answers give the same output on another instance, in another order, and repeated"},
 	{Name: "models", Doc: "model calls are well formed and declared in needs; malformed, empty, truncated or failed model answers lead to annotations or an error, never a trap, within the host's rounds"},
-	{Name: "hostile", Doc: "unusual input (no turns, no assistant turn, 1 MiB messages, 1,000 turns, invalid UTF-8, unknown roles, control characters, deep JSON nesting) is answered without a trap"},
+	{Name: "hostile", Doc: "unusual input (no turns, no assistant turn, 1 MiB messages, 1,000 turns, invalid UTF-8, unknown roles, control characters, deep JSON nesting; for a namer also malformed and extreme clusters) is answered without a trap"},
 	{Name: "limits", Doc: "ordinary conversations finish within the deadline and the memory limit"},
 	{Name: "capabilities", Doc: "a Wasm module imports only WASI preview 1 functions (with WASI's signatures) and exports protocol v1"},
 	{Name: "concurrency", Doc: "many calls in parallel (several Wasm instances, or concurrent gRPC calls) give the same answers as one at a time"},

@@ -50,6 +50,7 @@ var gallery = []struct {
 	{name: "lenientconfig", check: "configure"},
 	{name: "badlabel", check: "outputs"},
 	{name: "badnames", check: "outputs"},
+	{name: "badnamer", check: "outputs"},
 	{name: "nondeterministic", check: "determinism"},
 	{name: "trapmodel", check: "models"},
 	{name: "traphostile", check: "hostile"},

@@ -303,6 +303,9 @@ func (k *kit) load(ctx context.Context) {
 	}
 	k.main, k.manifest, k.sha256 = p, info.Manifest, info.SHA256
 	m := k.manifest
+	if m.Kind == protocol.Namer {
+		k.corpus = append(Clusters(), k.opts.Corpus...)
+	}
 	if slices.Contains(m.Needs, protocol.NeedModel) || slices.Contains(m.Needs, protocol.NeedEmbeddings) {
 		k.models = goodModels(k.opts.Models)
 	}
@@ -614,8 +617,11 @@ func (k *kit) judgeOutputs() {
 	default:
 		m := k.manifest
 		what := "item names normalised"
-		if m.Kind == protocol.Classifier {
+		switch m.Kind {
+		case protocol.Classifier:
 			what = "labels from the declared set"
+		case protocol.Namer:
+			what = "one cluster name per cluster"
 		}
 		k.set("outputs", Pass, fmt.Sprintf("valid annotations from %d conversations (ordinary, hostile, model rounds): declared fields, %s", k.annotatedCount, what))
 	}
@@ -815,7 +821,11 @@ func (k *kit) checkHostile(ctx context.Context) {
 	}
 	var problems, details []string
 	counts := map[kind]int{}
-	for _, hc := range hostileCases() {
+	cases := hostileCases()
+	if k.manifest.Kind == protocol.Namer {
+		cases = append(cases, hostileClusterCases()...)
+	}
+	for _, hc := range cases {
 		o := k.annotate(ctx, k.main, hc.conv(), k.models)
 		if o.kind == canceled {
 			return
@@ -835,7 +845,7 @@ func (k *kit) checkHostile(ctx context.Context) {
 		k.set("hostile", Fail, problems[0]+"; answer unusual input with annotations or an error", append(problems[1:], details...)...)
 		return
 	}
-	k.set("hostile", Pass, fmt.Sprintf("answered %d hostile inputs without a trap (%s)", len(hostileCases()), countKinds(counts)), details...)
+	k.set("hostile", Pass, fmt.Sprintf("answered %d hostile inputs without a trap (%s)", len(cases), countKinds(counts)), details...)
 }
 
 // --- concurrency and throughput -------------------------------------------
@@ -945,6 +955,7 @@ func (k *kit) checkThroughput(ctx context.Context) {
 func (k *kit) corpusBytes(idx []int) int {
 	n := 0
 	for _, i := range idx {
+		n += len(k.corpus[i].MetaJSON)
 		for _, t := range k.corpus[i].Turns {
 			n += len(t.Content)
 		}

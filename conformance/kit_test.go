@@ -138,6 +138,14 @@ func TestCheckCalls(t *testing.T) {
 func TestCheckOutput(t *testing.T) {
 	cls := protocol.Manifest{Name: "c", Kind: protocol.Classifier, Field: "f", Labels: []string{"a", "b"}}
 	ext := protocol.Manifest{Name: "e", Kind: protocol.Extractor, Field: "f", Fields: []string{"g"}}
+	nam := protocol.Manifest{Name: "n", Kind: protocol.Namer, Field: protocol.FieldClusterName}
+	named := func(names ...string) []protocol.Annotation {
+		a := protocol.Annotation{Field: protocol.FieldClusterName}
+		for _, n := range names {
+			a.Items = append(a.Items, protocol.Item{Name: n, Attrs: map[string]string{"description": "d"}})
+		}
+		return []protocol.Annotation{a}
+	}
 	for _, c := range []struct {
 		m    protocol.Manifest
 		anns []protocol.Annotation
@@ -150,6 +158,11 @@ func TestCheckOutput(t *testing.T) {
 		{ext, []protocol.Annotation{{Field: "h"}}, "not declared"},
 		{ext, []protocol.Annotation{{Items: []protocol.Item{{Name: "Honesty."}}}}, "not lower case"},
 		{ext, []protocol.Annotation{{Items: []protocol.Item{{Name: "x", Attrs: map[string]string{"e": "\xff"}}}}}, "valid UTF-8"},
+		{nam, named("Intellectual clarity"), ""},
+		{nam, named("Intellectual clarity."), "ends with punctuation"},
+		{nam, named("Honesty", "Care"), "a namer answers one annotation with one item"},
+		{nam, nil, "got 0 annotation(s)"},
+		{nam, named("Care\u200b"), "formatting character"},
 	} {
 		got := checkOutput(c.m, c.anns)
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {

@@ -17,7 +17,13 @@ import (
 // plugin.MaxItemName bytes of valid UTF-8, lower case, words separated by
 // single spaces, no leading or trailing space or sentence punctuation, no
 // control or invisible formatting characters.
-func CheckName(name string) string {
+func CheckName(name string) string { return checkName(name, true) }
+
+// checkDisplayName is CheckName but for upper case, which a namer's cluster
+// names may have ("Intellectual clarity").
+func checkDisplayName(name string) string { return checkName(name, false) }
+
+func checkName(name string, lower bool) string {
 	switch {
 	case name == "":
 		return "is empty"
@@ -29,7 +35,7 @@ func CheckName(name string) string {
 		return "has leading or trailing white space"
 	case strings.Contains(name, "  "):
 		return "has a run of spaces"
-	case strings.ToLower(name) != name:
+	case lower && strings.ToLower(name) != name:
 		return "is not lower case"
 	case strings.ContainsAny(name[len(name)-1:], ".,;:!?"):
 		return "ends with punctuation"
@@ -49,7 +55,9 @@ func CheckName(name string) string {
 // checkOutput checks one conversation's annotations: the host's own checks
 // (plugin.CheckAnnotations: declared fields, labels from the label set, item
 // names of 1 to 100 bytes), then the kit's: a classifier gives one label per
-// field, item names are normalised, labels and attributes are valid UTF-8.
+// field, item names are normalised, labels and attributes are valid UTF-8; a
+// namer answers one item (plugin.ClusterName), whose name may have upper
+// case.
 func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
 	if err := plugin.CheckAnnotations(m, anns); err != nil {
 		msg := err.Error()
@@ -57,6 +65,13 @@ func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
 			msg = pe.Msg
 		}
 		return msg
+	}
+	check := CheckName
+	if m.Kind == protocol.Namer {
+		if _, _, err := plugin.ClusterName(m, anns); err != nil {
+			return err.(*plugin.PluginError).Msg
+		}
+		check = checkDisplayName
 	}
 	seen := map[string]bool{}
 	for i, a := range anns {
@@ -74,7 +89,7 @@ func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
 			return fmt.Sprintf("annotation %d: label %s is not valid UTF-8", i, quote(a.Label))
 		}
 		for j, it := range a.Items {
-			if why := CheckName(it.Name); why != "" {
+			if why := check(it.Name); why != "" {
 				return fmt.Sprintf("annotation %d item %d: name %s %s", i, j, quote(truncate(it.Name, 60)), why)
 			}
 			for k, v := range it.Attrs {

@@ -1,7 +1,7 @@
 // Package plugins holds the plugins built into valuescope: their sources
-// (extractors/, classifiers/) and their WebAssembly modules (wasm/), which are
-// committed and embedded so that `go install` and `go run` users get them
-// without a build step. `valuescope plugins build` regenerates the modules;
+// (extractors/, classifiers/, namers/) and their WebAssembly modules (wasm/),
+// which are committed and embedded so that `go install` and `go run` users
+// get them without a build step. `valuescope plugins build` regenerates the modules;
 // builds are reproducible, and `valuescope plugins build --check` (run by CI)
 // fails when a committed module does not match its source.
 package plugins
@@ -33,6 +33,8 @@ var All = []Builtin{
 	{Name: "response-type-model", Package: "./plugins/classifiers/modelresponsetype/wasm"},
 	{Name: "task", Package: "./plugins/classifiers/task/wasm"},
 	{Name: "task-description", Package: "./plugins/classifiers/task/wasm/description"},
+	// A namer: names taxonomy clusters (valuescope taxonomy build --name-model).
+	{Name: "contrastive-namer", Package: "./plugins/namers/contrastive/wasm"},
 }
 
 // File is the module's path relative to the module root.

@@ -24,7 +24,7 @@ func init() { commands = append(commands, newPluginsCmd) }
 func newPluginsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugins",
-		Short: "List, describe and build extractor and classifier plugins",
+		Short: "List, describe and build extractor, classifier and namer plugins",
 		Long: "Plugins are named in configs and here as builtin:NAME, a path to a .wasm module,\n" +
 			"or grpc:COMMAND ARGS... (a subprocess). See sdk/ABI.md to write one.",
 	}

@@ -83,7 +83,7 @@ func (m *modelFlags) flags(cmd *cobra.Command, naming bool) {
 	f.StringVar(&m.config, "config", "", "run config whose [models] to use (default: RUN/config.toml)")
 	f.StringVar(&m.embedModel, "embed-model", "", "embed with this model's embeddings endpoint (a [models] name) instead of offline")
 	if naming {
-		f.StringVar(&m.nameModel, "name-model", "", "name clusters with this model (a [models] name), contrastively")
+		f.StringVar(&m.nameModel, "name-model", "", "name clusters with this model (a [models] name) through the namer plugin (--name-plugin; default "+taxonomy.DefaultNamerPlugin+": contrastively)")
 	}
 	f.BoolVar(&m.offline, "offline", false, "answer model calls from the run's cache only")
 }
@@ -294,6 +294,7 @@ func parseLevels(s string) ([]int, error) {
 func newTaxonomyBuildCmd() *cobra.Command {
 	var src valueSource
 	var mf modelFlags
+	var nf namerFlags
 	var levels, method, namer, out, jsonOut, vectors string
 	var seed uint64
 	var top, depth, smooth int
@@ -306,7 +307,9 @@ func newTaxonomyBuildCmd() *cobra.Command {
 			"(or --vectors, word vectors in GloVe/word2vec text format), clusters them bottom-up into\n" +
 			"--levels (default like the paper: n*266/3307 clusters, then Clio's geometric ratio up to\n" +
 			"5; or --top and --depth), names the clusters, and writes the tree. The same input and\n" +
-			"--seed give the same tree.",
+			"--seed give the same tree. Clusters are named by a built-in namer (--namer), or by a\n" +
+			"namer plugin with a model (--name-model; --name-plugin to swap the plugin, --name-prompt\n" +
+			"its prompt), which the built-in namer stands in for on a cluster the plugin fails on.",
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if out == "" {
@@ -348,10 +351,13 @@ func newTaxonomyBuildCmd() *cobra.Command {
 			default:
 				return usage("--namer %q: expected representative or words", namer)
 			}
-			var modelNamer *taxonomy.ModelNamer
-			if nameCaller != nil {
-				modelNamer = &taxonomy.ModelNamer{Model: taxonomy.ModelCompleter{Caller: nameCaller, Model: mf.nameModel}, Fallback: o.Namer}
-				o.Namer = modelNamer
+			pluginNamer, err := nf.open(cmd, nameCaller, mf.nameModel, o.Namer)
+			if err != nil {
+				return err
+			}
+			if pluginNamer != nil {
+				defer pluginNamer.Plugin.Close()
+				o.Namer = pluginNamer
 			}
 			start := time.Now()
 			tree, info, err := taxonomy.Build(ctx, vals, o)
@@ -371,8 +377,8 @@ func newTaxonomyBuildCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d values (%d distinct names, %d after normalisation) -> %v clusters (%s) in %s\ntree: %s\n",
 				info.Values, info.Variants, info.Items, info.Levels, info.Method, time.Since(start).Round(time.Millisecond), out)
-			if modelNamer != nil && len(modelNamer.Failures) > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%d clusters kept the built-in name (the model's answer failed), e.g. %s\n", len(modelNamer.Failures), modelNamer.Failures[0])
+			if pluginNamer != nil && len(pluginNamer.Failures) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d clusters kept the built-in name (the namer plugin failed on them), e.g. %s\n", len(pluginNamer.Failures), pluginNamer.Failures[0])
 			}
 			if info.Unembedded > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d values could not be embedded (no known word or part): they cluster together\n", info.Unembedded)
@@ -385,15 +391,16 @@ func newTaxonomyBuildCmd() *cobra.Command {
 	}
 	src.flags(cmd)
 	mf.flags(cmd, true)
+	nf.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&levels, "levels", "", "clusters per level, bottom-up, e.g. 266,26,5 (default: like the paper)")
 	f.IntVar(&top, "top", 5, "clusters at the top level (with --depth, when --levels is not given)")
 	f.IntVar(&depth, "depth", 3, "number of cluster levels (with --top, when --levels is not given)")
-	f.StringVar(&method, "method", taxonomy.KMeans, "kmeans (k-means++ with restarts, mini-batch above 20,000 values; the levels above on centroids) or ward (one Ward tree cut at each level; above 20,000 values mini-batch k-means first)")
+	f.StringVar(&method, "method", taxonomy.KMeans, "kmeans (k-means++ with restarts, mini-batch above 5,000 values; the levels above on centroids) or ward (one Ward tree cut at each level; above 20,000 values mini-batch k-means first)")
 	f.Uint64Var(&seed, "seed", 1, "seed of k-means")
 	f.IntVar(&smooth, "smooth", 0, "move each value towards its N nearest neighbours before clustering (0: off)")
 	f.BoolVar(&weighted, "weighted", false, "weight the clustering by the values' counts (counts always give the percentages)")
-	f.StringVar(&namer, "namer", "representative", "built-in namer: representative (a central, frequent member) or words (most frequent words)")
+	f.StringVar(&namer, "namer", "representative", "built-in namer: representative (a central, frequent member) or words (most frequent words); with a namer plugin, it names the clusters the plugin fails on")
 	f.StringVar(&vectors, "vectors", "", "word vectors in GloVe or word2vec text format (.gz ok) instead of the built-in ones")
 	f.StringVar(&out, "out", "", "the tree: CSV in the paper's layout, or JSON when it ends in .json")
 	f.StringVar(&jsonOut, "json-out", "", "also write the tree as JSON here")

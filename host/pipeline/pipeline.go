@@ -110,6 +110,9 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 	}
 	fps := make([]store.Stage, len(stages))
 	for i, s := range stages {
+		if m := s.Plugin.Manifest(); m.Kind == protocol.Namer {
+			return Progress{}, fmt.Errorf("stage %s: plugin %s is a namer: it names taxonomy clusters (valuescope taxonomy build --name-plugin), not conversations", s.Name, m.Name)
+		}
 		fps[i] = store.Stage{Name: s.Name, Fingerprint: s.Fingerprint}
 	}
 	invalidated, err := st.SetStages(fps)

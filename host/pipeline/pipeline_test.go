@@ -197,3 +197,17 @@ func TestSample(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// A namer names taxonomy clusters, not conversations: a run refuses it as a
+// stage.
+func TestNamerStageRefused(t *testing.T) {
+	p, _, err := plugin.Load(context.Background(), "builtin:contrastive-namer", plugin.Options{Log: quiet, Instances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, err = pipeline.Run(context.Background(), demo(t), openStore(t), []pipeline.Stage{{Name: "names", Plugin: p}}, pipeline.Options{Log: quiet})
+	if err == nil || !strings.Contains(err.Error(), "stage names: plugin contrastive-namer is a namer") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -1,7 +1,8 @@
-// Package plugin loads extractor and classifier plugins and runs
-// conversations through them. A plugin is a WebAssembly module (run in-process
-// by wazero, sandboxed) or a subprocess speaking gRPC (hashicorp/go-plugin);
-// both speak protocol v1 (sdk/proto) and look the same from here: a Plugin.
+// Package plugin loads extractor, classifier and namer plugins and runs
+// conversations (for a namer: taxonomy clusters) through them. A plugin is a
+// WebAssembly module (run in-process by wazero, sandboxed) or a subprocess
+// speaking gRPC (hashicorp/go-plugin); both speak protocol v1 (sdk/proto) and
+// look the same from here: a Plugin.
 //
 // References, as a run config or the CLI writes them:
 //
@@ -21,6 +22,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -111,8 +114,12 @@ func CheckManifest(m protocol.Manifest) error {
 		if len(m.Labels) == 0 {
 			errs = append(errs, "a classifier must declare its labels")
 		}
+	case protocol.Namer:
+		if m.Field != protocol.FieldClusterName || len(m.Fields) > 0 {
+			errs = append(errs, fmt.Sprintf("a namer writes the field %q only", protocol.FieldClusterName))
+		}
 	default:
-		errs = append(errs, fmt.Sprintf("kind %q: want %q or %q", m.Kind, protocol.Extractor, protocol.Classifier))
+		errs = append(errs, fmt.Sprintf("kind %q: want %q, %q or %q", m.Kind, protocol.Extractor, protocol.Classifier, protocol.Namer))
 	}
 	if m.Field == "" {
 		errs = append(errs, "manifest names no field")
@@ -160,6 +167,34 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 		}
 	}
 	return nil
+}
+
+// ClusterName reads a namer's answer (sdk/ABI.md, "Namer plugins"): one
+// annotation of the field cluster_name with one item, the cluster's name,
+// whose "description" attribute is its description. anns passed
+// CheckAnnotations.
+func ClusterName(m protocol.Manifest, anns []protocol.Annotation) (name, description string, err error) {
+	items := 0
+	for _, a := range anns {
+		items += len(a.Items)
+	}
+	if len(anns) != 1 || items != 1 {
+		return "", "", &PluginError{m.Name, fmt.Sprintf("a namer answers one annotation with one item (the cluster's name); got %d annotation(s) with %d item(s)", len(anns), items)}
+	}
+	it := anns[0].Items[0]
+	if !utf8.ValidString(it.Name) || strings.TrimSpace(it.Name) != it.Name || strings.ContainsFunc(it.Name, unicode.IsControl) {
+		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %q: want valid UTF-8 without control characters or surrounding space", truncate(it.Name, 40))}
+	}
+	for k := range it.Attrs {
+		if k != protocol.AttrDescription {
+			return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %q: attribute %q: a namer's item has only %q", truncate(it.Name, 40), truncate(k, 40), protocol.AttrDescription)}
+		}
+	}
+	desc := it.Attrs[protocol.AttrDescription]
+	if !utf8.ValidString(desc) {
+		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %q: the description is not valid UTF-8", truncate(it.Name, 40))}
+	}
+	return it.Name, desc, nil
 }
 
 func truncate(s string, n int) string {

@@ -115,7 +115,7 @@ func TestBuiltins(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	cases := []struct{ ref, want string }{
-		{"builtin:nope", `unknown built-in plugin "nope" (built-in: cue-values, response-type, subjectivity, values, response-type-model, task, task-description)`},
+		{"builtin:nope", `unknown built-in plugin "nope" (built-in: cue-values, response-type, subjectivity, values, response-type-model, task, task-description, contrastive-namer)`},
 		{filepath.Join(t.TempDir(), "missing.wasm"), "no such file"},
 		{"grpc:", "no command after grpc:"},
 		{"grpc:/nonexistent/plugin-binary", "plugin-binary"},
@@ -133,6 +133,41 @@ func TestCheckManifest(t *testing.T) {
 	for _, want := range []string{"speaks plugin ABI 2; this host speaks ABI 1", "no name", "must declare its labels", "names no field"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v: want %q", err, want)
+		}
+	}
+}
+
+func TestNamerManifestAndAnswer(t *testing.T) {
+	m := protocol.Manifest{Name: "n", ABI: 1, Kind: protocol.Namer, Field: protocol.FieldClusterName}
+	if err := plugin.CheckManifest(m); err != nil {
+		t.Fatal(err)
+	}
+	bad := m
+	bad.Field = "ai_values"
+	if err := plugin.CheckManifest(bad); err == nil || !strings.Contains(err.Error(), `a namer writes the field "cluster_name" only`) {
+		t.Errorf("namer writing ai_values: %v", err)
+	}
+	item := func(name string, attrs map[string]string) []protocol.Annotation {
+		return []protocol.Annotation{{Field: protocol.FieldClusterName, Items: []protocol.Item{{Name: name, Attrs: attrs}}}}
+	}
+	name, desc, err := plugin.ClusterName(m, item("Honesty and candour", map[string]string{"description": "Truth told."}))
+	if err != nil || name != "Honesty and candour" || desc != "Truth told." {
+		t.Errorf("%q %q %v", name, desc, err)
+	}
+	for _, c := range []struct {
+		anns []protocol.Annotation
+		want string
+	}{
+		{nil, "got 0 annotation(s) with 0 item(s)"},
+		{append(item("a", nil), item("b", nil)...), "got 2 annotation(s) with 2 item(s)"},
+		{[]protocol.Annotation{{Items: []protocol.Item{{Name: "a"}, {Name: "b"}}}}, "got 1 annotation(s) with 2 item(s)"},
+		{item(" padded", nil), "surrounding space"},
+		{item("a\x07", nil), "control characters"},
+		{item("a", map[string]string{"evidence": "x"}), `attribute "evidence"`},
+		{item("a", map[string]string{"description": "\xff"}), "not valid UTF-8"},
+	} {
+		if _, _, err := plugin.ClusterName(m, c.anns); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want %q", c.anns, err, c.want)
 		}
 	}
 }

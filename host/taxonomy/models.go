@@ -2,7 +2,6 @@ package taxonomy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -56,31 +55,4 @@ func (m ModelEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, 
 		}
 	}
 	return out, nil
-}
-
-// ModelCompleter answers prompts with a model's chat endpoint, for ModelNamer.
-type ModelCompleter struct {
-	Caller    ModelCaller
-	Model     string
-	MaxTokens uint32 // default 400
-}
-
-// Complete implements Completer.
-func (m ModelCompleter) Complete(ctx context.Context, system, prompt string) (string, error) {
-	mt := m.MaxTokens
-	if mt == 0 {
-		mt = 400
-	}
-	resps, err := m.Caller.Call(ctx, []protocol.ModelCall{{ID: "name", Model: m.Model, System: system, MaxTokens: mt,
-		Messages: []protocol.Message{{Role: "user", Content: prompt}}}})
-	if err != nil {
-		return "", err
-	}
-	if len(resps) != 1 {
-		return "", errors.New("no answer")
-	}
-	if resps[0].Error != "" {
-		return "", errors.New(resps[0].Error)
-	}
-	return resps[0].Text, nil
 }

@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/model"
+	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
 )
 
 // An OpenAI-compatible server inside the test: embeddings are the offline
-// embedder's vectors, chat answers name clusters.
+// embedder's vectors, chat answers name clusters after the first member the
+// prompt lists.
 func fakeOpenAI(t *testing.T) (*httptest.Server, *atomic.Int64, *atomic.Int64) {
 	off, err := embed.NewOffline()
 	if err != nil {
@@ -78,7 +80,11 @@ func TestBuildWithModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	namer := &ModelNamer{Model: ModelCompleter{Caller: cc, Model: "chat"}}
+	namer, err := LoadPluginNamer(context.Background(), DefaultNamerPlugin, plugin.Options{Log: quiet}, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer namer.Plugin.Close()
 	vals, _, err := ReadValuesCSV("testdata/values.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +95,6 @@ func TestBuildWithModels(t *testing.T) {
 	}
 	if nEmbed.Load() == 0 || nChat.Load() != 11 {
 		t.Errorf("%d embedding requests, %d chat requests (want 11: one per cluster)", nEmbed.Load(), nChat.Load())
-	}
-	if len(namer.Failures) > 0 {
-		t.Errorf("failures: %v", namer.Failures)
 	}
 	for _, n := range tree.Level(1) {
 		if !strings.HasPrefix(n.Name, "Model: ") || !strings.HasPrefix(n.Description, "This group") {

@@ -2,7 +2,6 @@ package taxonomy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -11,24 +10,18 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
+	"github.com/valuescope/valuescope/sdk/naming"
 )
 
-// Member is a value (at level 1) or a child cluster (above) of a cluster to name.
-type Member struct {
-	Name  string  `json:"name"`
-	Count float64 `json:"count"`
-	// Similarity is the cosine of the member and the cluster's centroid.
-	Similarity float64 `json:"similarity"`
-}
+// Member is a value (at level 1) or a child cluster (above) of a cluster to
+// name. It is the protocol's type: a namer plugin receives it as JSON.
+type Member = naming.Member
 
 // ClusterToName is what a Namer sees of a cluster: its members, closest to
 // the centroid first, and (when the namer asks) the nearest non-members, for
-// contrast.
-type ClusterToName struct {
-	Level    int      `json:"level"`
-	Members  []Member `json:"members"`
-	Contrast []string `json:"contrast,omitempty"`
-}
+// contrast. A namer plugin receives it as its request's meta_json
+// (sdk/naming, sdk/ABI.md "Namer plugins").
+type ClusterToName = naming.Cluster
 
 // Naming is a cluster's name and description.
 type Naming struct {
@@ -147,98 +140,6 @@ func describe(c ClusterToName) string {
 		return fmt.Sprintf("%d %s, the most frequent: %s.", len(ms), kind, strings.Join(names, ", "))
 	}
 	return fmt.Sprintf("%d %s: %s.", len(ms), kind, strings.Join(names, ", "))
-}
-
-// Completer is a model that answers a prompt (the model package's providers
-// plug in through it).
-type Completer interface {
-	Complete(ctx context.Context, system, prompt string) (string, error)
-}
-
-// ModelNamer names clusters with a model, contrastively as Clio does: the
-// model sees a sample of the members and the nearest values outside the
-// cluster, and names what sets the members apart. A cluster whose answer does
-// not parse keeps the fallback's name, and the error is recorded in Failures.
-type ModelNamer struct {
-	Model Completer
-	// Members and Contrasts bound what the prompt shows (default 20 and 10).
-	Members, Contrasts int
-	Fallback           Namer // default RepresentativeNamer
-	Failures           []string
-}
-
-// Contrast implements Namer.
-func (m *ModelNamer) Contrast() int {
-	if m.Contrasts <= 0 {
-		return 10
-	}
-	return m.Contrasts
-}
-
-const namingSystem = "You name clusters of values for a taxonomy of the values AI assistants express. " +
-	"Answer with JSON only: {\"name\": \"...\", \"description\": \"...\"}."
-
-// NamingPrompt is the prompt for one cluster.
-func (m *ModelNamer) NamingPrompt(c ClusterToName) string {
-	nm := m.Members
-	if nm <= 0 {
-		nm = 20
-	}
-	var b strings.Builder
-	kind := "values"
-	if c.Level > 1 {
-		kind = "groups of values"
-	}
-	fmt.Fprintf(&b, "Here are %s that form one cluster (level %d of the taxonomy), most central first:\n", kind, c.Level)
-	for _, x := range c.Members[:min(nm, len(c.Members))] {
-		fmt.Fprintf(&b, "- %s\n", x.Name)
-	}
-	if len(c.Members) > nm {
-		fmt.Fprintf(&b, "(and %d more)\n", len(c.Members)-nm)
-	}
-	if len(c.Contrast) > 0 {
-		b.WriteString("\nFor contrast, these nearby ones are NOT in the cluster:\n")
-		for _, x := range c.Contrast {
-			fmt.Fprintf(&b, "- %s\n", x)
-		}
-	}
-	b.WriteString("\nGive the cluster a short name (at most six words, sentence case) that covers its members " +
-		"and distinguishes them from the contrast, and a description of one or two sentences in the past tense, " +
-		"as in \"This group of values emphasized ...\".")
-	return b.String()
-}
-
-// Name implements Namer.
-func (m *ModelNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, error) {
-	fb := m.Fallback
-	if fb == nil {
-		fb = RepresentativeNamer{}
-	}
-	out, err := fb.Name(ctx, cs)
-	if err != nil {
-		return nil, err
-	}
-	for i, c := range cs {
-		ans, err := m.Model.Complete(ctx, namingSystem, m.NamingPrompt(c))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			m.Failures = append(m.Failures, fmt.Sprintf("level %d cluster %q: %v", c.Level, out[i].Name, err))
-			continue
-		}
-		var n Naming
-		s := strings.TrimSpace(ans)
-		if a, b := strings.Index(s, "{"), strings.LastIndex(s, "}"); a >= 0 && b > a {
-			s = s[a : b+1]
-		}
-		if err := json.Unmarshal([]byte(s), &n); err != nil || strings.TrimSpace(n.Name) == "" {
-			m.Failures = append(m.Failures, fmt.Sprintf("level %d cluster %q: answer is not {\"name\", \"description\"}: %.80q", c.Level, out[i].Name, ans))
-			continue
-		}
-		out[i] = Naming{Name: strings.TrimSpace(n.Name), Description: strings.TrimSpace(n.Description)}
-	}
-	return out, nil
 }
 
 // assemble names the clusters level by level and lays out the tree.

@@ -2,9 +2,9 @@
 // value names, embeds them (an Embedder: a model provider's embeddings
 // endpoint, or the built-in offline embedder of package embed), clusters them
 // bottom-up into levels (k-means or Ward, package cluster), names the clusters
-// (a Namer: a model, contrastively, or the built-in namer), and writes the
-// tree in the exact CSV layout of the "Values in the Wild" paper's
-// values_tree.csv. It also assigns values onto an existing tree, and measures
+// (a Namer: a namer plugin such as the built-in contrastive-namer, which asks
+// a model, or a built-in offline namer), and writes the tree in the exact CSV
+// layout of the "Values in the Wild" paper's values_tree.csv. It also assigns values onto an existing tree, and measures
 // how far two trees agree (AMI, ARI, NMI per level over their shared leaves).
 package taxonomy
 

@@ -25,6 +25,16 @@ const (
 const (
 	Extractor  = "extractor"
 	Classifier = "classifier"
+	// Namer plugins name the clusters of a taxonomy, one cluster per
+	// request (sdk/ABI.md, "Namer plugins"; sdk/naming in Go).
+	Namer = "namer"
+)
+
+// A namer's answer: one annotation of FieldClusterName with one item, the
+// cluster's name, with its description in the attribute AttrDescription.
+const (
+	FieldClusterName = "cluster_name"
+	AttrDescription  = "description"
 )
 
 // What a plugin may need from the host (Manifest.Needs).

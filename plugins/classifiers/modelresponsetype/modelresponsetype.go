@@ -77,7 +77,7 @@ type Config struct {
 
 // DefaultConfig is the configuration of a stage that sets no key.
 func DefaultConfig() Config {
-	return Config{modelplugin.Settings{MaxTokens: 400, MaxConversationChars: 20000}}
+	return Config{modelplugin.Settings{Generation: modelplugin.Generation{MaxTokens: 400}, MaxConversationChars: 20000}}
 }
 
 // Manifest describes the plugin.

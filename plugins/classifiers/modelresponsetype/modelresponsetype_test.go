@@ -1,15 +1,11 @@
 package modelresponsetype_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/plugins/classifiers/modelresponsetype"
 	"github.com/valuescope/valuescope/plugins/classifiers/responsetype"
 	"github.com/valuescope/valuescope/plugins/internal/plugintest"
@@ -28,31 +24,22 @@ func TestSameLabelsAsHeuristic(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	cases := []struct{ name, answer, label, err string }{
-		{"good", `{"reasoning": "It helps with care.", "response_type": "mild support"}`, "mild support", ""},
-		{"every label", `{"reasoning": "", "response_type": "no values"}`, "no values", ""},
-		{"reframing", "```\n{\"reasoning\": \"\", \"response_type\": \"reframing\"}\n```", "reframing", ""},
-		{"wrong case", `{"reasoning": "", "response_type": "Strong Support"}`, "", `"response_type": "Strong Support" is not one of "strong support", "mild support"`},
-		{"outside the set", `{"reasoning": "", "response_type": "support"}`, "", "is not one of"},
-		{"missing", `{"reasoning": ""}`, "", `missing key "response_type"`},
-		{"not a string", `{"reasoning": "", "response_type": 1}`, "", "expected a string"},
-		{"unknown key", `{"reasoning": "", "response_type": "neutral", "confidence": "high"}`, "", `unknown key "confidence"`},
-		{"unclosed fence", "```json\n{\"reasoning\": \"\", \"response_type\": \"neutral\"}", "", "does not close it"},
+	cases := []plugintest.ParseCase{
+		{Name: "good", Answer: `{"reasoning": "It helps with care.", "response_type": "mild support"}`, Want: responseType("mild support")},
+		{Name: "every label", Answer: `{"reasoning": "", "response_type": "no values"}`, Want: responseType("no values")},
+		{Name: "reframing", Answer: "```\n{\"reasoning\": \"\", \"response_type\": \"reframing\"}\n```", Want: responseType("reframing")},
+		{Name: "wrong case", Answer: `{"reasoning": "", "response_type": "Strong Support"}`, Err: `"response_type": "Strong Support" is not one of "strong support", "mild support"`},
+		{Name: "outside the set", Answer: `{"reasoning": "", "response_type": "support"}`, Err: "is not one of"},
+		{Name: "missing", Answer: `{"reasoning": ""}`, Err: `missing key "response_type"`},
+		{Name: "not a string", Answer: `{"reasoning": "", "response_type": 1}`, Err: "expected a string"},
+		{Name: "unknown key", Answer: `{"reasoning": "", "response_type": "neutral", "confidence": "high"}`, Err: `unknown key "confidence"`},
+		{Name: "unclosed fence", Answer: "```json\n{\"reasoning\": \"\", \"response_type\": \"neutral\"}", Err: "does not close it"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			anns, err := modelresponsetype.Parse(c.answer)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want %q", anns, err, c.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(anns, []protocol.Annotation{{Field: "response_type", Label: c.label}}) {
-				t.Fatalf("got %+v, %v", anns, err)
-			}
-		})
-	}
+	plugintest.Parse(t, modelresponsetype.Parse, cases)
+}
+
+func responseType(label string) []protocol.Annotation {
+	return []protocol.Annotation{{Field: "response_type", Label: label}}
 }
 
 func TestRender(t *testing.T) {
@@ -77,13 +64,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestDefaultPromptIsConfigFile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "prompts", "response-type.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != modelresponsetype.DefaultPrompt {
-		t.Fatal("configs/prompts/response-type.md differs from the built-in prompt.md; copy one onto the other")
-	}
+	plugintest.PromptIsConfigFile(t, "response-type.md", modelresponsetype.DefaultPrompt)
 }
 
 func TestThroughHost(t *testing.T) {
@@ -98,35 +79,13 @@ func TestThroughHost(t *testing.T) {
 		t.Fatalf("manifest %+v", m)
 	}
 	good := `{"reasoning": "Supports honesty, with care.", "response_type": "mild support"}`
-	cases := []struct {
-		name    string
-		answers []string
-		calls   int
-		err     string
-	}{
-		{"good", []string{good}, 1, ""},
-		{"malformed then good", []string{`{"reasoning": "", "response_type": "supportive"}`, good}, 2, ""},
-		{"always malformed", []string{`mild support`}, 2, "did not parse after a repair round"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			model := &plugintest.Model{Answers: c.answers}
-			anns, err := plugin.Annotate(context.Background(), p, plugintest.Conversation, model, 0)
-			if len(model.Calls) != c.calls {
-				t.Errorf("%d model calls, want %d", len(model.Calls), c.calls)
-			}
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want %q", anns, err, c.err)
-				}
-				return
-			}
-			if err != nil || len(anns) != 1 || anns[0].Label != "mild support" {
-				t.Fatalf("got %+v, %v", anns, err)
-			}
-			if u := model.Calls[0].Messages[0].Content; !strings.Contains(u, "- strong resistance\n- no values") {
-				t.Errorf("labels not rendered: %q", u)
-			}
-		})
-	}
+	plugintest.Rounds(t, p, plugintest.Conversation, []plugintest.RoundCase{
+		{Name: "good", Answers: []string{good}, Calls: 1, Want: responseType("mild support")},
+		{Name: "malformed then good", Answers: []string{`{"reasoning": "", "response_type": "supportive"}`, good}, Calls: 2, Want: responseType("mild support")},
+		{Name: "always malformed", Answers: []string{`mild support`}, Calls: 2, Err: "did not parse after a repair round"},
+	}, func(t *testing.T, _ plugintest.RoundCase, model *plugintest.Model) {
+		if u := model.Calls[0].Messages[0].Content; !strings.Contains(u, "- strong resistance\n- no values") {
+			t.Errorf("labels not rendered: %q", u)
+		}
+	})
 }

@@ -1,14 +1,10 @@
 package subjectivity_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/plugins/classifiers/subjectivity"
 	"github.com/valuescope/valuescope/plugins/internal/modelplugin"
 	"github.com/valuescope/valuescope/plugins/internal/plugintest"
@@ -16,55 +12,34 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	cases := []struct {
-		name, answer, label, err string
-	}{
-		{"good", `{"reasoning": "Advice on a friendship.", "level": 4}`, "4", ""},
-		{"fenced", "```json\n{\"reasoning\": \"A lookup.\", \"level\": 1}\n```", "1", ""},
-		{"key order free", `{"level": 3, "reasoning": ""}`, "3", ""},
-		{"level out of range", `{"reasoning": "x", "level": 5}`, "", `"level": 5 is not one of 1, 2, 3, 4`},
-		{"level zero", `{"reasoning": "x", "level": 0}`, "", "not one of"},
-		{"level as string", `{"reasoning": "x", "level": "3"}`, "", `"level": expected an integer, got a JSON string`},
-		{"level fractional", `{"reasoning": "x", "level": 3.5}`, "", `"level": expected an integer`},
-		{"level null", `{"reasoning": "x", "level": null}`, "", `missing key "level"`},
-		{"missing reasoning", `{"level": 2}`, "", `missing key "reasoning"`},
-		{"unknown key", `{"reasoning": "x", "level": 2, "confidence": 0.9}`, "", `unknown key "confidence"`},
-		{"prose around", `Sure! {"reasoning": "x", "level": 2}`, "", "not a JSON object"},
-		{"text after", `{"reasoning": "x", "level": 2} I hope this helps`, "", "text after the JSON object"},
-		{"two objects", `{"reasoning": "x", "level": 2}{"reasoning": "y", "level": 3}`, "", "text after"},
-		{"cut off", `{"reasoning": "x", "lev`, "", "cut off"},
-		{"array", `[{"reasoning": "x", "level": 2}]`, "", "not a JSON object"},
-		{"empty", ``, "", "empty"},
+	cases := []plugintest.ParseCase{
+		{Name: "good", Answer: `{"reasoning": "Advice on a friendship.", "level": 4}`, Want: level("4")},
+		{Name: "fenced", Answer: "```json\n{\"reasoning\": \"A lookup.\", \"level\": 1}\n```", Want: level("1")},
+		{Name: "key order free", Answer: `{"level": 3, "reasoning": ""}`, Want: level("3")},
+		{Name: "level out of range", Answer: `{"reasoning": "x", "level": 5}`, Err: `"level": 5 is not one of 1, 2, 3, 4`},
+		{Name: "level zero", Answer: `{"reasoning": "x", "level": 0}`, Err: "not one of"},
+		{Name: "level as string", Answer: `{"reasoning": "x", "level": "3"}`, Err: `"level": expected an integer, got a JSON string`},
+		{Name: "level fractional", Answer: `{"reasoning": "x", "level": 3.5}`, Err: `"level": expected an integer`},
+		{Name: "level null", Answer: `{"reasoning": "x", "level": null}`, Err: `missing key "level"`},
+		{Name: "missing reasoning", Answer: `{"level": 2}`, Err: `missing key "reasoning"`},
+		{Name: "unknown key", Answer: `{"reasoning": "x", "level": 2, "confidence": 0.9}`, Err: `unknown key "confidence"`},
+		{Name: "prose around", Answer: `Sure! {"reasoning": "x", "level": 2}`, Err: "not a JSON object"},
+		{Name: "text after", Answer: `{"reasoning": "x", "level": 2} I hope this helps`, Err: "text after the JSON object"},
+		{Name: "two objects", Answer: `{"reasoning": "x", "level": 2}{"reasoning": "y", "level": 3}`, Err: "text after"},
+		{Name: "cut off", Answer: `{"reasoning": "x", "lev`, Err: "cut off"},
+		{Name: "array", Answer: `[{"reasoning": "x", "level": 2}]`, Err: "not a JSON object"},
+		{Name: "empty", Answer: ``, Err: "empty"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			anns, err := subjectivity.Parse(c.answer)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want error containing %q", anns, err, c.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []protocol.Annotation{{Field: "subjectivity", Label: c.label}}
-			if !reflect.DeepEqual(anns, want) {
-				t.Fatalf("got %+v, want %+v", anns, want)
-			}
-		})
-	}
+	plugintest.Parse(t, subjectivity.Parse, cases)
+}
+
+func level(label string) []protocol.Annotation {
+	return []protocol.Annotation{{Field: "subjectivity", Label: label}}
 }
 
 // The default prompt is the one in configs/prompts, byte for byte.
 func TestDefaultPromptIsConfigFile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "prompts", "subjectivity.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != subjectivity.DefaultPrompt {
-		t.Fatal("configs/prompts/subjectivity.md differs from the built-in prompt.md; copy one onto the other")
-	}
+	plugintest.PromptIsConfigFile(t, "subjectivity.md", subjectivity.DefaultPrompt)
 }
 
 func TestConfigure(t *testing.T) {
@@ -174,40 +149,16 @@ func TestThroughHost(t *testing.T) {
 		!reflect.DeepEqual(m.Labels, []string{"1", "2", "3", "4"}) || !reflect.DeepEqual(m.Needs, []string{"model"}) {
 		t.Fatalf("manifest %+v", m)
 	}
-	ctx := context.Background()
 	good := `{"reasoning": "Honesty versus kindness.", "level": 4}`
-	cases := []struct {
-		name    string
-		answers []string
-		calls   int
-		label   string
-		err     string
-	}{
-		{"good", []string{good}, 1, "4", ""},
-		{"malformed then good", []string{"Level 4.", good}, 2, "4", ""},
-		{"always malformed", []string{`{"level": "4"}`}, 2, "", "did not parse after a repair round"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			model := &plugintest.Model{Answers: c.answers}
-			anns, err := plugin.Annotate(ctx, p, plugintest.Conversation, model, 0)
-			if len(model.Calls) != c.calls {
-				t.Errorf("%d model calls, want %d", len(model.Calls), c.calls)
-			}
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want %q", anns, err, c.err)
-				}
-				return
-			}
-			if err != nil || len(anns) != 1 || anns[0].Label != c.label {
-				t.Fatalf("got %+v, %v", anns, err)
-			}
-			if sys := model.Calls[0].System; !strings.Contains(sys, "four-level scale") || strings.Contains(sys, "<!--") {
-				t.Errorf("system prompt: %q", sys)
-			}
-		})
-	}
+	plugintest.Rounds(t, p, plugintest.Conversation, []plugintest.RoundCase{
+		{Name: "good", Answers: []string{good}, Calls: 1, Want: level("4")},
+		{Name: "malformed then good", Answers: []string{"Level 4.", good}, Calls: 2, Want: level("4")},
+		{Name: "always malformed", Answers: []string{`{"level": "4"}`}, Calls: 2, Err: "did not parse after a repair round"},
+	}, func(t *testing.T, _ plugintest.RoundCase, model *plugintest.Model) {
+		if sys := model.Calls[0].System; !strings.Contains(sys, "four-level scale") || strings.Contains(sys, "<!--") {
+			t.Errorf("system prompt: %q", sys)
+		}
+	})
 	if _, err := plugintest.Load(t, mod, `{"keep": ["3"]}`, ""); err == nil || !strings.Contains(err.Error(), `unknown field "keep"`) {
 		t.Fatalf("bad config: %v", err)
 	}

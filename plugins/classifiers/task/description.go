@@ -25,7 +25,7 @@ type DescriptionConfig struct {
 // DefaultDescriptionConfig is the configuration of a stage that sets no key.
 func DefaultDescriptionConfig() DescriptionConfig {
 	return DescriptionConfig{
-		Settings: modelplugin.Settings{MaxTokens: defaultMaxTokens, MaxConversationChars: defaultMaxConversation},
+		Settings: modelplugin.Settings{Generation: modelplugin.Generation{MaxTokens: defaultMaxTokens}, MaxConversationChars: defaultMaxConversation},
 		MaxChars: 80,
 	}
 }

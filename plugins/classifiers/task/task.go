@@ -132,7 +132,7 @@ type Config struct {
 
 // DefaultConfig is the configuration of a stage that sets no key.
 func DefaultConfig() Config {
-	return Config{Settings: modelplugin.Settings{MaxTokens: defaultMaxTokens, MaxConversationChars: defaultMaxConversation}}
+	return Config{Settings: modelplugin.Settings{Generation: modelplugin.Generation{MaxTokens: defaultMaxTokens}, MaxConversationChars: defaultMaxConversation}}
 }
 
 // Manifest describes the task classifier.

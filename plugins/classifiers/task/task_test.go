@@ -1,15 +1,11 @@
 package task_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/plugins/classifiers/task"
 	"github.com/valuescope/valuescope/plugins/internal/plugintest"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -44,20 +40,11 @@ func TestParse(t *testing.T) {
 		{"missing", `{"task": "other"}`, "", `missing key "reasoning"`},
 		{"extra", `{"reasoning": "", "task": "other", "subtask": "x"}`, "", `unknown key "subtask"`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			anns, err := task.Parse(c.answer)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want %q", anns, err, c.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(anns, []protocol.Annotation{{Field: "task", Label: c.label}}) {
-				t.Fatalf("got %+v, %v", anns, err)
-			}
-		})
+	pcs := make([]plugintest.ParseCase, len(cases))
+	for i, c := range cases {
+		pcs[i] = plugintest.ParseCase{Name: c.name, Answer: c.answer, Want: []protocol.Annotation{{Field: "task", Label: c.label}}, Err: c.err}
 	}
+	plugintest.Parse(t, task.Parse, pcs)
 }
 
 func TestParseDescription(t *testing.T) {
@@ -71,21 +58,12 @@ func TestParseDescription(t *testing.T) {
 		{"list", `{"task": ["a", "b"]}`, "", "expected a string"},
 		{"extra", `{"task": "x y z", "category": "coding"}`, "", `unknown key "category"`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			anns, err := task.ParseDescription(c.answer)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want %q", anns, err, c.err)
-				}
-				return
-			}
-			want := []protocol.Annotation{{Field: "task_description", Items: []protocol.Item{{Name: c.desc}}}}
-			if err != nil || !reflect.DeepEqual(anns, want) {
-				t.Fatalf("got %+v, %v", anns, err)
-			}
-		})
+	pcs := make([]plugintest.ParseCase, len(cases))
+	for i, c := range cases {
+		want := []protocol.Annotation{{Field: "task_description", Items: []protocol.Item{{Name: c.desc}}}}
+		pcs[i] = plugintest.ParseCase{Name: c.name, Answer: c.answer, Want: want, Err: c.err}
 	}
+	plugintest.Parse(t, task.ParseDescription, pcs)
 }
 
 func TestConfigure(t *testing.T) {
@@ -147,26 +125,12 @@ func TestLabelSubset(t *testing.T) {
 }
 
 func TestDefaultPromptsAreConfigFiles(t *testing.T) {
-	for file, want := range map[string]string{"task.md": task.DefaultPrompt, "task-description.md": task.DefaultDescriptionPrompt} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "prompts", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(b) != want {
-			t.Errorf("configs/prompts/%s differs from the built-in prompt; copy one onto the other", file)
-		}
-	}
+	plugintest.PromptIsConfigFile(t, "task.md", task.DefaultPrompt)
+	plugintest.PromptIsConfigFile(t, "task-description.md", task.DefaultDescriptionPrompt)
 }
 
 func TestThroughHost(t *testing.T) {
-	ctx := context.Background()
-	type run struct {
-		name    string
-		answers []string
-		calls   int
-		want    []protocol.Annotation
-		err     string
-	}
+	type run = plugintest.RoundCase
 	plugins := []struct {
 		pkg, config string
 		manifest    protocol.Manifest
@@ -175,20 +139,20 @@ func TestThroughHost(t *testing.T) {
 		{"./plugins/classifiers/task/wasm", `{"labels": ["relationships and personal advice", "ethics and philosophy"]}`,
 			protocol.Manifest{Name: "task", Version: "1.0.0", ABI: 1, Kind: "classifier", Field: "task", Labels: task.Labels(), Needs: []string{"model"}},
 			[]run{
-				{"good", []string{`{"reasoning": "Advice.", "task": "relationships and personal advice"}`}, 1,
-					[]protocol.Annotation{{Field: "task", Label: "relationships and personal advice"}}, ""},
-				{"malformed then good", []string{`{"reasoning": "", "task": "software development"}`, `{"reasoning": "", "task": "other"}`}, 2,
-					[]protocol.Annotation{{Field: "task", Label: "other"}}, ""},
-				{"always malformed", []string{`{"task": "advice"}`}, 2, nil, "did not parse after a repair round"},
+				{Name: "good", Answers: []string{`{"reasoning": "Advice.", "task": "relationships and personal advice"}`}, Calls: 1,
+					Want: []protocol.Annotation{{Field: "task", Label: "relationships and personal advice"}}},
+				{Name: "malformed then good", Answers: []string{`{"reasoning": "", "task": "software development"}`, `{"reasoning": "", "task": "other"}`}, Calls: 2,
+					Want: []protocol.Annotation{{Field: "task", Label: "other"}}},
+				{Name: "always malformed", Answers: []string{`{"task": "advice"}`}, Calls: 2, Err: "did not parse after a repair round"},
 			}},
 		{"./plugins/classifiers/task/wasm/description", `{"max_chars": 60}`,
 			protocol.Manifest{Name: "task-description", Version: "1.0.0", ABI: 1, Kind: "extractor", Field: "task_description", Needs: []string{"model"}},
 			[]run{
-				{"good", []string{`{"task": "Get advice on honest feedback to a friend"}`}, 1,
-					[]protocol.Annotation{{Field: "task_description", Items: []protocol.Item{{Name: "get advice on honest feedback to a friend"}}}}, ""},
-				{"malformed then good", []string{`{"task": "` + strings.Repeat("long ", 15) + `"}`, `{"task": "give feedback"}`}, 2,
-					[]protocol.Annotation{{Field: "task_description", Items: []protocol.Item{{Name: "give feedback"}}}}, ""},
-				{"always malformed", []string{`give feedback`}, 2, nil, "did not parse after a repair round"},
+				{Name: "good", Answers: []string{`{"task": "Get advice on honest feedback to a friend"}`}, Calls: 1,
+					Want: []protocol.Annotation{{Field: "task_description", Items: []protocol.Item{{Name: "get advice on honest feedback to a friend"}}}}},
+				{Name: "malformed then good", Answers: []string{`{"task": "` + strings.Repeat("long ", 15) + `"}`, `{"task": "give feedback"}`}, Calls: 2,
+					Want: []protocol.Annotation{{Field: "task_description", Items: []protocol.Item{{Name: "give feedback"}}}}},
+				{Name: "always malformed", Answers: []string{`give feedback`}, Calls: 2, Err: "did not parse after a repair round"},
 			}},
 	}
 	for _, pl := range plugins {
@@ -202,23 +166,6 @@ func TestThroughHost(t *testing.T) {
 		if !reflect.DeepEqual(m, pl.manifest) {
 			t.Fatalf("manifest %+v", m)
 		}
-		for _, r := range pl.runs {
-			t.Run(pl.manifest.Name+"/"+r.name, func(t *testing.T) {
-				model := &plugintest.Model{Answers: r.answers}
-				got, err := plugin.Annotate(ctx, p, plugintest.Conversation, model, 0)
-				if len(model.Calls) != r.calls {
-					t.Errorf("%d model calls, want %d", len(model.Calls), r.calls)
-				}
-				if r.err != "" {
-					if err == nil || !strings.Contains(err.Error(), r.err) {
-						t.Fatalf("got %+v, %v; want %q", got, err, r.err)
-					}
-					return
-				}
-				if err != nil || !reflect.DeepEqual(got, r.want) {
-					t.Fatalf("got %+v, %v", got, err)
-				}
-			})
-		}
+		t.Run(pl.manifest.Name, func(t *testing.T) { plugintest.Rounds(t, p, plugintest.Conversation, pl.runs, nil) })
 	}
 }

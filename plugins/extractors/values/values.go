@@ -113,7 +113,7 @@ type Config struct {
 // DefaultConfig is the configuration of a stage that sets no key.
 func DefaultConfig() Config {
 	return Config{
-		Settings:  modelplugin.Settings{MaxTokens: 1500, MaxConversationChars: 20000},
+		Settings:  modelplugin.Settings{Generation: modelplugin.Generation{MaxTokens: 1500}, MaxConversationChars: 20000},
 		MaxValues: 10, Evidence: true, EvidenceChars: 160,
 	}
 }

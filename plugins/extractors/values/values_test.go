@@ -1,14 +1,12 @@
 package values_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/plugins/extractors/values"
 	"github.com/valuescope/valuescope/plugins/internal/plugintest"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -79,23 +77,11 @@ func TestParse(t *testing.T) {
 		{"extra key", `{"ai_values": [], "human_values": [], "notes": ""}`, nil, `unknown key "notes"`},
 		{"prose", `The values are honesty and care.`, nil, "not a JSON object"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := values.Parse(c.answer)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want error containing %q", got, err, c.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, c.want) {
-				t.Fatalf("got  %+v\nwant %+v", got, c.want)
-			}
-		})
+	pcs := make([]plugintest.ParseCase, len(cases))
+	for i, c := range cases {
+		pcs[i] = plugintest.ParseCase{Name: c.name, Answer: c.answer, Want: c.want, Err: c.err}
 	}
+	plugintest.Parse(t, values.Parse, pcs)
 }
 
 func TestConfig(t *testing.T) {
@@ -154,13 +140,7 @@ func TestNoAssistant(t *testing.T) {
 }
 
 func TestDefaultPromptIsConfigFile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "prompts", "values.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != values.DefaultPrompt {
-		t.Fatal("configs/prompts/values.md differs from the built-in prompt.md; copy one onto the other")
-	}
+	plugintest.PromptIsConfigFile(t, "values.md", values.DefaultPrompt)
 }
 
 // The A/B prompt is a valid prompt for this plugin too.
@@ -192,35 +172,13 @@ func TestThroughHost(t *testing.T) {
 		item("honesty", "explicit", "honesty is the kinder choice"),
 		item("user autonomy", "implicit", "leave the decision to her"),
 	}, []protocol.Item{item("honesty", "explicit", "I value honesty")})
-	cases := []struct {
-		name    string
-		answers []string
-		calls   int
-		err     string
-	}{
-		{"good", []string{good}, 1, ""},
-		{"malformed then good", []string{`{"ai_values": ["honesty"], "human_values": []}`, good}, 2, ""},
-		{"always malformed", []string{"```json\n{\"ai_values\": []"}, 2, "did not parse after a repair round"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			model := &plugintest.Model{Answers: c.answers}
-			got, err := plugin.Annotate(context.Background(), p, plugintest.Conversation, model, 0)
-			if len(model.Calls) != c.calls {
-				t.Errorf("%d model calls, want %d", len(model.Calls), c.calls)
-			}
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("got %+v, %v; want %q", got, err, c.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(got, want) {
-				t.Fatalf("got %+v, %v", got, err)
-			}
-			if u := model.Calls[0].Messages[0].Content; !strings.Contains(u, "<conversation>\nUser: I value honesty") {
-				t.Errorf("user message: %q", u)
-			}
-		})
-	}
+	plugintest.Rounds(t, p, plugintest.Conversation, []plugintest.RoundCase{
+		{Name: "good", Answers: []string{good}, Calls: 1, Want: want},
+		{Name: "malformed then good", Answers: []string{`{"ai_values": ["honesty"], "human_values": []}`, good}, Calls: 2, Want: want},
+		{Name: "always malformed", Answers: []string{"```json\n{\"ai_values\": []"}, Calls: 2, Err: "did not parse after a repair round"},
+	}, func(t *testing.T, _ plugintest.RoundCase, model *plugintest.Model) {
+		if u := model.Calls[0].Messages[0].Content; !strings.Contains(u, "<conversation>\nUser: I value honesty") {
+			t.Errorf("user message: %q", u)
+		}
+	})
 }

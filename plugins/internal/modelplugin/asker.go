@@ -12,14 +12,34 @@ import (
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
-// Settings are the config keys every model-backed plugin takes. A plugin's
-// config struct embeds them, so they sit at the top level of the stage's
-// [stages.config] table.
-type Settings struct {
+// Generation are the parameters of a plugin's model calls: config keys
+// every model-backed plugin takes.
+type Generation struct {
 	// MaxTokens bounds the model's answer.
 	MaxTokens uint32 `json:"max_tokens"`
 	// Temperature of the model; 0 (the default) for reproducible labels.
 	Temperature float64 `json:"temperature"`
+}
+
+// Check reports parameters out of range.
+func (g Generation) Check() error { return configError(g.problems()) }
+
+func (g Generation) problems() []string {
+	var errs []string
+	if g.MaxTokens == 0 || g.MaxTokens > 65536 {
+		errs = append(errs, fmt.Sprintf("max_tokens: want 1 to 65536, got %d", g.MaxTokens))
+	}
+	if g.Temperature < 0 || g.Temperature > 2 {
+		errs = append(errs, fmt.Sprintf("temperature: want 0 to 2, got %g", g.Temperature))
+	}
+	return errs
+}
+
+// Settings are the config keys every model-backed plugin that reads a
+// conversation takes. A plugin's config struct embeds them, so they sit at
+// the top level of the stage's [stages.config] table.
+type Settings struct {
+	Generation
 	// MaxConversationChars bounds the conversation's text in the prompt, in
 	// characters; 0 means no limit.
 	MaxConversationChars int `json:"max_conversation_chars"`
@@ -29,16 +49,14 @@ type Settings struct {
 
 // Check reports settings out of range.
 func (s Settings) Check() error {
-	var errs []string
-	if s.MaxTokens == 0 || s.MaxTokens > 65536 {
-		errs = append(errs, fmt.Sprintf("max_tokens: want 1 to 65536, got %d", s.MaxTokens))
-	}
-	if s.Temperature < 0 || s.Temperature > 2 {
-		errs = append(errs, fmt.Sprintf("temperature: want 0 to 2, got %g", s.Temperature))
-	}
+	errs := s.Generation.problems()
 	if s.MaxConversationChars < 0 {
 		errs = append(errs, fmt.Sprintf("max_conversation_chars: want 0 (no limit) or more, got %d", s.MaxConversationChars))
 	}
+	return configError(errs)
+}
+
+func configError(errs []string) error {
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}
@@ -66,9 +84,12 @@ type Asker struct {
 func (a *Asker) Vars(c *protocol.Conversation) map[string]string {
 	return map[string]string{
 		PConversation: Transcript(c, a.Settings.MaxConversationChars, a.Settings.IncludeSystem),
-		PSchema:       indentJSON(a.Schema),
+		PSchema:       a.SchemaVar(),
 	}
 }
+
+// SchemaVar is the value of {{schema}}: the answer's JSON Schema, indented.
+func (a *Asker) SchemaVar() string { return indentJSON(a.Schema) }
 
 func indentJSON(s string) string {
 	var b bytes.Buffer
@@ -170,6 +191,13 @@ func clip(s string, n int) string {
 // arrives filled with the defaults), checks the settings, and parses the
 // prompt — the stage's, or defaultPrompt when the stage names none.
 func Configure(req protocol.ConfigureRequest, cfg any, settings *Settings, defaultPrompt string, known, required []string) (Template, error) {
+	return ConfigurePrompt(req, cfg, settings, defaultPrompt, append([]string{PConversation, PSchema}, known...), append([]string{PConversation}, required...))
+}
+
+// ConfigurePrompt is Configure for a plugin that reads no conversation (a
+// namer): settings (Settings or Generation, embedded in cfg) are checked,
+// and the prompt's placeholders are exactly known (see ParsePrompt).
+func ConfigurePrompt(req protocol.ConfigureRequest, cfg any, settings interface{ Check() error }, defaultPrompt string, known, required []string) (Template, error) {
 	if err := sdk.DecodeConfig(req, cfg); err != nil {
 		return Template{}, err
 	}
@@ -180,7 +208,17 @@ func Configure(req protocol.ConfigureRequest, cfg any, settings *Settings, defau
 	if strings.TrimSpace(prompt) == "" {
 		prompt = defaultPrompt
 	}
-	return ParseTemplate(prompt, known, required)
+	return ParsePrompt(prompt, known, required)
+}
+
+// Configured returns r configured with the defaults (an empty config table
+// and the built-in prompt), which a built-in plugin must accept: it panics
+// when they are refused.
+func Configured(r *sdk.Rounds) *sdk.Rounds {
+	if err := r.Configure(protocol.ConfigureRequest{}); err != nil {
+		panic(err)
+	}
+	return r
 }
 
 // ErrNoText is the error for a conversation with nothing to read.

@@ -206,11 +206,11 @@ func TestLabels(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	ok := Settings{MaxTokens: 1}
+	ok := Settings{Generation: Generation{MaxTokens: 1}}
 	if ok.Check() != nil {
 		t.Error("valid settings refused")
 	}
-	bad := Settings{MaxTokens: 0, Temperature: -1, MaxConversationChars: -5}
+	bad := Settings{Generation: Generation{MaxTokens: 0, Temperature: -1}, MaxConversationChars: -5}
 	err := bad.Check()
 	for _, want := range []string{"max_tokens", "temperature", "max_conversation_chars"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -219,12 +219,32 @@ func TestSettings(t *testing.T) {
 	}
 }
 
+// A prompt that reads no conversation: its placeholders are the plugin's own.
+func TestParsePrompt(t *testing.T) {
+	tmpl, err := ParsePrompt("{{members}}\n<!-- user -->\n{{schema}} {{level}}", []string{"members", "level", PSchema}, []string{"members"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if system, user := tmpl.Render(map[string]string{"members": "- a", "level": "1", "schema": "{}"}); system != "- a" || user != "{} 1" {
+		t.Errorf("system %q user %q", system, user)
+	}
+	if _, err := ParsePrompt("{{level}}", []string{"members", "level"}, []string{"members"}); err == nil || !strings.Contains(err.Error(), "must use {{members}}") {
+		t.Errorf("missing required: %v", err)
+	}
+	if _, err := ParsePrompt("{{members}} {{conversation}}", []string{"members"}, nil); err == nil || !strings.Contains(err.Error(), "unknown placeholder {{conversation}} (this plugin knows {{members}})") {
+		t.Errorf("conversation unknown: %v", err)
+	}
+	if err := (Generation{MaxTokens: 70000}).Check(); err == nil || !strings.Contains(err.Error(), "max_tokens: want 1 to 65536") {
+		t.Errorf("generation: %v", err)
+	}
+}
+
 func TestAnswerRepairQuotesAndClips(t *testing.T) {
 	tmpl, err := ParseTemplate("{{conversation}}", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Asker{Template: tmpl, Settings: Settings{MaxTokens: 10}, Schema: `{"type":"object"}`}
+	a := &Asker{Template: tmpl, Settings: Settings{Generation: Generation{MaxTokens: 10}}, Schema: `{"type":"object"}`}
 	vars0 := a.Vars(conv("user", "hi", "assistant", "hello"))
 	vars := func() map[string]string { return vars0 }
 	if vars0["schema"] != "{\n  \"type\": \"object\"\n}" {
@@ -290,12 +310,17 @@ func TestConfigPrompts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tmpl, err := ParseTemplate(string(b), []string{"labels", "max_values", "max_chars"}, nil)
+		// The conversation plugins' placeholders, or the namer's.
+		known, main := []string{PConversation, PSchema, "labels", "max_values", "max_chars"}, PConversation
+		if filepath.Base(f) == "cluster-names.md" {
+			known, main = []string{"members", "contrast", "kind", "level", PSchema}, "members"
+		}
+		tmpl, err := ParsePrompt(string(b), known, []string{main})
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		system, user := tmpl.Render(map[string]string{"conversation": "User: hi"})
+		system, user := tmpl.Render(map[string]string{main: "User: hi"})
 		for _, s := range []string{system, user} {
 			if strings.Contains(s, "<!--") || strings.Contains(s, "-->") || strings.Contains(s, "{{") {
 				t.Errorf("%s: leftover comment or placeholder in %q", f, s)

@@ -27,10 +27,18 @@ type segment struct {
 	text, name string
 }
 
-// ParseTemplate parses a prompt file. known lists the placeholders the
-// plugin fills (besides conversation and schema); required those the prompt
-// must use (conversation is always required).
+// ParseTemplate parses a conversation plugin's prompt file. known lists the
+// placeholders the plugin fills (besides conversation and schema); required
+// those the prompt must use (conversation is always required).
 func ParseTemplate(text string, known, required []string) (Template, error) {
+	return ParsePrompt(text, append([]string{PConversation, PSchema}, known...), append([]string{PConversation}, required...))
+}
+
+// ParsePrompt parses a prompt file whose placeholders are exactly known
+// (ParseTemplate adds {{conversation}} and {{schema}}; a plugin that reads
+// no conversation, a namer, names its own); required lists those the
+// prompt must use.
+func ParsePrompt(text string, known, required []string) (Template, error) {
 	var t Template
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	system, user, err := split(text)
@@ -47,7 +55,6 @@ func ParseTemplate(text string, known, required []string) (Template, error) {
 	if user == "" {
 		return t, errors.New("prompt: the user message is empty (below the \"<!-- user -->\" line, or the whole file)")
 	}
-	known = append([]string{PConversation, PSchema}, known...)
 	var unknown []string
 	used := map[string]bool{}
 	t.system = segments(system, known, used, &unknown)
@@ -56,7 +63,7 @@ func ParseTemplate(text string, known, required []string) (Template, error) {
 		return t, fmt.Errorf("prompt: unknown placeholder %s (this plugin knows %s)", strings.Join(unknown, ", "), braces(known))
 	}
 	var missing []string
-	for _, r := range append([]string{PConversation}, required...) {
+	for _, r := range required {
 		if !used[r] && !slices.Contains(missing, r) {
 			missing = append(missing, r)
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -119,3 +120,79 @@ var Conversation = &protocol.Conversation{ID: "c1", Turns: []protocol.Turn{
 	{Role: "user", Content: "I value honesty above everything. Should I tell my friend her business plan has a serious flaw?"},
 	{Role: "assistant", Content: "I think honesty is the kinder choice here, as long as you share it with care: point to the flaw, suggest a fix, and leave the decision to her."},
 }}
+
+// ParseCase is one model answer and what a plugin's Parse must make of it:
+// Want, or an error containing Err.
+type ParseCase struct {
+	Name, Answer string
+	Want         []protocol.Annotation
+	Err          string
+}
+
+// Parse runs the cases through parse, each as a subtest.
+func Parse(t *testing.T, parse func(text string) ([]protocol.Annotation, error), cases []ParseCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := parse(c.Answer)
+			check(t, got, err, c.Want, c.Err)
+		})
+	}
+}
+
+func check(t *testing.T, got []protocol.Annotation, err error, want []protocol.Annotation, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("got %+v, %v; want an error containing %q", got, err, wantErr)
+		}
+		return
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v, %v\nwant %+v", got, err, want)
+	}
+}
+
+// RoundCase is one run through the host: the model's answers, in order; how
+// many model calls it must take; and the annotations (Want) or the error
+// (containing Err) it must end in.
+type RoundCase struct {
+	Name    string
+	Answers []string
+	Calls   int
+	Want    []protocol.Annotation
+	Err     string
+}
+
+// Rounds runs conv through p once per case, each as a subtest, with a Model
+// answering the case's answers; more, if set, looks further at a case that
+// ended in annotations.
+func Rounds(t *testing.T, p plugin.Plugin, conv *protocol.Conversation, cases []RoundCase, more func(t *testing.T, c RoundCase, m *Model)) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			model := &Model{Answers: c.Answers}
+			got, err := plugin.Annotate(context.Background(), p, conv, model, 0)
+			if len(model.Calls) != c.Calls {
+				t.Errorf("%d model calls, want %d", len(model.Calls), c.Calls)
+			}
+			check(t, got, err, c.Want, c.Err)
+			if c.Err == "" && more != nil {
+				more(t, c, model)
+			}
+		})
+	}
+}
+
+// PromptIsConfigFile fails unless configs/prompts/file is prompt, byte for
+// byte: a plugin's built-in prompt is the file researchers start from.
+func PromptIsConfigFile(t *testing.T, file, prompt string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "configs", "prompts", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != prompt {
+		t.Errorf("configs/prompts/%s differs from the built-in prompt; copy one onto the other", file)
+	}
+}

@@ -76,7 +76,7 @@ type Manifest struct {
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`       // short, lower-case: "cue-values"
 	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"` // the plugin's own version, e.g. "1.2.0"
 	Abi           uint32                 `protobuf:"varint,3,opt,name=abi,proto3" json:"abi,omitempty"`        // protocol version: 1
-	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`       // "extractor" or "classifier"
+	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`       // "extractor", "classifier" or "namer"
 	Field         string                 `protobuf:"bytes,5,opt,name=field,proto3" json:"field,omitempty"`     // the annotation field it writes: "ai_values", "response_type"
 	Labels        []string               `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty"`   // classifiers: the closed set of labels
 	Needs         []string               `protobuf:"bytes,7,rep,name=needs,proto3" json:"needs,omitempty"`     // what it asks the host for: "model", "embeddings"
@@ -337,6 +337,7 @@ type Conversation struct {
 	Source string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	Turns  []*Turn                `protobuf:"bytes,3,rep,name=turns,proto3" json:"turns,omitempty"`
 	// Source metadata (model, language, country...) as a JSON object; "" when none.
+	// For a namer plugin, the cluster to name (no turns; see sdk/ABI.md).
 	MetaJson      string `protobuf:"bytes,4,opt,name=meta_json,json=metaJson,proto3" json:"meta_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -546,7 +547,7 @@ type Annotation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"` // "" means the manifest's field
 	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"` // classifiers: one of the manifest's labels
-	Items         []*Item                `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"` // extractors: the things found
+	Items         []*Item                `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"` // extractors: the things found; namers: the one name
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
