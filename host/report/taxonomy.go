@@ -2,10 +2,8 @@ package report
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,13 +100,6 @@ func ownTree(ctx context.Context, dir string, r *analysis.Run, f *analysis.Field
 		e = offline{}
 	}
 	start := time.Now()
-	if distinct, need, err := separable(ctx, e, vals); err != nil {
-		return nil, nil, fmt.Errorf("the run's taxonomy of %s: %w", f.Name, err)
-	} else if distinct < need {
-		info.Note = fmt.Sprintf("The run's taxonomy of %s was not built: its %d values have %d distinct embeddings, fewer than the %d clusters of its finest level (values the embedder does not know, such as words of other languages than English with the built-in embedder, all embed alike); the values are listed as they are.",
-			f.Name, info.Values, distinct, need)
-		return nil, info, nil
-	}
 	tree, _, err := taxonomy.Build(ctx, vals, taxonomy.Options{Seed: BuildSeed, Embedder: e, Field: f.Name})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -164,37 +155,4 @@ func (offline) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 		return nil, err
 	}
 	return e.Embed(ctx, texts)
-}
-
-// separable returns the number of distinct embeddings of the values (one
-// name per normalised name, the most frequent) and the number of clusters
-// taxonomy.Build makes of them at its finest level by default: k-means
-// cannot make more clusters than there are distinct points, and takes long
-// to find out.
-func separable(ctx context.Context, e taxonomy.Embedder, vals []taxonomy.Value) (distinct, need int, err error) {
-	best := map[string]taxonomy.Value{}
-	for _, v := range vals {
-		k := taxonomy.Key(v.Name)
-		if b, ok := best[k]; k != "" && (!ok || v.Count > b.Count) {
-			best[k] = v
-		}
-	}
-	texts := make([]string, 0, len(best))
-	for _, v := range best {
-		texts = append(texts, v.Name)
-	}
-	vecs, err := e.Embed(ctx, texts)
-	if err != nil {
-		return 0, 0, err
-	}
-	seen := map[string]bool{}
-	var b []byte
-	for _, v := range vecs {
-		b = b[:0]
-		for _, x := range v {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
-		}
-		seen[string(b)] = true
-	}
-	return len(seen), taxonomy.DefaultLevels(len(texts))[0], nil
 }

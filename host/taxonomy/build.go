@@ -2,6 +2,7 @@ package taxonomy
 
 import (
 	"context"
+	"encoding/binary"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -180,6 +181,12 @@ func Build(ctx context.Context, values []Value, o Options) (*Tree, Info, error) 
 	}
 	info.Unembedded = unplaced
 	info.Seconds.Embed = time.Since(t0).Seconds()
+	// k-means cannot make more clusters than there are distinct points, and
+	// takes long to find out: values an embedder cannot tell apart (words of
+	// other languages with the built-in vectors all embed alike) fail here.
+	if d := distinctRows(x); d < levels[0] {
+		return nil, info, &TooFewDistinctError{Items: len(items), Distinct: d, Clusters: levels[0]}
+	}
 
 	t0 = time.Now()
 	xc := x
@@ -217,6 +224,32 @@ func Build(ctx context.Context, values []Value, o Options) (*Tree, Info, error) 
 	}
 	info.Seconds.Name = time.Since(t0).Seconds()
 	return t, info, nil
+}
+
+// TooFewDistinctError is Build's error when the values have fewer distinct
+// embeddings than the clusters of the finest level.
+type TooFewDistinctError struct {
+	Items, Distinct, Clusters int
+}
+
+func (e *TooFewDistinctError) Error() string {
+	return fmt.Sprintf("%d values have %d distinct embeddings, fewer than the %d clusters of the finest level (values the embedder does not know, such as words of other languages than English with the built-in embedder, all embed alike)",
+		e.Items, e.Distinct, e.Clusters)
+}
+
+// distinctRows counts x's distinct rows.
+func distinctRows(x *mat.Dense) int {
+	n, d := x.Dims()
+	seen := make(map[string]bool, n)
+	b := make([]byte, 0, 8*d)
+	for i := range n {
+		b = b[:0]
+		for _, v := range x.RawRowView(i) {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		seen[string(b)] = true
+	}
+	return len(seen)
 }
 
 func checkLevels(levels []int, n int) error {

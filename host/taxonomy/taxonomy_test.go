@@ -3,6 +3,7 @@ package taxonomy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -342,5 +343,19 @@ func TestModelAdapters(t *testing.T) {
 	}
 	if len(v) != 3 || v[2][0] != 3 || len(f.calls) != 2 || f.calls[0].Kind != "embed" || f.calls[0].Model != "emb" {
 		t.Errorf("vectors %v, calls %+v", v, f.calls)
+	}
+}
+
+// Values the embedder cannot tell apart fail at once, with what to do,
+// rather than after a long k-means.
+func TestBuildTooFewDistinct(t *testing.T) {
+	var vals []Value
+	for _, n := range []string{"诚实", "善良", "正义", "勇气", "智慧", "节制", "尊重", "责任"} {
+		vals = append(vals, Value{Name: n, Count: 1})
+	}
+	_, _, err := Build(context.Background(), vals, Options{Embedder: testEmbedder(t), Levels: []int{4, 2}})
+	var tf *TooFewDistinctError
+	if !errors.As(err, &tf) || tf.Items != 8 || tf.Distinct != 1 || tf.Clusters != 4 {
+		t.Fatalf("err = %v, want a TooFewDistinctError for 8 values, 1 distinct, 4 clusters", err)
 	}
 }
