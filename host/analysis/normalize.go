@@ -27,8 +27,3 @@ type MapperFunc func(field, value string) (string, bool)
 
 // Node calls f.
 func (f MapperFunc) Node(field, value string) (string, bool) { return f(field, value) }
-
-// NormalizeValue is valuename.Key, the normalised name of a value: names
-// with one normalised name are one value, in the analysis as in the taxonomy.
-// It stays here for the packages that call it through the analysis.
-func NormalizeValue(s string) string { return valuename.Key(s) }
