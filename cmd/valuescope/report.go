@@ -16,6 +16,7 @@ func init() { commands = append(commands, newReportCmd) }
 func newReportCmd() *cobra.Command {
 	var o report.Options
 	var vectors string
+	var threshold float64
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "report RUN",
@@ -40,9 +41,10 @@ func newReportCmd() *cobra.Command {
 			if o.Flat && o.Tree != "" {
 				return usage("--flat and --tree: give one")
 			}
-			if o.Threshold < -1 || o.Threshold > 1 {
-				return usage("--threshold %v: a cosine similarity, between -1 and 1", o.Threshold)
+			if threshold < -1 || threshold > 1 {
+				return usage("--threshold %v: a cosine similarity, between -1 and 1", threshold)
 			}
+			o.Threshold = &threshold
 			if vectors != "" {
 				e, err := embedder(vectors)
 				if err != nil {
@@ -71,8 +73,8 @@ func newReportCmd() *cobra.Command {
 	f.StringVar(&o.Tree, "tree", "", "reference taxonomy in the layout of the paper's values_tree.csv (or JSON) instead of the run's own")
 	f.StringVar(&o.TreeField, "tree-field", "", "field placed on the taxonomy (default ai_values, or the first item field)")
 	f.BoolVar(&o.Flat, "flat", false, "list each field's values instead of a taxonomy (do not build the run's own)")
-	f.Float64Var(&o.Threshold, "threshold", taxonomy.DefaultThreshold, "cosine similarity to the nearest tree value under which a value is left unassigned")
-	f.StringVar(&vectors, "vectors", "", "word vectors in GloVe or word2vec text format instead of the built-in ones (to build the run's taxonomy and place values)")
+	f.Float64Var(&threshold, "threshold", taxonomy.DefaultThreshold, "cosine similarity to the nearest tree value under which a value is left unassigned")
+	f.StringVar(&vectors, "vectors", "", "word vectors in GloVe or word2vec text format instead of the built-in ones (to build the run's taxonomy and place values; a tree the report reuses keeps the vectors it was built with: delete RUN/taxonomy/FIELD.tree.csv to rebuild)")
 	f.IntVar(&o.Top, "top", 20, "values per chart and heatmap")
 	f.IntVar(&o.MaxContexts, "max-contexts", 30, "contexts per heatmap (the most frequent)")
 	f.BoolVar(&asJSON, "json", false, "also print the report's data as JSON")

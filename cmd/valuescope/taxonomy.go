@@ -210,13 +210,16 @@ func (t *treeFlags) mapper(cmd *cobra.Command, runs []string) (*taxonomy.Mapper,
 	if err != nil {
 		return nil, nil, err
 	}
+	if t.level < 0 || t.level > tree.Depth() {
+		return nil, nil, usage("--tree-level %d: %s has levels 0 (its values) to %d", t.level, t.path, tree.Depth())
+	}
 	e, err := embedder(t.vectors)
 	if err != nil {
 		return nil, nil, err
 	}
 	m, err := taxonomy.NewMapper(tree, t.field, t.level, e, t.threshold)
 	if err != nil {
-		return nil, nil, usage("--tree-level: %s: %v", t.path, err)
+		return nil, nil, fmt.Errorf("--tree %s: %w", t.path, err)
 	}
 	tm := &treeMapping{Tree: t.path, Level: t.level, Nodes: m.Nodes(), Field: m.Field(), Threshold: t.threshold, tree: tree}
 	for _, dir := range runs {
@@ -393,7 +396,7 @@ func newTaxonomyBuildCmd() *cobra.Command {
 	mf.flags(cmd, true)
 	nf.flags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&levels, "levels", "", "clusters per level, bottom-up, e.g. 266,26,5 (default: like the paper)")
+	f.StringVar(&levels, "levels", "", "clusters per level, bottom-up, e.g. 266,26,5 (default: the paper's proportions, n·266/3307 then Clio's ratio to 5, fewer levels for few values)")
 	f.IntVar(&top, "top", 5, "clusters at the top level (with --depth, when --levels is not given)")
 	f.IntVar(&depth, "depth", 3, "number of cluster levels (with --top, when --levels is not given)")
 	f.StringVar(&method, "method", taxonomy.KMeans, "kmeans (k-means++ with restarts, mini-batch above 5,000 values; the levels above on centroids) or ward (one Ward tree cut at each level; above 20,000 values mini-batch k-means first)")

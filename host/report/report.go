@@ -66,8 +66,9 @@ type Options struct {
 	// values on a tree by meaning (nil: the built-in offline embedder).
 	Embedder taxonomy.Embedder
 	// Threshold is the cosine similarity to the nearest tree value under
-	// which a value is left unassigned (0: taxonomy.DefaultThreshold).
-	Threshold float64
+	// which a value is left unassigned (nil: taxonomy.DefaultThreshold; 0 is
+	// a threshold like any other).
+	Threshold *float64
 	// Top is the number of values shown per bar chart and heatmap (0: 20).
 	Top int
 	// MaxContexts bounds a heatmap's columns (0: 30, the largest kept).

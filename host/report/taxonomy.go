@@ -111,15 +111,9 @@ func ownTree(ctx context.Context, dir string, r *analysis.Run, f *analysis.Field
 		return nil, info, nil
 	}
 	info.Seconds = time.Since(start).Seconds()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, nil, err
-	}
-	// Written whole, then renamed: a half-written tree is never reused.
-	tmp := path + ".tmp"
-	if err := tree.WriteFile(tmp); err != nil {
-		return nil, nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Tree.WriteFile writes whole or not at all: a half-written tree is
+	// never reused.
+	if err := tree.WriteFile(path); err != nil {
 		return nil, nil, err
 	}
 	info.Source, info.File = TreeBuilt, path

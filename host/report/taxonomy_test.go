@@ -234,8 +234,10 @@ func TestReferenceTreeByEmbedding(t *testing.T) {
 	}
 
 	// A strict threshold leaves them unassigned.
-	_, nodes = place(report.Options{Threshold: 0.99})
+	_, nodes = place(report.Options{Threshold: ptr(0.99)})
 	if n := nodes["honesty"]; n == nil || n.Conversations != 5 || len(n.Matched) != 0 || len(nodes["unassigned"].Children) != 4 {
 		t.Errorf("threshold 0.99: honesty %+v, unassigned %+v", n, nodes["unassigned"])
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

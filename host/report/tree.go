@@ -290,9 +290,9 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 	if e == nil {
 		e = offline{}
 	}
-	threshold := o.Threshold
-	if threshold == 0 {
-		threshold = taxonomy.DefaultThreshold
+	threshold := taxonomy.DefaultThreshold
+	if o.Threshold != nil {
+		threshold = *o.Threshold
 	}
 	m, err := taxonomy.NewMapper(tree, f.Name, 0, e, threshold)
 	if err != nil {
@@ -370,6 +370,9 @@ func guardNames(n *Node, pass func(int, int) bool) []*Node {
 	var best *Node
 	leak := false
 	for _, l := range leaves {
+		if len(l.convs) == 0 {
+			continue // not in the run (or counted under another spelling's leaf)
+		}
 		ok := pass(len(l.convs), len(l.users))
 		if !ok && taxonomy.Key(l.Name) == key {
 			leak = true

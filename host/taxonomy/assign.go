@@ -85,9 +85,13 @@ func newReference(tree *Tree, e Embedder) (*reference, error) {
 		return nil, errors.New("the reference tree has no leaves")
 	}
 	r := &reference{tree: tree, leaves: leaves, byKey: map[string]int{}, e: e}
+	// Spellings of one value (one Key) may be several leaves: a value goes
+	// to the most frequent, so that a rare spelling neither names the
+	// others nor gathers their counts.
 	for i, l := range leaves {
-		if _, ok := r.byKey[valuename.Key(l.ID)]; !ok {
-			r.byKey[valuename.Key(l.ID)] = i
+		k := valuename.Key(l.ID)
+		if j, ok := r.byKey[k]; !ok || l.Pct > leaves[j].Pct {
+			r.byKey[k] = i
 		}
 	}
 	return r, nil

@@ -359,3 +359,57 @@ func TestBuildTooFewDistinct(t *testing.T) {
 		t.Fatalf("err = %v, want a TooFewDistinctError for 8 values, 1 distinct, 4 clusters", err)
 	}
 }
+
+// Of the leaves one Key joins, a value goes to the most frequent (not the
+// first by name): a rare spelling must neither name nor gather the others.
+func TestAssignMostFrequentSpelling(t *testing.T) {
+	tree, err := NewTree([]Node{
+		{ID: "c", Name: "Honesty", Level: 1},
+		{ID: "honesties", Name: "honesties", Level: 0, Parent: "c", Pct: 1},
+		{ID: "honesty", Name: "honesty", Level: 0, Parent: "c", Pct: 90},
+		{ID: "Honesty!", Name: "Honesty!", Level: 0, Parent: "c", Pct: 9},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, _, err := Assign(context.Background(), []Value{{"honesties", 1}, {"HONESTY", 1}}, tree, nil, DefaultThreshold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		if a.Leaf != "honesty" {
+			t.Errorf("%s went to %q, want the most frequent spelling, honesty", a.Value, a.Leaf)
+		}
+	}
+}
+
+// A tree file appears whole or not at all, in folders made as needed.
+func TestWriteFileAtomic(t *testing.T) {
+	tree, _ := buildSmall(t, Options{Seed: 1})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new", "tree.csv")
+	if err := tree.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(path)
+	if err != nil || len(back.Nodes) != len(tree.Nodes) {
+		t.Fatalf("read back: %v (%d nodes of %d)", err, len(back.Nodes), len(tree.Nodes))
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode: %v %v", fi.Mode(), err)
+	}
+	// a failed write leaves the old file and no temporary behind
+	if err := os.Chmod(filepath.Dir(path), 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(filepath.Dir(path), 0o755)
+	if os.Geteuid() != 0 { // root writes anyway
+		if err := tree.WriteFile(path); err == nil {
+			t.Error("writing into a read-only folder succeeded")
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want only tree.csv", len(entries))
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -271,19 +272,36 @@ func ReadJSON(r io.Reader) (*Tree, error) {
 	return NewTree(tj.Nodes)
 }
 
-// WriteFile writes CSV, or JSON when the name ends in .json.
+// WriteFile writes CSV, or JSON when the name ends in .json. The file
+// appears whole or not at all (written beside it, synced, then renamed):
+// a run's report trusts a tree file it finds, so a crash must not leave
+// half of one. Missing folders are made.
 func (t *Tree) WriteFile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if strings.HasSuffix(strings.ToLower(path), ".json") {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(f.Name()) // after the rename, nothing is there
+	// CreateTemp's mode is 0600; a tree is as readable as the rest of a run.
+	err = f.Chmod(0o644)
+	switch {
+	case err != nil:
+	case strings.HasSuffix(strings.ToLower(path), ".json"):
 		err = t.WriteJSON(f)
-	} else {
+	default:
 		err = t.WriteCSV(f)
+	}
+	if err == nil {
+		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

@@ -61,8 +61,9 @@ func Canon(s string) string {
 // Key is the normalisation key: names with one Key are one value. It is
 // Canon with hyphens as spaces, then of each word: a British or variant
 // spelling replaced ("behaviour" → "behavior", "centre" → "center"),
-// "-isation(s)", "-ised", "-ising" spelt with "z", and the word made
-// singular (see singular), its spelling looked up again once singular
+// "-isation(s)", "-ised", "-ising" spelt with "z", a possessive "'s"
+// dropped ("user's" → "user"), and the word made singular (see singular
+// and irregular: "analyses" → "analysis"), its spelling looked up again once singular
 // ("behaviours" → "behavior"); last, "well being" is one word, "wellbeing".
 // Key(Key(s)) == Key(s).
 func Key(s string) string {
@@ -73,6 +74,12 @@ func Key(s string) string {
 			if strings.HasSuffix(w, suf[0]) && len(w) > len(suf[0])+2 {
 				w = w[:len(w)-len(suf[0])] + suf[1]
 			}
+		}
+		// A possessive is the word's own form: "user's autonomy",
+		// "users' autonomy" and "user autonomy" are one value.
+		w = strings.TrimSuffix(w, "'s")
+		if p, ok := irregular[w]; ok {
+			w = p
 		}
 		words[i] = spelling(singular(w))
 	}
@@ -86,6 +93,15 @@ func Key(s string) string {
 }
 
 // spelling is w in its one spelling (see spellings), else w.
+// irregular are plurals the -s rules get wrong: Greek "-ses" is "-sis"
+// ("analyses" is not "analyse", which the spellings would make a verb).
+var irregular = map[string]string{
+	"analyses": "analysis", "crises": "crisis", "diagnoses": "diagnosis", "theses": "thesis",
+	"hypotheses": "hypothesis", "syntheses": "synthesis", "emphases": "emphasis",
+	"prognoses": "prognosis", "parentheses": "parenthesis", "criteria": "criterion",
+	"phenomena": "phenomenon",
+}
+
 func spelling(w string) string {
 	if v, ok := spellings[w]; ok {
 		return v

@@ -50,8 +50,9 @@ func TestKey(t *testing.T) {
 		"":                       "",
 		"  ...  ":                "",
 		"--":                     "",
-		// Apostrophes: a possessive "'s" is kept, a trailing "'" dropped.
-		"User's autonomy":          "user's autonomy",
+		// Apostrophes: a possessive is the word's own form.
+		"User's autonomy":          "user autonomy",
+		"pride in one's community": "pride in one community",
 		"users’ autonomy":          "user autonomy",
 		"respect for others' work": "respect for other work",
 		// Plurals.
@@ -97,7 +98,10 @@ func TestKey(t *testing.T) {
 		"behaviours":       "behavior",
 		"organisation":     "organization",
 		"organisations":    "organization",
-		"analyses":         "analyze",
+		"analyses":         "analysis",
+		"data analyses":    "data analysis",
+		"crises":           "crisis",
+		"criteria":         "criterion",
 		"centres":          "center",
 		"selfcare":         "self care",
 		"self-care":        "self care",
