@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -50,18 +48,9 @@ func newAnalyzeCmd() *cobra.Command {
 			}
 			// The run config's [analysis], as written (config.orig.toml keeps
 			// what the resolved config.toml may drop, such as a zero floor).
-			var set analysis.Settings
-			for _, name := range []string{"config.orig.toml", "config.toml"} {
-				s, found, err := analysis.ReadSettingsFile(filepath.Join(dir, name))
-				if err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-				if err == nil {
-					if found {
-						set = s
-					}
-					break
-				}
+			set, err := analysis.ReadRunSettings(dir)
+			if err != nil {
+				return err
 			}
 			if configPath != "" {
 				s, found, err := analysis.ReadSettingsFile(configPath)

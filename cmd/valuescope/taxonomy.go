@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/host/taxonomy"
@@ -346,6 +347,14 @@ func newTaxonomyBuildCmd() *cobra.Command {
 			}
 			o := taxonomy.Options{Levels: lv, Method: method, Seed: seed, Weighted: weighted, Smooth: smooth,
 				Embedder: e, Field: src.field}
+			if len(a) == 1 {
+				// A run's values under its privacy floor name no cluster.
+				set, err := analysis.ReadRunSettings(a[0])
+				if err != nil {
+					return err
+				}
+				o.MinNameCount = taxonomy.NameFloor(set.Floor())
+			}
 			switch namer {
 			case "representative", "":
 				o.Namer = taxonomy.RepresentativeNamer{}

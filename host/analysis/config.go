@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -92,15 +93,36 @@ func (t TableSpec) FileName() string {
 	return strings.Trim(nameRE.ReplaceAllString(n, "_"), "_.")
 }
 
-// Options are the analysis options of a table: its overrides over s.
-func (s Settings) Options(t TableSpec) (Options, error) {
-	o := Options{Alpha: s.Alpha, Correction: Correction(s.Correction), Family: Family(s.Family), Tests: s.Tests, Top: s.Top, Floor: DefaultFloor}
+// Floor is the privacy floor of s: DefaultFloor with s's overrides.
+func (s Settings) Floor() Floor {
+	f := DefaultFloor
 	if s.MinConversations != nil {
-		o.Floor.MinConversations = *s.MinConversations
+		f.MinConversations = *s.MinConversations
 	}
 	if s.MinUsers != nil {
-		o.Floor.MinUsers = *s.MinUsers
+		f.MinUsers = *s.MinUsers
 	}
+	return f
+}
+
+// ReadRunSettings reads a run folder's [analysis] settings: from
+// config.orig.toml, the config as written (the resolved config.toml may drop
+// what it holds, such as a zero floor), else config.toml; zero Settings when
+// neither has the section.
+func ReadRunSettings(dir string) (Settings, error) {
+	for _, name := range []string{"config.orig.toml", "config.toml"} {
+		s, _, err := ReadSettingsFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		return s, err
+	}
+	return Settings{}, nil
+}
+
+// Options are the analysis options of a table: its overrides over s.
+func (s Settings) Options(t TableSpec) (Options, error) {
+	o := Options{Alpha: s.Alpha, Correction: Correction(s.Correction), Family: Family(s.Family), Tests: s.Tests, Top: s.Top, Floor: s.Floor()}
 	if t.Alpha != 0 {
 		o.Alpha = t.Alpha
 	}

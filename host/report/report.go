@@ -27,7 +27,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -284,20 +283,7 @@ func settings(dir string, given *analysis.Settings) (analysis.Settings, error) {
 	if given != nil {
 		return *given, nil
 	}
-	for _, name := range []string{"config.orig.toml", "config.toml"} {
-		s, found, err := analysis.ReadSettingsFile(filepath.Join(dir, name))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return s, err
-		}
-		if found {
-			return s, nil
-		}
-		break
-	}
-	return analysis.Settings{}, nil
+	return analysis.ReadRunSettings(dir)
 }
 
 // counter counts distinct conversations and users per value.

@@ -100,7 +100,11 @@ func ownTree(ctx context.Context, dir string, r *analysis.Run, f *analysis.Field
 		e = offline{}
 	}
 	start := time.Now()
-	tree, _, err := taxonomy.Build(ctx, vals, taxonomy.Options{Seed: BuildSeed, Embedder: e, Field: f.Name})
+	set, err := settings(dir, o.Settings)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree, _, err := taxonomy.Build(ctx, vals, taxonomy.Options{Seed: BuildSeed, Embedder: e, Field: f.Name, MinNameCount: taxonomy.NameFloor(set.Floor())})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()

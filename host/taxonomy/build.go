@@ -13,6 +13,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/taxonomy/cluster"
 )
 
@@ -72,9 +73,20 @@ type Options struct {
 	Embedder Embedder
 	// Namer names clusters (default: the built-in RepresentativeNamer).
 	Namer Namer
+	// MinNameCount keeps values counted fewer times than this out of the
+	// clusters' names (and out of what a namer sees): a run's privacy floor,
+	// so that a cluster shown because it is frequent is never named after
+	// one of its rare values. 0: every value may name a cluster.
+	MinNameCount float64
 	// Field prefixes cluster IDs ("ai_values" as in the paper).
 	Field string
 }
+
+// NameFloor is the Options.MinNameCount of a run with privacy floor f: its
+// distinct conversations, as values are counted by extraction and a value is
+// extracted about once per conversation at most. (The report also checks the
+// names it shows against conversations and users themselves.)
+func NameFloor(f analysis.Floor) float64 { return float64(f.MinConversations) }
 
 // DefaultLevels are the paper's proportions for n values: the first level
 // with n·266/3307 clusters, the top with 5 (at most half the first level's),

@@ -224,12 +224,13 @@ func assemble(ctx context.Context, items []Item, x *mat.Dense, labels [][]int, o
 				toName[c].Contrast = nearestOutside(unitVecs, unitNames, clusterOfUnit, c, cent.RawRowView(c), nc)
 			}
 		}
-		names, err := o.Namer.Name(ctx, toName)
+		var rare func(Member) bool
+		if l == 0 && o.MinNameCount > 0 {
+			rare = func(m Member) bool { return m.Count < o.MinNameCount }
+		}
+		names, err := nameClusters(ctx, o.Namer, toName, unitCounts, unitNames, rare)
 		if err != nil {
 			return nil, fmt.Errorf("naming level %d: %w", l+1, err)
-		}
-		if len(names) != k {
-			return nil, fmt.Errorf("naming level %d: %d names for %d clusters", l+1, len(names), k)
 		}
 		ids := make([]string, k)
 		nodes := make([]Node, k)
@@ -275,6 +276,57 @@ func assemble(ctx context.Context, items []Item, x *mat.Dense, labels [][]int, o
 		all = append(all, ns...)
 	}
 	return NewTree(all)
+}
+
+// rareName names a cluster all of whose values are under
+// Options.MinNameCount.
+const rareName = "Less frequent values"
+
+// nameClusters has namer name the clusters, keeping the members rare
+// reports true for (values under a run's privacy floor) out of the names:
+// they are not shown to the namer, as members or as contrast, and a cluster
+// of rare values only is named rareName. Above the values, members are
+// clusters, whose names are already safe, and rare is nil.
+func nameClusters(ctx context.Context, namer Namer, cs []ClusterToName, counts []float64, names []string, rare func(Member) bool) ([]Naming, error) {
+	if rare == nil {
+		out, err := namer.Name(ctx, cs)
+		if err == nil && len(out) != len(cs) {
+			err = fmt.Errorf("%d names for %d clusters", len(out), len(cs))
+		}
+		return out, err
+	}
+	hidden := map[string]bool{}
+	for u, n := range names {
+		if rare(Member{Name: n, Count: counts[u]}) {
+			hidden[n] = true
+		}
+	}
+	var shown []ClusterToName
+	var of []int
+	for c, cl := range cs {
+		cl.Members = slices.DeleteFunc(slices.Clone(cl.Members), rare)
+		if len(cl.Members) == 0 {
+			continue
+		}
+		cl.Contrast = slices.DeleteFunc(slices.Clone(cl.Contrast), func(n string) bool { return hidden[n] })
+		shown = append(shown, cl)
+		of = append(of, c)
+	}
+	out := make([]Naming, len(cs))
+	for c, cl := range cs {
+		out[c] = Naming{Name: rareName, Description: fmt.Sprintf("%d values, each under the privacy floor, so none names the cluster.", len(cl.Members))}
+	}
+	if len(shown) == 0 {
+		return out, nil
+	}
+	got, err := nameClusters(ctx, namer, shown, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	for j, c := range of {
+		out[c] = got[j]
+	}
+	return out, nil
 }
 
 func normalise(v []float64) {

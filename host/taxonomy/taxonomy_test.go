@@ -413,3 +413,68 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("folder holds %d entries, want only tree.csv", len(entries))
 	}
 }
+
+// recordingNamer remembers what it was shown.
+type recordingNamer struct {
+	RepresentativeNamer
+	shown []ClusterToName
+}
+
+func (r *recordingNamer) Contrast() int { return 3 }
+
+func (r *recordingNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, error) {
+	r.shown = append(r.shown, cs...)
+	return r.RepresentativeNamer.Name(ctx, cs)
+}
+
+// Values under MinNameCount (a run's privacy floor) name no cluster and are
+// not shown to the namer, as members or as contrast.
+func TestMinNameCount(t *testing.T) {
+	vals, _, err := ReadValuesCSV("testdata/values.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{} // by Key: spellings of a value are one
+	for _, v := range vals {
+		counts[Key(v.Name)] += v.Count
+	}
+	const floor = 5
+	rec := &recordingNamer{}
+	tree, _ := buildSmall(t, Options{Seed: 1, MinNameCount: floor, Namer: rec})
+	rareSeen := 0
+	for _, c := range counts {
+		if c < floor {
+			rareSeen++
+		}
+	}
+	if rareSeen == 0 {
+		t.Fatal("test data has no value under the floor")
+	}
+	for _, c := range rec.shown {
+		if c.Level != 1 {
+			continue
+		}
+		for _, m := range c.Members {
+			if m.Count < floor {
+				t.Errorf("namer shown %q (count %g)", m.Name, m.Count)
+			}
+		}
+		for _, n := range c.Contrast {
+			if cnt, ok := counts[Key(n)]; ok && cnt < floor {
+				t.Errorf("namer shown %q as contrast (count %g)", n, cnt)
+			}
+		}
+	}
+	rare := 0
+	for l := 1; l <= tree.Depth(); l++ {
+		for _, n := range tree.Level(l) {
+			if cnt, ok := counts[Key(n.Name)]; ok && cnt < floor {
+				t.Errorf("level %d cluster named after %q (count %g)", l, n.Name, cnt)
+			}
+			if n.Name == rareName {
+				rare++
+			}
+		}
+	}
+	t.Logf("%d values under the floor; %d clusters of them only", rareSeen, rare)
+}
