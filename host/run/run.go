@@ -57,8 +57,8 @@ type Options struct {
 	Out string
 	// Resume requires the run folder to hold a run already.
 	Resume bool
-	// Fresh deletes an existing run folder's store first (and with it the
-	// cache of model answers).
+	// Fresh forgets an existing run folder's results first (store.Reset),
+	// keeping its cache of model answers: starting over does not pay twice.
 	Fresh bool
 	// Offline answers every model call from the run store's cache (and
 	// CacheFrom's): a miss is that conversation's error; no API is called.
@@ -134,20 +134,27 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 	if opts.Resume && !exists {
 		return nil, fmt.Errorf("--resume: %s holds no run to resume", dir)
 	}
-	if opts.Fresh && exists {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(storePath + suffix)
-		}
-		exists = false
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	st, err := store.Open(storePath)
+	if err != nil && opts.Fresh && exists {
+		// A store this valuescope cannot read (another schema) is replaced.
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(storePath + suffix)
+		}
+		st, err = store.Open(storePath)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
+	if opts.Fresh && exists {
+		if err := st.Reset(ctx); err != nil {
+			return nil, err
+		}
+		exists = false
+	}
 
 	m := &Manifest{
 		Valuescope: buildInfo(),

@@ -355,6 +355,27 @@ func (s *Store) ClearErrors(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
+// Reset forgets the run, in one transaction: its conversations, stages,
+// results, annotations, bad records and metadata. It keeps the cache of
+// model answers (and the batches in flight), which were paid for and
+// answer the same calls again: starting over should not cost twice.
+func (s *Store) Reset(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`DELETE FROM annotations`, `DELETE FROM results`, `DELETE FROM conversations`,
+		`DELETE FROM stages`, `DELETE FROM bad_records`, `DELETE FROM meta WHERE key != 'schema'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("resetting the run store: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
 // BadRecord is a dataset record set aside.
 type BadRecord struct {
 	File   string
