@@ -162,6 +162,11 @@ func newAnalyzeCmd() *cobra.Command {
 				if treeFiles, err = tmap.writeFiles(out); err != nil {
 					return err
 				}
+				for i, f := range treeFiles { // relative to the run, as the tables' files
+					if r, err := filepath.Rel(dir, f); err == nil {
+						treeFiles[i] = filepath.ToSlash(r)
+					}
+				}
 			}
 			if asJSON {
 				if tmap != nil {

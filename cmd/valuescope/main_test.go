@@ -135,3 +135,21 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// The README's validate example is what configs/examples/bad.toml gives.
+func TestValidateREADMEExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "$ go run ./cmd/valuescope validate configs/examples/bad.toml\n")
+	if !ok {
+		t.Fatal("README has no validate example")
+	}
+	want, _, _ := strings.Cut(after, "```")
+	t.Chdir("../..")
+	code, _, errs := valuescope(t, "validate", "configs/examples/bad.toml")
+	if code != 1 || errs != want {
+		t.Errorf("exit %d, stderr:\n%s\nREADME shows:\n%s", code, errs, want)
+	}
+}

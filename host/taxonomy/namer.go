@@ -136,6 +136,9 @@ func describe(c ClusterToName) string {
 	for _, m := range ms[:min(6, len(ms))] {
 		names = append(names, m.Name)
 	}
+	if len(ms) == 1 {
+		kind = strings.TrimSuffix(kind, "s")
+	}
 	if len(ms) > len(names) {
 		return fmt.Sprintf("%d %s, the most frequent: %s.", len(ms), kind, strings.Join(names, ", "))
 	}
@@ -314,7 +317,7 @@ func nameClusters(ctx context.Context, namer Namer, cs []ClusterToName, counts [
 	}
 	out := make([]Naming, len(cs))
 	for c, cl := range cs {
-		out[c] = Naming{Name: rareName, Description: fmt.Sprintf("%d values, each under the privacy floor, so none names the cluster.", len(cl.Members))}
+		out[c] = Naming{Name: rareName, Description: fmt.Sprintf("%d value(s), each under the privacy floor, so none names the cluster.", len(cl.Members))}
 	}
 	if len(shown) == 0 {
 		return out, nil
@@ -325,6 +328,9 @@ func nameClusters(ctx context.Context, namer Namer, cs []ClusterToName, counts [
 	}
 	for j, c := range of {
 		out[c] = got[j]
+		if n := len(cs[c].Members) - len(shown[j].Members); n > 0 {
+			out[c].Description = strings.TrimSpace(fmt.Sprintf("%s (%d more under the privacy floor, not shown.)", out[c].Description, n))
+		}
 	}
 	return out, nil
 }
