@@ -11,6 +11,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/compare"
+	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 func init() { commands = append(commands, newCompareCmd) }
@@ -89,7 +90,7 @@ func newCompareCmd() *cobra.Command {
 					"differences.csv":   func(w io.Writer) error { return compare.WriteDiffsCSV(w, rep) },
 					"disagreements.csv": func(w io.Writer) error { return compare.WriteAgreementCSV(w, rep) },
 				} {
-					if err := writeFile(filepath.Join(out, name), write); err != nil {
+					if err := atomicfile.Write(filepath.Join(out, name), write); err != nil {
 						return err
 					}
 				}
@@ -134,22 +135,4 @@ func newCompareCmd() *cobra.Command {
 	f.StringVar(&out, "out", "", "folder to write compare.json, differences.csv and disagreements.csv")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
-}
-
-// writeFile writes a file through a temporary file renamed into place.
-func writeFile(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/review"
+	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 func init() { commands = append(commands, newReviewCmd) }
@@ -55,7 +56,7 @@ func newReviewSampleCmd() *cobra.Command {
 				return err
 			}
 			csvPath := filepath.Join(out, "review.csv")
-			if err := writeFile(csvPath, sh.WriteCSV); err != nil {
+			if err := atomicfile.Write(csvPath, sh.WriteCSV); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
@@ -74,7 +75,7 @@ func newReviewSampleCmd() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", wn)
 			}
 			htmlPath := filepath.Join(out, "review.html")
-			if err := writeFile(htmlPath, func(w io.Writer) error { return sh.WriteHTML(w, texts) }); err != nil {
+			if err := atomicfile.Write(htmlPath, func(w io.Writer) error { return sh.WriteHTML(w, texts) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "page to read them: %s\n", htmlPath)

@@ -20,6 +20,7 @@ import (
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/host/taxonomy"
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
+	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 func init() { commands = append(commands, newTaxonomyCmd) }
@@ -271,7 +272,7 @@ func (tm *treeMapping) writeFiles(dir string) ([]string, error) {
 	var out []string
 	for name, write := range files {
 		p := filepath.Join(dir, name)
-		if err := writeFile(p, write); err != nil {
+		if err := atomicfile.Write(p, write); err != nil {
 			return nil, err
 		}
 		out = append(out, p)

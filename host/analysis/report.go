@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 // Report is one analysed table of a run, as written to NAME.json.
@@ -67,7 +69,7 @@ func WriteFiles(dir, base string, rep *Report, res *Result) error {
 	rep.Files = nil
 	add := func(name string, write func(io.Writer) error) error {
 		p := filepath.Join(dir, name)
-		if err := writeAtomic(p, write); err != nil {
+		if err := atomicfile.Write(p, write); err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(base, p)
@@ -99,32 +101,11 @@ func WriteFiles(dir, base string, rep *Report, res *Result) error {
 	p := filepath.Join(dir, rep.Name+".json")
 	rel, _ := filepath.Rel(base, p)
 	rep.Files = append(rep.Files, filepath.ToSlash(rel))
-	return writeAtomic(p, func(w io.Writer) error {
+	return atomicfile.Write(p, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	})
-}
-
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<16)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }
 
 // CellColumns are the columns of a cells CSV.

@@ -28,7 +28,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,6 +36,7 @@ import (
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/compare"
 	"github.com/valuescope/valuescope/host/taxonomy"
+	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 // Options control a report.
@@ -447,10 +447,10 @@ func Write(dir string, d *Data) error {
 	if err := renderHTML(&page, d, js); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, JSONFile), js); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, JSONFile), js); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, HTMLFile), page.Bytes())
+	return atomicfile.WriteBytes(filepath.Join(dir, HTMLFile), page.Bytes())
 }
 
 // Generate builds and writes the report of run folder dir, returning the
@@ -464,12 +464,4 @@ func Generate(ctx context.Context, dir string, o Options) (string, error) {
 		return "", fmt.Errorf("report: %w", err)
 	}
 	return filepath.Join(dir, HTMLFile), nil
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

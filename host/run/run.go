@@ -41,6 +41,7 @@ import (
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/report"
 	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/internal/atomicfile"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -421,10 +422,10 @@ func writeConfigs(cfg *config.Config, dir string) error {
 	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
 		return fmt.Errorf("writing resolved config: %w", err)
 	}
-	if err := writeFile(filepath.Join(dir, "config.toml"), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "config.toml"), buf.Bytes()); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, "config.orig.toml"), cfg.Source)
+	return atomicfile.WriteBytes(filepath.Join(dir, "config.orig.toml"), cfg.Source)
 }
 
 func writeJSON(path string, v any) error {
@@ -432,16 +433,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(path, append(b, '\n'))
-}
-
-// writeFile replaces path atomically.
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteBytes(path, append(b, '\n'))
 }
 
 func sha(b []byte) string {

@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 // Node is one row of a tree: a value (level 0; its ID is the value name) or a
@@ -272,39 +274,15 @@ func ReadJSON(r io.Reader) (*Tree, error) {
 	return NewTree(tj.Nodes)
 }
 
-// WriteFile writes CSV, or JSON when the name ends in .json. The file
-// appears whole or not at all (written beside it, synced, then renamed):
-// a run's report trusts a tree file it finds, so a crash must not leave
-// half of one. Missing folders are made.
+// WriteFile writes CSV, or JSON when the name ends in .json, whole or not
+// at all (atomicfile): a run's report trusts a tree file it finds, so a
+// crash must not leave half of one. Missing folders are made.
 func (t *Tree) WriteFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		return atomicfile.Write(path, t.WriteJSON)
 	}
-	defer os.Remove(f.Name()) // after the rename, nothing is there
-	// CreateTemp's mode is 0600; a tree is as readable as the rest of a run.
-	err = f.Chmod(0o644)
-	switch {
-	case err != nil:
-	case strings.HasSuffix(strings.ToLower(path), ".json"):
-		err = t.WriteJSON(f)
-	default:
-		err = t.WriteCSV(f)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, t.WriteCSV)
 }
