@@ -469,28 +469,12 @@ func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err er
 	case ctx.Err() != nil:
 		o.kind = canceled
 	case errors.As(err, &wt):
-		o.msg = wt.Error()
-		switch wt.Kind {
-		case "deadline":
-			o.kind = overDeadline
-		case "canceled":
-			o.kind = canceled
-		default:
-			o.kind = trapped
-			if k.tail.outOfMemorySince(mark) {
-				o.kind = outOfMemory
-			}
+		o.msg, o.kind = wt.Error(), callKind(wt.Kind)
+		if o.kind == trapped && k.tail.outOfMemorySince(mark) {
+			o.kind = outOfMemory
 		}
 	case errors.As(err, &gc):
-		o.msg = gc.Error()
-		switch gc.Kind {
-		case "deadline":
-			o.kind = overDeadline
-		case "canceled":
-			o.kind = canceled
-		default:
-			o.kind = trapped
-		}
+		o.msg, o.kind = gc.Error(), callKind(gc.Kind)
 	case errors.As(err, &wm):
 		o.kind, o.msg = malformed, wm.Error()
 	case errors.As(err, &gm):
@@ -514,6 +498,18 @@ func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err er
 		}
 	}
 	return o
+}
+
+// callKind is the outcome of a failed call by the Kind both transports'
+// call errors give ("deadline", "canceled", else a trap or a crash).
+func callKind(k string) kind {
+	switch k {
+	case "deadline":
+		return overDeadline
+	case "canceled":
+		return canceled
+	}
+	return trapped
 }
 
 func jsonEncodable(req *protocol.ProcessRequest) bool {
