@@ -30,7 +30,7 @@ func Wasm(tb testing.TB, name, ldflags string) []byte {
 	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	root := moduleRoot(tb)
+	root := ModuleRoot(tb)
 	dir := filepath.Join(root, "host", "plugin", "testdata", name)
 	h := sha256.New()
 	h.Write([]byte(runtime.Version() + "\x00" + ldflags + "\x00"))
@@ -66,7 +66,10 @@ func Wasm(tb testing.TB, name, ldflags string) []byte {
 	return b
 }
 
-func moduleRoot(tb testing.TB) string {
+// ModuleRoot is the folder holding valuescope's go.mod, found upwards from
+// the test's working folder.
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)
@@ -131,7 +134,7 @@ func sourceHash(tb testing.TB, root, flags string, dirs ...string) string {
 // packages build in parallel.
 func WasmPackage(tb testing.TB, dir, ldflags string) string {
 	tb.Helper()
-	root := moduleRoot(tb)
+	root := ModuleRoot(tb)
 	sum := sourceHash(tb, root, ldflags, dir, "sdk", "sdk/wasm", "sdk/protocol")
 	out := filepath.Join(os.TempDir(), "valuescope-testplugins", filepath.Base(dir)+"-"+sum+".wasm")
 	defer lockFor(out)()
@@ -156,7 +159,7 @@ func WasmPackage(tb testing.TB, dir, ldflags string) string {
 // cached like WasmPackage's modules.
 func Binary(tb testing.TB, dir string) string {
 	tb.Helper()
-	root := moduleRoot(tb)
+	root := ModuleRoot(tb)
 	sum := sourceHash(tb, root, "", dir, "sdk", "sdk/grpc", "sdk/protocol", "sdk/proto/valuescope/plugin/v1")
 	out := filepath.Join(os.TempDir(), "valuescope-testplugins", filepath.Base(dir)+"-"+sum)
 	defer lockFor(out)()

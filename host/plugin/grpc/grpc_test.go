@@ -20,6 +20,7 @@ import (
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/plugin/grpc"
 	"github.com/valuescope/valuescope/host/plugin/grpc/internal/testplugin"
+	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -354,7 +355,7 @@ func python(t *testing.T) []string {
 	if err != nil {
 		skip("no protoc (apt-get install protobuf-compiler)")
 	}
-	root := moduleRoot(t)
+	root := testplugins.ModuleRoot(t)
 	dir := t.TempDir()
 	gen := exec.Command(protoc, "-I", filepath.Join(root, "sdk", "proto", "valuescope", "plugin", "v1"), "--python_out="+dir, "plugin.proto")
 	if out, err := gen.CombinedOutput(); err != nil {

@@ -15,27 +15,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
-
-// moduleRoot is the folder holding go.mod.
-func moduleRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
 
 var (
 	buildOnce sync.Once
@@ -50,7 +32,7 @@ var (
 func goPlugin(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
-		root := moduleRoot(tb)
+		root := testplugins.ModuleRoot(tb)
 		h := sha256.New()
 		h.Write([]byte(runtime.Version() + "\x00"))
 		for _, f := range []string{"go.mod", "go.sum"} {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/internal/wasmbuild"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
@@ -36,7 +37,7 @@ func Module(tb testing.TB, pkg string) string {
 	if p, ok := built[pkg]; ok {
 		return p
 	}
-	root := moduleRoot(tb)
+	root := testplugins.ModuleRoot(tb)
 	sum := sha256.Sum256([]byte(root + "\x00" + pkg))
 	dir := filepath.Join(os.TempDir(), "valuescope-plugintest")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -57,23 +58,6 @@ func Module(tb testing.TB, pkg string) string {
 	}
 	built[pkg] = out
 	return out
-}
-
-func moduleRoot(tb testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
 }
 
 // Load loads the module at path through the host with a stage's config
@@ -188,7 +172,7 @@ func Rounds(t *testing.T, p plugin.Plugin, conv *protocol.Conversation, cases []
 // byte: a plugin's built-in prompt is the file researchers start from.
 func PromptIsConfigFile(t *testing.T, file, prompt string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "configs", "prompts", file))
+	b, err := os.ReadFile(filepath.Join(testplugins.ModuleRoot(t), "configs", "prompts", file))
 	if err != nil {
 		t.Fatal(err)
 	}
