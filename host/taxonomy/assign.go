@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
+	"github.com/valuescope/valuescope/host/taxonomy/cluster"
 	"github.com/valuescope/valuescope/host/valuename"
 )
 
@@ -194,60 +194,43 @@ func nearest(q, ref [][]float32) ([]int, []float64, error) {
 		}
 		copy(r[i*d:], unit(v))
 	}
+	for _, v := range q {
+		if len(v) != d {
+			return nil, nil, fmt.Errorf("vectors of %d and %d dimensions", d, len(v))
+		}
+	}
 	best := make([]int, len(q))
 	sim := make([]float64, len(q))
 	const rows = 256
-	chunks := (len(q) + rows - 1) / rows
-	next := make(chan int, chunks)
-	for c := 0; c < chunks; c++ {
-		next <- c
+	type scratch struct{ qb, buf []float32 }
+	newScratch := func() scratch {
+		return scratch{qb: make([]float32, rows*d), buf: make([]float32, rows*len(ref))}
 	}
-	close(next)
-	var wg sync.WaitGroup
-	var bad error
-	var mu sync.Mutex
-	for range min(runtime.GOMAXPROCS(0), max(chunks, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			qb := make([]float32, rows*d)
-			buf := make([]float32, rows*len(ref))
-			for c := range next {
-				lo := c * rows
-				m := min(rows, len(q)-lo)
-				for k := 0; k < m; k++ {
-					v := q[lo+k]
-					if len(v) != d {
-						mu.Lock()
-						bad = fmt.Errorf("vectors of %d and %d dimensions", d, len(v))
-						mu.Unlock()
-						return
-					}
-					copy(qb[k*d:], unit(v))
-				}
-				blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, m, len(ref), d, 1, qb, d, r, d, 0, buf, len(ref))
-				for k := 0; k < m; k++ {
-					row := buf[k*len(ref) : (k+1)*len(ref)]
-					bi := -1
-					bv := float32(math.Inf(-1))
-					zero := !slices.ContainsFunc(qb[k*d:(k+1)*d], func(x float32) bool { return x != 0 })
-					if !zero {
-						for j, s := range row {
-							if s > bv {
-								bi, bv = j, s
-							}
-						}
-					}
-					best[lo+k], sim[lo+k] = bi, float64(bv)
-					if bi < 0 {
-						sim[lo+k] = 0
+	cluster.Chunks(len(q), rows, newScratch, func(sc scratch, lo, hi int) {
+		m := hi - lo
+		for k := 0; k < m; k++ {
+			copy(sc.qb[k*d:], unit(q[lo+k]))
+		}
+		blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, m, len(ref), d, 1, sc.qb, d, r, d, 0, sc.buf, len(ref))
+		for k := 0; k < m; k++ {
+			row := sc.buf[k*len(ref) : (k+1)*len(ref)]
+			bi := -1
+			bv := float32(math.Inf(-1))
+			zero := !slices.ContainsFunc(sc.qb[k*d:(k+1)*d], func(x float32) bool { return x != 0 })
+			if !zero {
+				for j, s := range row {
+					if s > bv {
+						bi, bv = j, s
 					}
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	return best, sim, bad
+			best[lo+k], sim[lo+k] = bi, float64(bv)
+			if bi < 0 {
+				sim[lo+k] = 0
+			}
+		}
+	})
+	return best, sim, nil
 }
 
 func unit(v []float32) []float32 {

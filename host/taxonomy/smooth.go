@@ -1,12 +1,11 @@
 package taxonomy
 
 import (
-	"runtime"
-	"sync"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/valuescope/valuescope/host/taxonomy/cluster"
 )
 
 // smooth moves each unit vector towards the mean of its k nearest neighbours
@@ -22,43 +21,32 @@ func smooth(x *mat.Dense, k int, alpha float64) *mat.Dense {
 	out := mat.NewDense(n, d, nil)
 	xr := x.RawMatrix()
 	const rows = 256
-	chunks := (n + rows - 1) / rows
-	next := make(chan int, chunks)
-	for c := 0; c < chunks; c++ {
-		next <- c
+	type scratch struct {
+		buf, sim []float64
+		idx      []int
 	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), chunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]float64, rows*n)
-			idx := make([]int, k)
-			sim := make([]float64, k)
-			for c := range next {
-				lo := c * rows
-				m := min(rows, n-lo)
-				blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, m, n, d, 1,
-					xr.Data[lo*xr.Stride:], xr.Stride, xr.Data, xr.Stride, 0, buf, n)
-				for r := 0; r < m; r++ {
-					i := lo + r
-					topKSim(buf[r*n:(r+1)*n], i, idx, sim)
-					dst := out.RawRowView(i)
-					for j, v := range x.RawRowView(i) {
-						dst[j] = (1 - alpha) * v
-					}
-					for _, nb := range idx {
-						for j, v := range x.RawRowView(nb) {
-							dst[j] += alpha / float64(k) * v
-						}
-					}
-					normalise(dst)
+	newScratch := func() scratch {
+		return scratch{buf: make([]float64, rows*n), sim: make([]float64, k), idx: make([]int, k)}
+	}
+	cluster.Chunks(n, rows, newScratch, func(s scratch, lo, hi int) {
+		m := hi - lo
+		blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, m, n, d, 1,
+			xr.Data[lo*xr.Stride:], xr.Stride, xr.Data, xr.Stride, 0, s.buf, n)
+		for r := 0; r < m; r++ {
+			i := lo + r
+			topKSim(s.buf[r*n:(r+1)*n], i, s.idx, s.sim)
+			dst := out.RawRowView(i)
+			for j, v := range x.RawRowView(i) {
+				dst[j] = (1 - alpha) * v
+			}
+			for _, nb := range s.idx {
+				for j, v := range x.RawRowView(nb) {
+					dst[j] += alpha / float64(k) * v
 				}
 			}
-		}()
-	}
-	wg.Wait()
+			normalise(dst)
+		}
+	})
 	return out
 }
 

@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -308,46 +306,29 @@ func assign(x, centers *mat.Dense, labels []int, dist []float64) {
 	k, _ := centers.Dims()
 	cn := rowNorms(centers)
 	xr, cr := x.RawMatrix(), centers.RawMatrix()
-	chunks := (n + chunkRows - 1) / chunkRows
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	var wg sync.WaitGroup
-	next := make(chan int, chunks)
-	for c := 0; c < chunks; c++ {
-		next <- c
-	}
-	close(next)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]float64, chunkRows*k)
-			for c := range next {
-				lo := c * chunkRows
-				m := min(chunkRows, n-lo)
-				blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, m, k, d, 1,
-					xr.Data[lo*xr.Stride:], xr.Stride, cr.Data, cr.Stride, 0, buf, k)
-				for r := 0; r < m; r++ {
-					row := buf[r*k : (r+1)*k]
-					bi, bv := 0, math.Inf(1)
-					for j, dot := range row {
-						if v := cn[j] - 2*dot; v < bv {
-							bi, bv = j, v
-						}
-					}
-					i := lo + r
-					labels[i] = bi
-					xi, ci := x.RawRowView(i), centers.RawRowView(bi)
-					s := 0.0
-					for j := range xi {
-						t := xi[j] - ci[j]
-						s += t * t
-					}
-					dist[i] = s
+	Chunks(n, chunkRows, func() []float64 { return make([]float64, chunkRows*k) }, func(buf []float64, lo, hi int) {
+		m := hi - lo
+		blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, m, k, d, 1,
+			xr.Data[lo*xr.Stride:], xr.Stride, cr.Data, cr.Stride, 0, buf, k)
+		for r := 0; r < m; r++ {
+			row := buf[r*k : (r+1)*k]
+			bi, bv := 0, math.Inf(1)
+			for j, dot := range row {
+				if v := cn[j] - 2*dot; v < bv {
+					bi, bv = j, v
 				}
 			}
-		}()
-	}
-	wg.Wait()
+			i := lo + r
+			labels[i] = bi
+			xi, ci := x.RawRowView(i), centers.RawRowView(bi)
+			s := 0.0
+			for j := range xi {
+				t := xi[j] - ci[j]
+				s += t * t
+			}
+			dist[i] = s
+		}
+	})
 }
 
 // KMeansPlusPlus picks k initial centres from the rows of x with greedy

@@ -3,8 +3,6 @@ package cluster
 import (
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -299,28 +297,15 @@ func assignAll32(x []float32, n, d int, c []float32, labels []int, dist []float6
 	cn := make([]float32, k)
 	norms32(c, d, cn)
 	const rows = 512
-	chunks := (n + rows - 1) / rows
-	next := make(chan int, chunks)
-	for i := 0; i < chunks; i++ {
-		next <- i
+	type scratch struct {
+		a   *assigner32
+		dst []float32
 	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), chunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := newAssigner32(k, d)
-			dst := make([]float32, rows)
-			for ch := range next {
-				lo := ch * rows
-				m := min(rows, n-lo)
-				a.assign(x[lo*d:(lo+m)*d], m, c, cn, labels[lo:lo+m], dst)
-				for r := 0; r < m; r++ {
-					dist[lo+r] = float64(dst[r])
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	Chunks(n, rows, func() scratch { return scratch{newAssigner32(k, d), make([]float32, rows)} }, func(s scratch, lo, hi int) {
+		m := hi - lo
+		s.a.assign(x[lo*d:hi*d], m, c, cn, labels[lo:hi], s.dst)
+		for r := 0; r < m; r++ {
+			dist[lo+r] = float64(s.dst[r])
+		}
+	})
 }
