@@ -13,10 +13,13 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/valuescope/valuescope/host/runfolder"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..."; main
+// hands it to runfolder, which reports it in --version and every manifest.
+var version = ""
 
 // usageError marks an error in how the command was called (exit status 2).
 type usageError struct{ error }
@@ -41,7 +44,7 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "valuescope",
 		Short:         "Find and analyse the values AI assistants express in real conversations",
-		Version:       version,
+		Version:       runfolder.VersionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -52,7 +55,10 @@ func newRoot() *cobra.Command {
 	return root
 }
 
-func main() { os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	runfolder.Version = version
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // execute runs one command line and returns the exit status.
 func execute(argv []string, stdout, stderr io.Writer) int {

@@ -57,7 +57,7 @@ func newRunCmd() *cobra.Command {
 				o.Progress = progressReporter(stderr, int64(max(o.Limit, o.Sample, cfg.Dataset.Limit)))
 			}
 			res, err := run.Execute(ctx, cfg, o)
-			if errors.Is(err, context.Canceled) {
+			if errors.Is(err, context.Canceled) && res != nil {
 				fmt.Fprintf(stderr, "\ninterrupted: %d conversations done and stored in %s; run the same command again to resume\n",
 					res.Progress.Done+res.Progress.Skipped, res.Dir)
 				return errors.New("interrupted")

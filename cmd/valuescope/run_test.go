@@ -118,7 +118,9 @@ func TestKillAndResume(t *testing.T) {
 		targets[1+rng.IntN(total-300)] = true
 	}
 	points := slices.Sorted(maps.Keys(targets))
-	db, err := sql.Open("sqlite", filepath.Join(dir, "store.sqlite")+"?_pragma=busy_timeout(5000)")
+	// Read-only, so that the test does not make the store itself (a folder
+	// holding a store valuescope did not make is refused).
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "store.sqlite")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}

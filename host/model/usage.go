@@ -104,3 +104,34 @@ func count(n int64) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// TotalUsage adds up usages by model name (a run's invocations), in the
+// order names first appear. A model is priced when any part was.
+func TotalUsage(parts ...[]Usage) []Usage {
+	var out []Usage
+	at := map[string]int{}
+	for _, us := range parts {
+		for _, u := range us {
+			i, ok := at[u.Name]
+			if !ok {
+				at[u.Name] = len(out)
+				out = append(out, u)
+				continue
+			}
+			t := &out[i]
+			t.Provider, t.Model = u.Provider, u.Model
+			t.Calls += u.Calls
+			t.CacheHits += u.CacheHits
+			t.Shared += u.Shared
+			t.Requests += u.Requests
+			t.Retries += u.Retries
+			t.Batches += u.Batches
+			t.Failures += u.Failures
+			t.InputTokens += u.InputTokens
+			t.OutputTokens += u.OutputTokens
+			t.CostUSD += u.CostUSD
+			t.Priced = t.Priced || u.Priced
+		}
+	}
+	return out
+}

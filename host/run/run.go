@@ -1,16 +1,11 @@
 // Package run executes a run as a config declares it: it opens the dataset,
 // loads the stages' plugins, runs the pipeline into the run folder's store,
-// and writes the exports and the manifest. A run folder holds:
+// and writes the exports and the manifest into the run folder (package
+// runfolder names its files, holds its lock and its manifest type).
 //
-//	config.toml      the config as resolved (absolute paths, defaults)
-//	config.orig.toml the config as written
-//	manifest.json    what produced the results: versions, hashes, counts
-//	store.sqlite     the run store (resumable; see package store)
-//	annotations.csv, annotations.parquet, conversations.csv, errors.csv
-//	report.html, report.json  the report (package report), unless NoReport
-//	taxonomy/FIELD.tree.csv   the run's own taxonomy, which the report shows
-//
-// Running the same command again on an interrupted run finishes it.
+// Running the same command again on an interrupted run finishes it; a run
+// refuses a folder another run holds, a folder valuescope did not make, and
+// a dataset that changed since the run began.
 package run
 
 import (
@@ -18,15 +13,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -40,6 +31,7 @@ import (
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/report"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/internal/atomicfile"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -85,7 +77,7 @@ type Result struct {
 	Report   string
 	Taxonomy *report.TreeInfo
 	Progress pipeline.Progress
-	Manifest *Manifest
+	Manifest *runfolder.Manifest
 }
 
 // Execute runs cfg. It returns context.Canceled (wrapped) when interrupted:
@@ -110,41 +102,52 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 
 // execute runs cfg and writes the exports and the manifest, the store
 // closed when it returns.
-func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	cfg = resolve(cfg, opts)
 	dir := cfg.Run.Out
 	if opts.Out != "" {
-		dir = opts.Out
+		dir = opts.Out // as given, for the messages; the resolved config has it absolute
 	}
-	paths, format := cfg.Dataset.Paths, cfg.Dataset.Format
-	if len(opts.Dataset) > 0 {
-		paths = opts.Dataset
-		if opts.Format != "" {
-			format = opts.Format
+	paths, format, limit := cfg.Dataset.Paths, cfg.Dataset.Format, cfg.Dataset.Limit
+	if opts.Resume {
+		if _, err := runfolder.Existing(dir); err != nil {
+			return nil, fmt.Errorf("--resume: %s holds no run to resume", dir)
 		}
 	}
-	limit := cfg.Dataset.Limit
-	if opts.Limit > 0 {
-		limit = opts.Limit
+	// The reader lists the dataset's files before anything is made: a path
+	// that matches nothing fails here, leaving no folder behind.
+	first, err := dataset.Open(paths, dataset.Options{Format: format, Strict: cfg.Dataset.Strict})
+	if err != nil {
+		return nil, err
 	}
-	storePath := filepath.Join(dir, "store.sqlite")
-	_, statErr := os.Stat(storePath)
-	exists := statErr == nil
-	if opts.Resume && !exists {
-		return nil, fmt.Errorf("--resume: %s holds no run to resume", dir)
+	claim, err := runfolder.Claim(dir, "valuescope run "+cfg.Path)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run folder: %w", err)
+	folder := claim.Folder
+	started := false
+	defer func() {
+		if err != nil && !started {
+			claim.Abandon() // a failed start leaves nothing that blocks the corrected command
+		} else {
+			claim.Release()
+		}
+	}()
+	exists := !claim.New
+	if _, serr := os.Stat(folder.Store()); serr != nil {
+		exists = false
 	}
-	st, err := store.Open(storePath)
+	st, err := store.Open(folder.Store())
 	if err != nil && opts.Fresh && exists {
-		// A store this valuescope cannot read (another schema) is replaced.
+		// A store this valuescope cannot read (another schema) is replaced;
+		// the folder is valuescope's (Claim checked its marker).
 		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(storePath + suffix)
+			os.Remove(folder.Store() + suffix)
 		}
-		st, err = store.Open(storePath)
+		st, err = store.Open(folder.Store())
 	}
 	if err != nil {
 		return nil, err
@@ -157,10 +160,11 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 		exists = false
 	}
 
-	m := &Manifest{
-		Valuescope: buildInfo(),
-		Run:        RunInfo{Name: cfg.Run.Name, Dir: dir, Started: time.Now().UTC(), Resumed: exists},
-		Dataset:    DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed},
+	inv := runfolder.Invocation{Valuescope: runfolder.Build(), Started: time.Now().UTC(), Fresh: opts.Fresh}
+	m := &runfolder.Manifest{
+		Valuescope: inv.Valuescope,
+		Run:        runfolder.RunInfo{Name: cfg.Run.Name, Dir: dir, Resumed: exists},
+		Dataset:    runfolder.DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed},
 	}
 	// A run folder is one dataset and one selection of it: resuming over
 	// another would mix conversations from both.
@@ -170,20 +174,33 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 	} else if prev != "" && prev != selection {
 		return nil, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
 	}
-	if err := st.SetMeta("selection", selection); err != nil {
+	var filePaths []string
+	for _, f := range first.Files() {
+		filePaths = append(filePaths, f.Path)
+	}
+	ids, err := runfolder.Identify(filePaths)
+	if err != nil {
 		return nil, err
 	}
-	if opts.RetryErrors {
-		n, err := st.ClearErrors(ctx)
+	if prev, err := st.Meta(datasetKey); err != nil {
+		return nil, err
+	} else if prev != "" {
+		was, err := runfolder.DecodeFileIDs(prev)
 		if err != nil {
 			return nil, err
 		}
-		opts.Log.Info("redoing failed stages", "results", n)
+		if err := folder.CheckDataset(was, ids); err != nil {
+			return nil, err
+		}
 	}
 
 	var readCaches []model.Cache
 	for _, other := range opts.CacheFrom {
-		o, err := store.Open(filepath.Join(other, "store.sqlite"))
+		of, err := runfolder.Existing(other)
+		if err != nil {
+			return nil, fmt.Errorf("--cache-from: %w", err)
+		}
+		o, err := store.Open(of.Store())
 		if err != nil {
 			return nil, fmt.Errorf("--cache-from: %w", err)
 		}
@@ -200,14 +217,37 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 		return nil, err
 	}
 	defer closeStages()
-	if err := writeConfigs(cfg, dir); err != nil {
+	if err := writeConfigs(cfg, folder, opts); err != nil {
 		return nil, err
 	}
+	if err := st.SetMeta("selection", selection); err != nil {
+		return nil, err
+	}
+	if err := st.SetMeta(datasetKey, runfolder.EncodeFileIDs(ids)); err != nil {
+		return nil, err
+	}
+	if opts.RetryErrors {
+		n, err := st.ClearErrors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Log.Info("redoing failed stages", "results", n)
+	}
+	prevManifest, merr := folder.ReadManifest()
+	if merr != nil {
+		opts.Log.Warn("earlier invocations not carried over", "err", merr)
+	}
+	started = true
 
 	// The last reader opened has the per-file counts the manifest reports
 	// (a sampled run opens the dataset twice).
-	var last *dataset.Reader
+	last := first
 	open := func() (dataset.Source, error) {
+		if first != nil {
+			r := first
+			first = nil
+			return r, nil
+		}
 		r, err := dataset.Open(paths, dataset.Options{Format: format, Strict: cfg.Dataset.Strict})
 		if err != nil {
 			return nil, err
@@ -226,17 +266,15 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed,
 		Progress: progress, Log: opts.Log,
 	})
-	var files []dataset.File
-	if last != nil {
-		files = last.Files()
+	m.Models = models.Models()
+	inv.Finished, inv.Complete = time.Now().UTC(), prog.Finished
+	inv.Progress, inv.Models = runfolder.Progress{Conversations: prog.Conversations, Done: prog.Done, Skipped: prog.Skipped,
+		Errors: prog.Errors, BadRecords: prog.BadRecords, Elapsed: prog.Elapsed, Finished: prog.Finished}, models.Usage()
+	if runErr != nil {
+		inv.Error = runErr.Error()
 	}
-	m.Models, m.ModelUsage = models.Models(), models.Usage()
-	m.Run.Finished = time.Now().UTC()
-	m.Run.Complete = prog.Finished
-	m.Progress = prog
-	if m.Dataset.Files, err = describeFiles(files); err != nil {
-		return nil, err
-	}
+	m.AddInvocation(prevManifest, inv)
+	m.Dataset.Files = describeFiles(last.Files(), ids)
 	if m.Counts, err = st.Count(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
@@ -245,14 +283,41 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 			return nil, fmt.Errorf("exports: %w", err)
 		}
 	}
-	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
+	if err := folder.WriteManifest(m); err != nil {
 		return nil, err
 	}
 	return &Result{Dir: dir, Progress: prog, Manifest: m}, runErr
 }
 
+// datasetKey is the store's metadata key for the identity of the dataset
+// the run began on (runfolder.FileID, encoded).
+const datasetKey = "dataset_files"
+
+// resolve returns cfg with the command line's overrides applied, so that the
+// run folder's config.toml says what the run did.
+func resolve(cfg *config.Config, opts Options) *config.Config {
+	c := *cfg
+	if len(opts.Dataset) > 0 {
+		c.Dataset.Paths = opts.Dataset
+		if opts.Format != "" {
+			c.Dataset.Format = opts.Format
+		}
+	}
+	if opts.Limit > 0 {
+		c.Dataset.Limit = opts.Limit
+	}
+	if opts.Out != "" {
+		if abs, err := filepath.Abs(opts.Out); err == nil {
+			c.Run.Out = abs
+		} else {
+			c.Run.Out = opts.Out
+		}
+	}
+	return &c
+}
+
 // loadStages loads each stage's plugin with its config and prompt.
-func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m *Manifest, log *slog.Logger) ([]pipeline.Stage, func(), error) {
+func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m *runfolder.Manifest, log *slog.Logger) ([]pipeline.Stage, func(), error) {
 	var stages []pipeline.Stage
 	closeAll := func() {
 		for _, s := range stages {
@@ -308,132 +373,40 @@ func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m
 		}
 		fp := pipeline.Fingerprint(sc.Plugin, info.SHA256, info.Manifest.Version, confJSON, promptSHA, modelSpec, strings.Join(sc.Keep, "\x00"))
 		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Models: caller, Fingerprint: fp})
-		m.Stages = append(m.Stages, StageInfo{Name: sc.Name, Plugin: info, ConfigJSON: confJSON, PromptFile: sc.Prompt,
+		m.Stages = append(m.Stages, runfolder.StageInfo{Name: sc.Name, Plugin: runfolder.PluginInfo(info), ConfigJSON: confJSON, PromptFile: sc.Prompt,
 			PromptSHA256: promptSHA, Model: sc.Model, Keep: sc.Keep, Fingerprint: fp})
 	}
 	return stages, closeAll, nil
 }
 
-// Manifest says what produced a run's results.
-type Manifest struct {
-	Valuescope BuildInfo         `json:"valuescope"`
-	Run        RunInfo           `json:"run"`
-	Dataset    DatasetInfo       `json:"dataset"`
-	Stages     []StageInfo       `json:"stages"`
-	Models     []model.Info      `json:"models,omitempty"`
-	ModelUsage []model.Usage     `json:"model_usage,omitempty"`
-	Counts     store.Counts      `json:"counts"`
-	Progress   pipeline.Progress `json:"progress"`
-}
-
-type BuildInfo struct {
-	Version  string `json:"version"`
-	Revision string `json:"revision"`
-	Go       string `json:"go"`
-}
-
-type RunInfo struct {
-	Name     string    `json:"name"`
-	Dir      string    `json:"dir"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	// Resumed is set when this invocation continued an earlier one.
-	Resumed bool `json:"resumed"`
-	// Complete is false when the run was interrupted.
-	Complete bool `json:"complete"`
-}
-
-type DatasetInfo struct {
-	Paths  []string   `json:"paths"`
-	Format string     `json:"format"`
-	Limit  int        `json:"limit,omitempty"`
-	Sample int        `json:"sample,omitempty"`
-	Seed   int64      `json:"seed,omitempty"`
-	Files  []FileInfo `json:"files"`
-}
-
-type FileInfo struct {
-	dataset.File
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-type StageInfo struct {
-	Name         string      `json:"name"`
-	Plugin       plugin.Info `json:"plugin"`
-	ConfigJSON   string      `json:"config_json"`
-	PromptFile   string      `json:"prompt_file,omitempty"`
-	PromptSHA256 string      `json:"prompt_sha256,omitempty"`
-	Model        string      `json:"model,omitempty"`
-	Keep         []string    `json:"keep,omitempty"`
-	Fingerprint  string      `json:"fingerprint"`
-}
-
-// Version is valuescope's version, set by the command.
-var Version = "dev"
-
-func buildInfo() BuildInfo {
-	b := BuildInfo{Version: Version, Revision: "unknown"}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		b.Go = bi.GoVersion
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				b.Revision = s.Value
-			}
+// describeFiles joins what the reader found in each file with its identity.
+func describeFiles(files []dataset.File, ids []runfolder.FileID) []runfolder.FileInfo {
+	var out []runfolder.FileInfo
+	for i, f := range files {
+		fi := runfolder.FileInfo{Path: f.Path, Source: f.Source, Format: f.Format, Container: f.Container,
+			Compress: f.Compress, Records: f.Records, Convs: f.Convs, Bad: f.Bad}
+		if i < len(ids) && ids[i].Path == f.Path {
+			fi.Size, fi.SHA256 = ids[i].Size, ids[i].SHA256
 		}
-	}
-	if b.Revision == "unknown" {
-		// `go run` does not stamp the revision; the source tree it ran from
-		// knows it.
-		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-			if dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); len(bytes.TrimSpace(dirty)) > 0 {
-				b.Revision = strings.TrimSpace(string(out)) + "+dirty"
-			} else {
-				b.Revision = strings.TrimSpace(string(out))
-			}
-		}
-	}
-	return b
-}
-
-func describeFiles(files []dataset.File) ([]FileInfo, error) {
-	var out []FileInfo
-	for _, f := range files {
-		fi := FileInfo{File: f}
-		file, err := os.Open(f.Path)
-		if err != nil {
-			return nil, fmt.Errorf("hashing dataset file: %w", err)
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, file)
-		file.Close()
-		if err != nil {
-			return nil, fmt.Errorf("hashing %s: %w", f.Path, err)
-		}
-		fi.Size, fi.SHA256 = n, hex.EncodeToString(h.Sum(nil))
 		out = append(out, fi)
 	}
-	return out, nil
+	return out
 }
 
-func writeConfigs(cfg *config.Config, dir string) error {
+func writeConfigs(cfg *config.Config, f runfolder.Folder, opts Options) error {
 	var buf bytes.Buffer
-	buf.WriteString("# The run's config as resolved: absolute paths, defaults filled in.\n")
+	buf.WriteString("# The run's config as resolved: absolute paths, defaults filled in, the command line's\n")
+	buf.WriteString("# --dataset, --format, --limit and --out applied.\n")
+	if opts.Sample > 0 {
+		fmt.Fprintf(&buf, "# Sampled on the command line: --sample %d --seed %d (also in manifest.json).\n", opts.Sample, opts.Seed)
+	}
 	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
 		return fmt.Errorf("writing resolved config: %w", err)
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, "config.toml"), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteBytes(f.Config(), buf.Bytes()); err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, "config.orig.toml"), cfg.Source)
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteBytes(path, append(b, '\n'))
+	return atomicfile.WriteBytes(f.OrigConfig(), cfg.Source)
 }
 
 func sha(b []byte) string {

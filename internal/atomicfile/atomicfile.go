@@ -6,17 +6,63 @@ package atomicfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// tempPattern is the name of Write's temporary file for a target named
+// base; os.CreateTemp puts a random decimal number in place of the star.
+func tempPattern(base string) string { return "." + base + ".*.tmp" }
+
+// isTemp reports whether name is one of Write's temporary files.
+func isTemp(name string) bool {
+	if !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".tmp") {
+		return false
+	}
+	rest := strings.TrimSuffix(name[1:], ".tmp")
+	i := strings.LastIndexByte(rest, '.')
+	if i <= 0 || i == len(rest)-1 {
+		return false
+	}
+	for _, r := range rest[i+1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveTemps removes the temporary files that writes into dir interrupted
+// by a kill left behind (a write's own error path removes its file; a
+// SIGKILL cannot), and returns how many. Call it only while no other process
+// writes into dir (under the run folder's lock).
+func RemoveTemps(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Type().IsRegular() && isTemp(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
 
 // Write writes path with write, through a buffer. On any error the old file
 // (if any) is left as it was and no temporary file remains. The file's mode
 // is 0644.
 func Write(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(filepath.Base(path)))
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -42,3 +42,32 @@ func TestWrite(t *testing.T) {
 		t.Error("writing into a missing folder succeeded")
 	}
 }
+
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	// A write killed half way leaves its temporary file: make one the way
+	// Write does, and files that only look alike.
+	f, err := os.CreateTemp(dir, tempPattern("annotations.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	keep := []string{"annotations.csv", ".annotations.csv.tmp", ".x.abc.tmp", "a.123.tmp", ".hidden"}
+	for _, name := range keep {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := RemoveTemps(dir)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveTemps = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(f.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temporary file still there: %v", err)
+	}
+	for _, name := range keep {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("%s removed: %v", name, err)
+		}
+	}
+}

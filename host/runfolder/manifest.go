@@ -1,0 +1,162 @@
+package runfolder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/valuescope/valuescope/host/model"
+	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/internal/atomicfile"
+	"github.com/valuescope/valuescope/sdk/protocol"
+)
+
+// Manifest says what produced a run's results. It is rewritten at the end of
+// every invocation of the run and accumulates over them: Invocations lists
+// each one, ModelUsage is the total over all of them (what the run cost),
+// Counts describes the store as it now is.
+type Manifest struct {
+	Valuescope BuildInfo    `json:"valuescope"`
+	Run        RunInfo      `json:"run"`
+	Dataset    DatasetInfo  `json:"dataset"`
+	Stages     []StageInfo  `json:"stages"`
+	Models     []model.Info `json:"models,omitempty"`
+	// ModelUsage is every invocation's usage added up, by model name.
+	ModelUsage []model.Usage `json:"model_usage,omitempty"`
+	Counts     store.Counts  `json:"counts"`
+	// Progress is the last invocation's.
+	Progress Progress `json:"progress"`
+	// Invocations are the run's invocations, oldest first.
+	Invocations []Invocation `json:"invocations,omitempty"`
+}
+
+// RunInfo is the run as a whole: Started is the first invocation's start,
+// Finished the last one's end.
+type RunInfo struct {
+	Name     string    `json:"name"`
+	Dir      string    `json:"dir"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Resumed is set when the last invocation continued an earlier one.
+	Resumed bool `json:"resumed"`
+	// Complete is false when the last invocation was interrupted.
+	Complete bool `json:"complete"`
+}
+
+// Invocation is one `valuescope run` over the folder.
+type Invocation struct {
+	Valuescope BuildInfo `json:"valuescope"`
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished"`
+	// Fresh: this invocation started the run over (--fresh).
+	Fresh    bool          `json:"fresh,omitempty"`
+	Complete bool          `json:"complete"`
+	Progress Progress      `json:"progress"`
+	Models   []model.Usage `json:"model_usage,omitempty"`
+	// Error is why the invocation stopped early ("" when it did not).
+	Error string `json:"error,omitempty"`
+}
+
+// Progress is an invocation's counts, as the pipeline reports them.
+type Progress struct {
+	Conversations int64
+	Done          int64
+	Skipped       int64
+	Errors        int64
+	BadRecords    int64
+	Elapsed       time.Duration
+	Finished      bool
+}
+
+// DatasetInfo is the dataset and the selection of it the run reads.
+type DatasetInfo struct {
+	Paths  []string   `json:"paths"`
+	Format string     `json:"format"`
+	Limit  int        `json:"limit,omitempty"`
+	Sample int        `json:"sample,omitempty"`
+	Seed   int64      `json:"seed,omitempty"`
+	Files  []FileInfo `json:"files"`
+}
+
+// FileInfo is one dataset file: its identity (path, size, SHA-256) and what
+// the reader found in it.
+type FileInfo struct {
+	Path      string `json:"path"`
+	Source    string `json:"source"`
+	Format    string `json:"format"`
+	Container string `json:"container"`
+	Compress  string `json:"compression,omitempty"`
+	Records   int64  `json:"records"`
+	Convs     int64  `json:"conversations"`
+	Bad       int64  `json:"bad_records"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+}
+
+// StageInfo is one configured stage and the plugin that ran it.
+type StageInfo struct {
+	Name         string     `json:"name"`
+	Plugin       PluginInfo `json:"plugin"`
+	ConfigJSON   string     `json:"config_json"`
+	PromptFile   string     `json:"prompt_file,omitempty"`
+	PromptSHA256 string     `json:"prompt_sha256,omitempty"`
+	Model        string     `json:"model,omitempty"`
+	Keep         []string   `json:"keep,omitempty"`
+	Fingerprint  string     `json:"fingerprint"`
+}
+
+// PluginInfo is a loaded plugin as the manifest records it.
+type PluginInfo struct {
+	Ref      string            `json:"ref"`
+	Manifest protocol.Manifest `json:"manifest"`
+	SHA256   string            `json:"sha256,omitempty"`
+}
+
+// ReadManifest reads the folder's manifest.json; (nil, nil) when there is
+// none yet.
+func (f Folder) ReadManifest() (*Manifest, error) {
+	b, err := os.ReadFile(f.Manifest())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{}
+	if err := decodeManifest(b, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Manifest(), err)
+	}
+	return m, nil
+}
+
+func decodeManifest(b []byte, m *Manifest) error { return json.Unmarshal(b, m) }
+
+// WriteManifest writes m whole or not at all.
+func (f Folder) WriteManifest(m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(f.Manifest(), append(b, '\n'))
+}
+
+// AddInvocation appends inv to m (prev's invocations first, when there was a
+// manifest before) and sets the run-wide fields from them: the start of the
+// first, the end and completeness of the last, the total model usage.
+func (m *Manifest) AddInvocation(prev *Manifest, inv Invocation) {
+	if prev != nil {
+		m.Invocations = append(append([]Invocation(nil), prev.Invocations...), m.Invocations...)
+	}
+	m.Invocations = append(m.Invocations, inv)
+	m.Run.Started = m.Invocations[0].Started
+	m.Run.Finished, m.Run.Complete = inv.Finished, inv.Complete
+	m.Progress = inv.Progress
+	var all [][]model.Usage
+	for _, i := range m.Invocations {
+		all = append(all, i.Models)
+	}
+	m.ModelUsage = model.TotalUsage(all...)
+}
