@@ -317,7 +317,7 @@ code{font-size:12px;word-break:break-all}
 {{with .Manifest}}
 <table>
 <tr><th>valuescope</th><td>{{.Valuescope.Version}} <code>{{.Valuescope.Revision}}</code> {{.Valuescope.Go}}</td></tr>
-<tr><th>run</th><td>{{.Run.Name}}: {{.Run.Started}} – {{.Run.Finished}}{{if not .Run.Complete}} (incomplete){{end}}</td></tr>
+<tr><th>run</th><td>{{.Run.Name}}: {{.Run.Started.Format "2006-01-02T15:04:05Z07:00"}} – {{.Run.Finished.Format "2006-01-02T15:04:05Z07:00"}}{{with .Invocations}} ({{len .}} invocations){{end}}{{if not .Run.Complete}} (incomplete){{end}}</td></tr>
 <tr><th>dataset</th><td>format {{.Dataset.Format}}</td></tr>
 </table>
 <h3>Dataset files</h3>

@@ -35,6 +35,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/compare"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/taxonomy"
 	"github.com/valuescope/valuescope/internal/atomicfile"
 )
@@ -93,14 +94,14 @@ func (o *Options) defaults() {
 
 // Data is everything the report shows, as written to report.json.
 type Data struct {
-	Title     string          `json:"title"`
-	Generated time.Time       `json:"generated"`
-	Run       RunInfo         `json:"run"`
-	Floor     analysis.Floor  `json:"privacy_floor"`
-	Manifest  *Manifest       `json:"manifest,omitempty"`
-	Fields    []*Distribution `json:"fields"`
-	Contexts  []*Distribution `json:"contexts"`
-	Tree      *Node           `json:"tree"`
+	Title     string              `json:"title"`
+	Generated time.Time           `json:"generated"`
+	Run       RunInfo             `json:"run"`
+	Floor     analysis.Floor      `json:"privacy_floor"`
+	Manifest  *runfolder.Manifest `json:"manifest,omitempty"`
+	Fields    []*Distribution     `json:"fields"`
+	Contexts  []*Distribution     `json:"contexts"`
+	Tree      *Node               `json:"tree"`
 	// TreeReference is the reference taxonomy file the tree follows ("":
 	// the run's own taxonomy, or each field's values, flat).
 	TreeReference string `json:"tree_reference,omitempty"`
@@ -218,7 +219,7 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 		Run:       RunInfo{Dir: abs, Name: filepath.Base(abs), Conversations: len(r.Conversations), UserKey: r.UserKey},
 		Floor:     floor,
 	}
-	if m, err := readManifest(dir); err != nil {
+	if m, err := runfolder.Folder(dir).ReadManifest(); err != nil {
 		return nil, err
 	} else if m != nil {
 		d.Manifest = m

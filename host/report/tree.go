@@ -3,11 +3,7 @@ package report
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,72 +11,6 @@ import (
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/taxonomy"
 )
-
-// Manifest is the part of a run's manifest.json the report shows; Raw is
-// the whole file.
-type Manifest struct {
-	Valuescope struct {
-		Version  string `json:"version"`
-		Revision string `json:"revision"`
-		Go       string `json:"go"`
-	} `json:"valuescope"`
-	Run struct {
-		Name     string `json:"name"`
-		Started  string `json:"started"`
-		Finished string `json:"finished"`
-		Complete bool   `json:"complete"`
-	} `json:"run"`
-	Dataset struct {
-		Paths  []string `json:"paths"`
-		Format string   `json:"format"`
-		Files  []struct {
-			Path          string `json:"path"`
-			Format        string `json:"format"`
-			Conversations int    `json:"conversations"`
-			BadRecords    int    `json:"bad_records"`
-			Size          int64  `json:"size"`
-			SHA256        string `json:"sha256"`
-		} `json:"files"`
-	} `json:"dataset"`
-	Stages []struct {
-		Name   string `json:"name"`
-		Plugin struct {
-			Ref      string `json:"ref"`
-			Manifest struct {
-				Name    string `json:"name"`
-				Version string `json:"version"`
-				Kind    string `json:"kind"`
-			} `json:"manifest"`
-			SHA256 string `json:"sha256"`
-		} `json:"plugin"`
-		ConfigJSON   string `json:"config_json"`
-		PromptFile   string `json:"prompt_file"`
-		PromptSHA256 string `json:"prompt_sha256"`
-		Model        string `json:"model"`
-	} `json:"stages"`
-	Models []struct {
-		Name     string `json:"name"`
-		Provider string `json:"provider"`
-		Model    string `json:"model"`
-	} `json:"models"`
-	Raw json.RawMessage `json:"raw"`
-}
-
-func readManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	m := &Manifest{}
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("manifest.json: %w", err)
-	}
-	m.Raw = json.RawMessage(b)
-	return m, nil
-}
 
 // Node is a tree node: a taxonomy cluster, a field, or a value.
 type Node struct {

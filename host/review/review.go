@@ -40,8 +40,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -49,6 +47,7 @@ import (
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/runfolder"
 )
 
 // None is the value of a sheet line for an item field that found nothing.
@@ -299,28 +298,17 @@ func (sh *Sheet) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// manifest is what review reads of a run's manifest.json: where its dataset is.
-type manifest struct {
-	Dataset struct {
-		Paths  []string `json:"paths"`
-		Format string   `json:"format"`
-	} `json:"dataset"`
-}
-
 // Texts reads the sampled conversations' turns from the run's dataset (as
 // its manifest names it), keyed by conversation index. It reports the
 // conversations not found and those whose content changed since the run.
 func (sh *Sheet) Texts(ctx context.Context) (map[int]*conversation.Conversation, []string, error) {
-	b, err := os.ReadFile(filepath.Join(sh.Run.Dir, "manifest.json"))
+	folder := runfolder.Folder(sh.Run.Dir)
+	m, err := folder.ReadManifest()
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the run's manifest for its dataset: %w", err)
 	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(sh.Run.Dir, "manifest.json"), err)
-	}
-	if len(m.Dataset.Paths) == 0 {
-		return nil, nil, fmt.Errorf("%s names no dataset", filepath.Join(sh.Run.Dir, "manifest.json"))
+	if m == nil || len(m.Dataset.Paths) == 0 {
+		return nil, nil, fmt.Errorf("%s names no dataset", folder.Manifest())
 	}
 	want := map[[2]string]int{}
 	for _, i := range sh.Conversations {

@@ -384,7 +384,7 @@ func describeFiles(files []dataset.File, ids []runfolder.FileID) []runfolder.Fil
 	var out []runfolder.FileInfo
 	for i, f := range files {
 		fi := runfolder.FileInfo{Path: f.Path, Source: f.Source, Format: f.Format, Container: f.Container,
-			Compress: f.Compress, Records: f.Records, Convs: f.Convs, Bad: f.Bad}
+			Compress: f.Compress, Records: f.Records, Conversations: f.Convs, BadRecords: f.Bad}
 		if i < len(ids) && ids[i].Path == f.Path {
 			fi.Size, fi.SHA256 = ids[i].Size, ids[i].SHA256
 		}

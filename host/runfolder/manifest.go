@@ -84,16 +84,16 @@ type DatasetInfo struct {
 // FileInfo is one dataset file: its identity (path, size, SHA-256) and what
 // the reader found in it.
 type FileInfo struct {
-	Path      string `json:"path"`
-	Source    string `json:"source"`
-	Format    string `json:"format"`
-	Container string `json:"container"`
-	Compress  string `json:"compression,omitempty"`
-	Records   int64  `json:"records"`
-	Convs     int64  `json:"conversations"`
-	Bad       int64  `json:"bad_records"`
-	Size      int64  `json:"size"`
-	SHA256    string `json:"sha256"`
+	Path          string `json:"path"`
+	Source        string `json:"source"`
+	Format        string `json:"format"`
+	Container     string `json:"container"`
+	Compress      string `json:"compression,omitempty"`
+	Records       int64  `json:"records"`
+	Conversations int64  `json:"conversations"`
+	BadRecords    int64  `json:"bad_records"`
+	Size          int64  `json:"size"`
+	SHA256        string `json:"sha256"`
 }
 
 // StageInfo is one configured stage and the plugin that ran it.
