@@ -10,6 +10,7 @@ import (
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/taxonomy"
+	"github.com/valuescope/valuescope/host/taxonomy/pluginnamer"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -21,7 +22,7 @@ type namerFlags struct {
 
 func (n *namerFlags) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&n.ref, "name-plugin", "", "name clusters with this namer plugin: builtin:NAME, a .wasm file, or grpc:COMMAND ARGS... (default with --name-model: "+taxonomy.DefaultNamerPlugin+")")
+	f.StringVar(&n.ref, "name-plugin", "", "name clusters with this namer plugin: builtin:NAME, a .wasm file, or grpc:COMMAND ARGS... (default with --name-model: "+pluginnamer.DefaultPlugin+")")
 	f.StringVar(&n.config, "name-config", "", `the namer plugin's config table as JSON, e.g. '{"max_members": 30}'`)
 	f.StringVar(&n.prompt, "name-prompt", "", "a prompt file for the namer plugin (default: its own, e.g. configs/prompts/cluster-names.md)")
 }
@@ -29,7 +30,7 @@ func (n *namerFlags) flags(cmd *cobra.Command) {
 // open loads the namer plugin when --name-plugin or --name-model asks for
 // one (nil otherwise), its model calls made by caller (modelName's), and
 // the built-in fallback naming any cluster it fails on. Close its Plugin.
-func (n *namerFlags) open(cmd *cobra.Command, caller *model.Caller, modelName string, fallback taxonomy.Namer) (*taxonomy.PluginNamer, error) {
+func (n *namerFlags) open(cmd *cobra.Command, caller *model.Caller, modelName string, fallback taxonomy.Namer) (*pluginnamer.PluginNamer, error) {
 	ref := n.ref
 	if ref == "" && modelName == "" {
 		for _, f := range []string{"name-config", "name-prompt"} {
@@ -40,7 +41,7 @@ func (n *namerFlags) open(cmd *cobra.Command, caller *model.Caller, modelName st
 		return nil, nil
 	}
 	if ref == "" {
-		ref = taxonomy.DefaultNamerPlugin
+		ref = pluginnamer.DefaultPlugin
 	}
 	req := protocol.ConfigureRequest{ConfigJSON: n.config}
 	if n.prompt != "" {
@@ -55,8 +56,8 @@ func (n *namerFlags) open(cmd *cobra.Command, caller *model.Caller, modelName st
 		models = caller
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pn, err := taxonomy.LoadPluginNamer(cmd.Context(), ref, plugin.Options{Config: req, Log: log}, models)
-	var nm *taxonomy.NeedsModelError
+	pn, err := pluginnamer.Load(cmd.Context(), ref, plugin.Options{Config: req, Log: log}, models)
+	var nm *pluginnamer.NeedsModelError
 	if errors.As(err, &nm) {
 		return nil, usage("--name-plugin %s needs a model: give --name-model NAME (a [models] name of the run config)", ref)
 	}

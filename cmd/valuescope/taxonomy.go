@@ -20,6 +20,7 @@ import (
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/host/taxonomy"
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
+	"github.com/valuescope/valuescope/host/taxonomy/pluginnamer"
 	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
@@ -85,7 +86,7 @@ func (m *modelFlags) flags(cmd *cobra.Command, naming bool) {
 	f.StringVar(&m.config, "config", "", "run config whose [models] to use (default: RUN/config.toml)")
 	f.StringVar(&m.embedModel, "embed-model", "", "embed with this model's embeddings endpoint (a [models] name) instead of offline")
 	if naming {
-		f.StringVar(&m.nameModel, "name-model", "", "name clusters with this model (a [models] name) through the namer plugin (--name-plugin; default "+taxonomy.DefaultNamerPlugin+": contrastively)")
+		f.StringVar(&m.nameModel, "name-model", "", "name clusters with this model (a [models] name) through the namer plugin (--name-plugin; default "+pluginnamer.DefaultPlugin+": contrastively)")
 	}
 	f.BoolVar(&m.offline, "offline", false, "answer model calls from the run's cache only")
 }

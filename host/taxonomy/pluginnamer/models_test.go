@@ -1,4 +1,4 @@
-package taxonomy
+package pluginnamer
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/taxonomy"
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
 )
 
@@ -80,16 +81,16 @@ func TestBuildWithModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	namer, err := LoadPluginNamer(context.Background(), DefaultNamerPlugin, plugin.Options{Log: quiet}, cc)
+	namer, err := Load(context.Background(), DefaultPlugin, plugin.Options{Log: quiet}, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer namer.Plugin.Close()
-	vals, _, err := ReadValuesCSV("testdata/values.csv")
+	vals, _, err := taxonomy.ReadValuesCSV("../testdata/values.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree, _, err := Build(context.Background(), vals, Options{Levels: []int{8, 3}, Embedder: ModelEmbedder{Caller: ec, Model: "emb"}, Namer: namer})
+	tree, _, err := taxonomy.Build(context.Background(), vals, taxonomy.Options{Levels: []int{8, 3}, Embedder: taxonomy.ModelEmbedder{Caller: ec, Model: "emb"}, Namer: namer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestBuildWithModels(t *testing.T) {
 		}
 	}
 	// the same tree as with the offline embedder directly
-	off, _ := buildSmall(t, Options{Namer: namer})
+	off, _ := buildSmall(t, taxonomy.Options{Namer: namer})
 	for _, l := range off.Level(0) {
 		if tree.Ancestor(l.ID, 1) != off.Ancestor(l.ID, 1) {
 			t.Fatalf("%q: embedding through the model API changed the clustering", l.ID)

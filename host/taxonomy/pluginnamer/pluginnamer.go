@@ -1,9 +1,13 @@
-package taxonomy
+// Package pluginnamer names taxonomy clusters with a namer plugin (sdk/ABI.md,
+// "Namer plugins"). It is apart from package taxonomy so that the taxonomy,
+// and what imports it (the report), does not link the plugin runtime.
+package pluginnamer
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/valuescope/valuescope/host/taxonomy"
 	"slices"
 	"strings"
 	"sync"
@@ -13,9 +17,9 @@ import (
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
-// DefaultNamerPlugin is the built-in namer plugin: a model names each
+// DefaultPlugin is the built-in namer plugin: a model names each
 // cluster contrastively, as Clio does (plugins/namers/contrastive).
-const DefaultNamerPlugin = "builtin:contrastive-namer"
+const DefaultPlugin = "builtin:contrastive-namer"
 
 // PluginNamer names clusters with a namer plugin (sdk/ABI.md, "Namer
 // plugins"), such as the built-in contrastive-namer: each cluster of a level
@@ -40,15 +44,15 @@ type PluginNamer struct {
 	// Failures records which and why; a level whose every cluster fails
 	// still fails (the plugin or its model is broken, not one answer).
 	// When nil, the first failure fails the level.
-	Fallback Namer
+	Fallback taxonomy.Namer
 	// Failures are the clusters the Fallback named, each with its error.
 	Failures []string
 }
 
-// LoadPluginNamer loads the namer plugin ref names (builtin:NAME, a .wasm
+// Load loads the namer plugin ref names (builtin:NAME, a .wasm
 // file, or grpc:COMMAND ARGS..., as in a run config) with opts; models
 // performs its model calls. Close the namer's Plugin when done.
-func LoadPluginNamer(ctx context.Context, ref string, opts plugin.Options, models plugin.ModelCaller) (*PluginNamer, error) {
+func Load(ctx context.Context, ref string, opts plugin.Options, models plugin.ModelCaller) (*PluginNamer, error) {
 	p, info, err := plugin.Load(ctx, ref, opts)
 	if err != nil {
 		return nil, err
@@ -65,7 +69,7 @@ func LoadPluginNamer(ctx context.Context, ref string, opts plugin.Options, model
 	return &PluginNamer{Plugin: p, Models: models}, nil
 }
 
-// NeedsModelError is LoadPluginNamer's error for a plugin that needs a
+// NeedsModelError is Load's error for a plugin that needs a
 // model when none was given.
 type NeedsModelError struct{ Plugin string }
 
@@ -73,7 +77,7 @@ func (e *NeedsModelError) Error() string {
 	return fmt.Sprintf("namer plugin %s needs a model, and none was given", e.Plugin)
 }
 
-// Contrast implements Namer.
+// Contrast implements taxonomy.Namer.
 func (n *PluginNamer) Contrast() int {
 	switch {
 	case n.Contrasts == 0:
@@ -84,9 +88,9 @@ func (n *PluginNamer) Contrast() int {
 	return n.Contrasts
 }
 
-// Name implements Namer.
-func (n *PluginNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, error) {
-	out := make([]Naming, len(cs))
+// Name implements taxonomy.Namer.
+func (n *PluginNamer) Name(ctx context.Context, cs []taxonomy.ClusterToName) ([]taxonomy.Naming, error) {
+	out := make([]taxonomy.Naming, len(cs))
 	errs := make([]error, len(cs))
 	// Without a fallback the first failure fails the level: the other
 	// clusters' model calls are spared.
@@ -136,7 +140,7 @@ func (n *PluginNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, e
 	case len(failed) == len(cs):
 		return nil, fmt.Errorf("every cluster failed, e.g. %w", errs[failed[0]])
 	}
-	sub := make([]ClusterToName, len(failed))
+	sub := make([]taxonomy.ClusterToName, len(failed))
 	for j, i := range failed {
 		sub[j] = cs[i]
 	}
@@ -152,9 +156,9 @@ func (n *PluginNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, e
 }
 
 // name runs one cluster through the plugin.
-func (n *PluginNamer) name(ctx context.Context, i, k int, c ClusterToName) (Naming, error) {
-	fail := func(err error) (Naming, error) {
-		return Naming{}, fmt.Errorf("level %d cluster %d of %d (%s): %w", c.Level, i+1, k, memberSample(c), err)
+func (n *PluginNamer) name(ctx context.Context, i, k int, c taxonomy.ClusterToName) (taxonomy.Naming, error) {
+	fail := func(err error) (taxonomy.Naming, error) {
+		return taxonomy.Naming{}, fmt.Errorf("level %d cluster %d of %d (%s): %w", c.Level, i+1, k, memberSample(c), err)
 	}
 	conv, err := naming.Conversation(fmt.Sprintf("level-%d-cluster-%d", c.Level, i+1), c)
 	if err != nil {
@@ -168,11 +172,11 @@ func (n *PluginNamer) name(ctx context.Context, i, k int, c ClusterToName) (Nami
 	if err != nil {
 		return fail(err)
 	}
-	return Naming{Name: name, Description: desc}, nil
+	return taxonomy.Naming{Name: name, Description: desc}, nil
 }
 
 // memberSample names a cluster, which has no name yet, by its first members.
-func memberSample(c ClusterToName) string {
+func memberSample(c taxonomy.ClusterToName) string {
 	var names []string
 	for _, m := range c.Members[:min(3, len(c.Members))] {
 		names = append(names, fmt.Sprintf("%q", truncateName(m.Name, 40)))

@@ -1,9 +1,11 @@
-package taxonomy
+package pluginnamer
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/valuescope/valuescope/host/taxonomy"
+	"github.com/valuescope/valuescope/host/taxonomy/embed"
 	"log/slog"
 	"strings"
 	"sync"
@@ -54,18 +56,18 @@ func firstMember(prompt string) string {
 
 // recorder keeps what a namer was given.
 type recorder struct {
-	Namer
-	seen []ClusterToName
+	taxonomy.Namer
+	seen []taxonomy.ClusterToName
 }
 
-func (r *recorder) Name(ctx context.Context, cs []ClusterToName) ([]Naming, error) {
+func (r *recorder) Name(ctx context.Context, cs []taxonomy.ClusterToName) ([]taxonomy.Naming, error) {
 	r.seen = append(r.seen, cs...)
 	return r.Namer.Name(ctx, cs)
 }
 
 func loadNamer(t *testing.T, model plugin.ModelCaller) *PluginNamer {
 	t.Helper()
-	n, err := LoadPluginNamer(context.Background(), DefaultNamerPlugin, plugin.Options{Log: quiet, Instances: 2}, model)
+	n, err := Load(context.Background(), DefaultPlugin, plugin.Options{Log: quiet, Instances: 2}, model)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestPluginNamer(t *testing.T) {
 	model := &namingModel{}
 	n := loadNamer(t, model)
 	rec := &recorder{Namer: n}
-	tree, _ := buildSmall(t, Options{Namer: rec})
+	tree, _ := buildSmall(t, taxonomy.Options{Namer: rec})
 	if len(model.calls) != 11 || len(rec.seen) != 11 {
 		t.Fatalf("%d model calls for %d clusters, want 11 (8 + 3)", len(model.calls), len(rec.seen))
 	}
@@ -131,7 +133,7 @@ func TestPluginNamerRepair(t *testing.T) {
 		}
 		return ""
 	}}
-	tree, _ := buildSmall(t, Options{Namer: loadNamer(t, model)})
+	tree, _ := buildSmall(t, taxonomy.Options{Namer: loadNamer(t, model)})
 	if len(model.calls) != 12 {
 		t.Errorf("%d model calls, want 11 and a repair", len(model.calls))
 	}
@@ -154,12 +156,12 @@ func TestPluginNamerFailure(t *testing.T) {
 		}
 		return ""
 	}}
-	vals, _, err := ReadValuesCSV("testdata/values.csv")
+	vals, _, err := taxonomy.ReadValuesCSV("../testdata/values.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := loadNamer(t, model)
-	_, _, err = Build(context.Background(), vals, Options{Levels: []int{8, 3}, Embedder: testEmbedder(t), Namer: n})
+	_, _, err = taxonomy.Build(context.Background(), vals, taxonomy.Options{Levels: []int{8, 3}, Embedder: testEmbedder(t), Namer: n})
 	if err == nil || !strings.Contains(err.Error(), `naming level 1: level 1 cluster `) || !strings.Contains(err.Error(), `("honesty", `) ||
 		!strings.Contains(err.Error(), "contrastive-namer: the model's answer did not parse after a repair round") {
 		t.Fatalf("error %v", err)
@@ -169,8 +171,8 @@ func TestPluginNamerFailure(t *testing.T) {
 		t.Errorf("not a plugin error: %T", err)
 	}
 
-	n.Fallback = RepresentativeNamer{}
-	tree, _ := buildSmall(t, Options{Namer: n})
+	n.Fallback = taxonomy.RepresentativeNamer{}
+	tree, _ := buildSmall(t, taxonomy.Options{Namer: n})
 	if len(n.Failures) != 1 || !strings.Contains(n.Failures[0], `("honesty", `) {
 		t.Fatalf("failures %q", n.Failures)
 	}
@@ -187,20 +189,20 @@ func TestPluginNamerFailure(t *testing.T) {
 		t.Errorf("%d clusters named by the model, want 7 of 8", models)
 	}
 	// A level whose every cluster fails fails even with a fallback.
-	if _, _, err = Build(context.Background(), vals, Options{Levels: []int{8, 3}, Embedder: testEmbedder(t), Namer: n}); err == nil ||
+	if _, _, err = taxonomy.Build(context.Background(), vals, taxonomy.Options{Levels: []int{8, 3}, Embedder: testEmbedder(t), Namer: n}); err == nil ||
 		!strings.Contains(err.Error(), "every cluster failed, e.g. level 1 cluster 1 of 8") {
 		t.Fatalf("every cluster failing: %v", err)
 	}
 }
 
-func TestLoadPluginNamer(t *testing.T) {
+func TestLoad(t *testing.T) {
 	ctx := context.Background()
-	if _, err := LoadPluginNamer(ctx, "builtin:cue-values", plugin.Options{Log: quiet}, nil); err == nil ||
+	if _, err := Load(ctx, "builtin:cue-values", plugin.Options{Log: quiet}, nil); err == nil ||
 		!strings.Contains(err.Error(), `is not a namer: its kind is "extractor"`) {
 		t.Errorf("an extractor: %v", err)
 	}
 	var nm *NeedsModelError
-	if _, err := LoadPluginNamer(ctx, DefaultNamerPlugin, plugin.Options{Log: quiet}, nil); !errors.As(err, &nm) {
+	if _, err := Load(ctx, DefaultPlugin, plugin.Options{Log: quiet}, nil); !errors.As(err, &nm) {
 		t.Errorf("no model: %v", err)
 	}
 	n := &PluginNamer{}
@@ -213,7 +215,32 @@ func TestLoadPluginNamer(t *testing.T) {
 	n = loadNamer(t, &namingModel{})
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := n.Name(cctx, []ClusterToName{{Level: 1, Members: []Member{{Name: "a"}}}}); !errors.Is(err, context.Canceled) {
+	if _, err := n.Name(cctx, []taxonomy.ClusterToName{{Level: 1, Members: []taxonomy.Member{{Name: "a"}}}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
+}
+
+func testEmbedder(t testing.TB) taxonomy.Embedder {
+	e, err := embed.NewOffline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func buildSmall(t *testing.T, o taxonomy.Options) (*taxonomy.Tree, taxonomy.Info) {
+	t.Helper()
+	vals, _, err := taxonomy.ReadValuesCSV("../testdata/values.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Embedder = testEmbedder(t)
+	if o.Levels == nil {
+		o.Levels = []int{8, 3}
+	}
+	tree, info, err := taxonomy.Build(context.Background(), vals, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree, info
 }
