@@ -103,6 +103,9 @@ func readValues(r io.Reader) ([]Value, []BadRow, error) {
 	return vals, bad, nil
 }
 
+// ErrNoValues is wrapped by ReadRun's error for a field with no values.
+var ErrNoValues = errors.New("no values")
+
 // ReadRun reads the distinct values of one field (ai_values, human_values)
 // from a run folder's store, each with the number of times it was
 // extracted.
@@ -135,7 +138,7 @@ func ReadRun(ctx context.Context, dir, field string) ([]Value, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no %s annotations in the run", dir, field)
+		return nil, fmt.Errorf("%s: %w: no %s annotations in the run", dir, ErrNoValues, field)
 	}
 	return out, nil
 }
