@@ -17,6 +17,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/model"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/host/taxonomy"
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
@@ -103,7 +104,7 @@ func (m *modelFlags) open(cmd *cobra.Command, run []string) (embedder, namer *mo
 		if len(run) == 0 {
 			return nil, nil, close, usage("--embed-model and --name-model need --config (or a RUN folder)")
 		}
-		path = filepath.Join(run[0], "config.toml")
+		path = runfolder.Folder(run[0]).Config()
 	}
 	cfg, err := loadConfig(path)
 	if err != nil {
@@ -112,7 +113,11 @@ func (m *modelFlags) open(cmd *cobra.Command, run []string) (embedder, namer *mo
 	opts := model.Options{Offline: m.offline, Log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	var st *store.Store
 	if len(run) > 0 {
-		if st, err = store.Open(filepath.Join(run[0], "store.sqlite")); err != nil {
+		f, err := runfolder.Existing(run[0])
+		if err != nil {
+			return nil, nil, close, err
+		}
+		if st, err = store.Open(f.Store()); err != nil {
 			return nil, nil, close, err
 		}
 		opts.Cache = st
@@ -411,7 +416,7 @@ func newTaxonomyBuildCmd() *cobra.Command {
 	f.IntVar(&top, "top", 5, "clusters at the top level (with --depth, when --levels is not given)")
 	f.IntVar(&depth, "depth", 3, "number of cluster levels (with --top, when --levels is not given)")
 	f.StringVar(&method, "method", taxonomy.KMeans, "kmeans (k-means++ with restarts, mini-batch above 5,000 values; the levels above on centroids) or ward (one Ward tree cut at each level; above 20,000 values mini-batch k-means first)")
-	f.Uint64Var(&seed, "seed", 1, "seed of k-means")
+	f.Uint64Var(&seed, "seed", taxonomy.DefaultSeed, "seed of k-means")
 	f.IntVar(&smooth, "smooth", 0, "move each value towards its N nearest neighbours before clustering (0: off)")
 	f.BoolVar(&weighted, "weighted", false, "weight the clustering by the values' counts (counts always give the percentages)")
 	f.StringVar(&namer, "namer", "representative", "built-in namer: representative (a central, frequent member) or words (most frequent words); with a namer plugin, it names the clusters the plugin fails on")

@@ -13,8 +13,8 @@
 //
 // The values of one field are shown as a taxonomy tree (package taxonomy):
 // placed on a reference tree such as the paper's, or on the run's own
-// taxonomy, which the report builds and keeps in RUN/taxonomy (see
-// Options.Flat and TreeFile).
+// taxonomy (taxonomy.RunTree, which builds it once and keeps it in
+// RUN/taxonomy; see Options.Flat).
 //
 // The privacy floor (analysis.DefaultFloor, or the run config's [analysis]
 // settings) applies throughout: a value, tree node, label or metadata value
@@ -53,14 +53,14 @@ type Options struct {
 	TreeField string
 	// Flat lists each item field's values under the tree section instead
 	// of the run's own taxonomy, when there is no Tree. Without Flat the
-	// report shows the run's own taxonomy of TreeField: TreeFile(dir,
-	// field) when it is newer than the run's store, else one clustered
-	// from the field's values and written there, when the field has
-	// MinBuildValues to BuildMax distinct values (outside those bounds the
-	// values are listed flat, and Data.Taxonomy.Note says why).
+	// report shows the run's own taxonomy of TreeField (taxonomy.RunTree:
+	// its file in the run folder when newer than the run's store, else one
+	// clustered from the field's values and written there, when the field
+	// has taxonomy.MinRunValues to BuildMax distinct values; outside those
+	// bounds the values are listed flat, and Data.Taxonomy.Note says why).
 	Flat bool
 	// BuildMax bounds the distinct values the report clusters itself (0:
-	// MaxBuildValues).
+	// taxonomy.MaxRunValues).
 	BuildMax int
 	// Embedder embeds values to build the run's taxonomy and to place
 	// values on a tree by meaning (nil: the built-in offline embedder).

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/valuescope/valuescope/host/report"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/host/taxonomy"
 )
 
 // readReport reads a run folder's report.json.
@@ -57,8 +59,8 @@ func TestQuickstartTaxonomy(t *testing.T) {
 	dir := quickstart(t)
 	d := readReport(t, dir)
 	tx := d.Taxonomy
-	file := report.TreeFile(dir, "ai_values")
-	if tx == nil || tx.Source != report.TreeBuilt || tx.Field != "ai_values" || tx.File != file || len(tx.Levels) < 3 || tx.Values < report.MinBuildValues {
+	file := runfolder.Folder(dir).TreeFile("ai_values")
+	if tx == nil || tx.Source != report.TreeBuilt || tx.Field != "ai_values" || tx.File != file || len(tx.Levels) < 3 || tx.Values < taxonomy.MinRunValues {
 		t.Fatalf("taxonomy: %+v", tx)
 	}
 	if p := tx.Placement; p == nil || p.Values == 0 || p.Exact != p.Values {

@@ -121,7 +121,7 @@ func buildTree(ctx context.Context, dir string, r *analysis.Run, o Options, pass
 		if err != nil {
 			return nil, nil, fmt.Errorf("tree: %w", err)
 		}
-		tree, own, err := ownTree(ctx, dir, r, f, o)
+		tree, own, err := ownTree(ctx, dir, f, o)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -218,7 +218,7 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 	}
 	e := o.Embedder
 	if e == nil {
-		e = offline{}
+		e = taxonomy.Offline{}
 	}
 	threshold := taxonomy.DefaultThreshold
 	if o.Threshold != nil {
@@ -394,7 +394,7 @@ func (t *TreeInfo) Summary() string {
 		return fmt.Sprintf("The values of %s on the taxonomy %s (%d values; %s). %s.", t.Field, t.File, t.Levels[0], clusters(), placed())
 	case TreeBuilt:
 		return fmt.Sprintf("The run's own taxonomy of %s: its %d distinct values in %s (k-means, seed %d; built in %.1f s), written to %s in the layout of the paper's values_tree.csv.",
-			t.Field, t.Values, clusters(), BuildSeed, t.Seconds, t.File)
+			t.Field, t.Values, clusters(), taxonomy.DefaultSeed, t.Seconds, t.File)
 	case TreeReused:
 		return fmt.Sprintf("The run's own taxonomy of %s, %s (%d values; %s), reused: it is newer than the run's store (delete it to build it again). %s.",
 			t.Field, t.File, t.Levels[0], clusters(), placed())

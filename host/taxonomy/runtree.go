@@ -105,7 +105,7 @@ func RunTree(ctx context.Context, dir, field string, o RunTreeOptions) (*Tree, *
 	}
 	e := o.Embedder
 	if e == nil {
-		e = lazyOffline{}
+		e = Offline{}
 	}
 	start := time.Now()
 	tree, _, err := Build(ctx, vals, Options{Seed: DefaultSeed, Embedder: e, Field: field, MinNameCount: o.MinNameCount})
@@ -143,11 +143,11 @@ func newerThanStore(path string, f runfolder.Folder) bool {
 	return true
 }
 
-// lazyOffline is the built-in offline embedder, its vectors loaded when
+// Offline is the built-in offline embedder (package embed), its vectors loaded when
 // first used (not at all when every value is placed by name).
-type lazyOffline struct{}
+type Offline struct{}
 
-func (lazyOffline) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+func (Offline) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	e, err := embed.NewOffline()
 	if err != nil {
 		return nil, err
