@@ -1,0 +1,209 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/valuescope/valuescope/host/model/provider"
+)
+
+// answer finds a call's answer: in a cache, from an identical call in
+// flight, or from the provider.
+func (c *Client) answer(ctx context.Context, ep *endpoint, key string, req *provider.Request, kind string, t tag) (*provider.Response, error) {
+	resp, err := c.lookup(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("model cache: %w", err)
+	}
+	if resp != nil {
+		ep.use.hits.Add(1)
+		return resp, nil
+	}
+	if c.opts.Offline {
+		return nil, &MissError{Key: key}
+	}
+	for {
+		c.fmu.Lock()
+		if f, ok := c.flights[key]; ok {
+			c.fmu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if f.err != nil && isContextErr(f.err) && ctx.Err() == nil {
+				continue // the caller that made it went away; make it ourselves
+			}
+			if f.err == nil {
+				ep.use.shared.Add(1)
+			}
+			return f.resp, f.err
+		}
+		f := &flight{done: make(chan struct{})}
+		c.flights[key] = f
+		c.fmu.Unlock()
+		f.resp, f.err = c.fetch(ctx, ep, key, req, kind, t)
+		c.fmu.Lock()
+		delete(c.flights, key)
+		c.fmu.Unlock()
+		close(f.done)
+		return f.resp, f.err
+	}
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// lookup reads the caches; a hit in a read cache is copied into Cache.
+func (c *Client) lookup(ctx context.Context, key string) (*provider.Response, error) {
+	for i, ca := range append([]Cache{c.opts.Cache}, c.opts.ReadCaches...) {
+		if ca == nil {
+			continue
+		}
+		b, ok, err := ca.CachedModelResponse(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		resp, err := decodeCached(b)
+		if err != nil {
+			continue // unreadable: ask again
+		}
+		if i > 0 && c.writer != nil {
+			if err := c.writer.put(key, b); err != nil {
+				return nil, err
+			}
+		}
+		return resp, nil
+	}
+	return nil, nil
+}
+
+// fetch asks the provider (directly or through a batch) and caches the answer.
+func (c *Client) fetch(ctx context.Context, ep *endpoint, key string, req *provider.Request, kind string, t tag) (*provider.Response, error) {
+	if ep.batch != nil && kind == "" {
+		return ep.batch.do(ctx, key, req)
+	}
+	call := ep.p.Complete
+	if kind == "embed" {
+		call = ep.p.Embed
+	}
+	est := estimate(req)
+	var resp *provider.Response
+	err := c.retry(ctx, ep, t, func(ctx context.Context) error {
+		// Waiting for the limits is not part of the attempt's timeout.
+		if err := ep.lim.acquire(ctx, est); err != nil {
+			return err
+		}
+		defer ep.lim.release()
+		ep.use.requests.Add(1)
+		err := ep.timed(ctx, func(ctx context.Context) error {
+			var err error
+			resp, err = call(ctx, req)
+			return err
+		})
+		if err != nil {
+			if e, ok := provider.AsError(err); !ok || e.Status != http.StatusTooManyRequests {
+				ep.lim.settle(est, 0)
+			}
+			return err
+		}
+		ep.lim.settle(est, resp.Usage.InputTokens+resp.Usage.OutputTokens)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ep.use.add(resp.Usage, false)
+	if c.writer != nil {
+		if err := c.writer.put(key, encodeCached(resp)); err != nil {
+			return nil, fmt.Errorf("model cache: %w", err)
+		}
+	}
+	return resp, nil
+}
+
+// retry runs attempt until it succeeds, fails for good (*permanent), fails
+// retryably more than MaxRetries times (*ExhaustedError), or ctx ends.
+func (c *Client) retry(ctx context.Context, ep *endpoint, t tag, attempt func(context.Context) error) error {
+	for n := 1; ; n++ {
+		err := attempt(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e, ok := provider.AsError(err)
+		switch {
+		case !ok:
+			return &permanent{err}
+		case !e.Retryable:
+			return &permanent{e}
+		}
+		if n > ep.s.MaxRetries {
+			return &ExhaustedError{Attempts: n, Err: e}
+		}
+		wait := c.backoff(n, e.RetryAfter)
+		if e.RetryAfter > 0 && (e.Status == http.StatusTooManyRequests || e.Status == 529) {
+			ep.lim.hold(time.Now().Add(wait))
+		}
+		ep.use.retries.Add(1)
+		c.opts.Log.Warn("model call failed; retrying", append([]any{"model", ep.name, "attempt", n, "max_retries", ep.s.MaxRetries,
+			"wait", wait.Round(time.Millisecond), "err", e.Error()}, t.attrs()...)...)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// timed runs one exchange with the model's timeout, which becomes a
+// retryable *provider.Error when it strikes.
+func (ep *endpoint) timed(ctx context.Context, f func(context.Context) error) error {
+	return ep.timedFor(ctx, ep.s.Timeout, f)
+}
+
+func (ep *endpoint) timedFor(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := f(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return &provider.Error{Provider: ep.id.Provider, Message: fmt.Sprintf("no answer within %s (the model's timeout)", d),
+			Retryable: true, Err: context.DeadlineExceeded}
+	}
+	return err
+}
+
+// backoff is the wait before retry n: the provider's retry-after (plus up
+// to 10% jitter), else exponential with "equal jitter" (half fixed, half
+// random), so that calls failing together do not retry together.
+func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		retryAfter = min(retryAfter, 10*time.Minute)
+		return retryAfter + rand.N(retryAfter/10+1)
+	}
+	d := c.opts.BackoffBase << min(n-1, 30)
+	if d <= 0 || d > c.opts.BackoffMax {
+		d = c.opts.BackoffMax
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// estimate guesses a call's tokens before it is made (4 bytes a token,
+// plus max_tokens), for the tokens-per-minute limit; settle corrects it.
+func estimate(req *provider.Request) int64 {
+	n := len(req.System)
+	for _, m := range req.Messages {
+		n += len(m.Content)
+	}
+	for _, s := range req.Inputs {
+		n += len(s)
+	}
+	return int64(n/4 + req.MaxTokens + 1)
+}
