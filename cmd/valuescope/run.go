@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/run"
@@ -41,13 +40,8 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.Format != "" && o.Format != "auto" {
-				if _, err := dataset.LookupFormat(o.Format); err != nil {
-					return usageError{err}
-				}
-			}
-			if o.Sample < 0 || o.Limit < 0 {
-				return usage("--limit and --sample take a positive number")
+			if err := o.Validate(); err != nil {
+				return usageError{err}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -68,6 +69,20 @@ type Options struct {
 	Log      *slog.Logger
 }
 
+// Validate checks the options on their own (the config is checked by
+// package config): a format that exists, counts that are not negative.
+func (o *Options) Validate() error {
+	if o.Format != "" && o.Format != "auto" {
+		if _, err := dataset.LookupFormat(o.Format); err != nil {
+			return err
+		}
+	}
+	if o.Sample < 0 || o.Limit < 0 {
+		return errors.New("--limit and --sample take a positive number")
+	}
+	return nil
+}
+
 // Result is what a run did.
 type Result struct {
 	Dir string
@@ -83,6 +98,9 @@ type Result struct {
 // Execute runs cfg. It returns context.Canceled (wrapped) when interrupted:
 // what was finished is stored, and the same command resumes.
 func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	res, err := execute(ctx, cfg, opts)
 	if err != nil || opts.NoReport {
 		return res, err
