@@ -80,7 +80,9 @@ func (f Folder) StoreFiles() []string {
 var ErrNotRun = errors.New("not a run folder")
 
 // Existing returns dir as a Folder after checking that it holds a run (a
-// store), for the commands that read one.
+// store, in a folder valuescope made), for the commands that read one: a
+// store.sqlite of somebody else's is never opened, since opening would add
+// the run store's tables to it.
 func Existing(dir string) (Folder, error) {
 	f := Folder(dir)
 	if _, err := os.Stat(f.Store()); err != nil {
@@ -88,6 +90,13 @@ func Existing(dir string) (Folder, error) {
 			return "", fmt.Errorf("%s is %w (no %s; make one with valuescope run)", dir, ErrNotRun, StoreFile)
 		}
 		return "", err
+	}
+	if !f.marked() {
+		if legacy, err := f.legacy(); err != nil {
+			return "", err
+		} else if !legacy {
+			return "", fmt.Errorf("%s is %w: it has a %s but no %s (valuescope did not make it)", dir, ErrNotRun, StoreFile, MarkerFile)
+		}
 	}
 	return f, nil
 }

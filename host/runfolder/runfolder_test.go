@@ -247,8 +247,23 @@ func TestManifestAccumulates(t *testing.T) {
 }
 
 func TestExisting(t *testing.T) {
-	if _, err := runfolder.Existing(t.TempDir()); !errors.Is(err, runfolder.ErrNotRun) {
+	dir := t.TempDir()
+	if _, err := runfolder.Existing(dir); !errors.Is(err, runfolder.ErrNotRun) {
 		t.Fatalf("empty folder: %v", err)
+	}
+	// A store of somebody else's is not a run.
+	os.WriteFile(filepath.Join(dir, "store.sqlite"), []byte("SQLite format 3\x00"), 0o644)
+	if _, err := runfolder.Existing(dir); !errors.Is(err, runfolder.ErrNotRun) || !strings.Contains(err.Error(), runfolder.MarkerFile) {
+		t.Fatalf("unmarked store: %v", err)
+	}
+	c, err := runfolder.Claim(t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	os.WriteFile(c.Store(), nil, 0o644)
+	if _, err := runfolder.Existing(string(c.Folder)); err != nil {
+		t.Fatalf("a run folder: %v", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/conversation"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 )
 
@@ -38,10 +39,13 @@ const Source = "data.jsonl"
 // Write writes a run folder into dir.
 func Write(t testing.TB, dir string, convs []Conv) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// A run folder as valuescope makes one (marker and all).
+	c, err := runfolder.Claim(dir, "analysistest")
+	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(dir, "store.sqlite"))
+	c.Release()
+	st, err := store.Open(c.Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,7 @@ func Write(t testing.TB, dir string, convs []Conv) {
 	}
 	m := map[string]any{"dataset": map[string]any{"paths": []string{filepath.Join(dir, Source)}, "format": "openai"}}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
+	if err := os.WriteFile(c.Manifest(), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
