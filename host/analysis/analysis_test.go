@@ -289,11 +289,11 @@ family = "table"
 		t.Fatalf("%v %v %+v", err, found, s)
 	}
 	o, _ := s.Options(s.Tables[0])
-	if o.Correction != Holm || o.Tests != 3307 || o.Floor != (Floor{2, 0}) || s.Tables[0].FileName() != "by_topic" {
+	if o.Correction != Holm || o.Tests != 3307 || o.Floor != (Floor{MinConversations: 2}) || s.Tables[0].FileName() != "by_topic" {
 		t.Fatalf("%+v %s", o, s.Tables[0].FileName())
 	}
 	o, _ = s.Options(s.Tables[1])
-	if o.Family != WholeTable || o.Floor != (Floor{2, 5}) || s.Tables[1].FileName() != "ai_values_by_meta.model" {
+	if o.Family != WholeTable || o.Floor != (Floor{MinConversations: 2, MinUsers: 5}) || s.Tables[1].FileName() != "ai_values_by_meta.model" {
 		t.Fatalf("%+v %s", o, s.Tables[1].FileName())
 	}
 	for body, want := range map[string]string{

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/valuescope/valuescope/host/privacy"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -35,13 +36,10 @@ func ParseFamily(s string) (Family, error) {
 	return "", fmt.Errorf("unknown test family %q (context or table)", s)
 }
 
-// Floor is the privacy floor: nothing is reported that rests on fewer
-// distinct conversations, or (when the data has users) distinct users.
-// Zero disables a bound.
-type Floor struct {
-	MinConversations int `json:"min_conversations" toml:"min_conversations"`
-	MinUsers         int `json:"min_users" toml:"min_users"`
-}
+// Floor is the privacy floor (package privacy): nothing is reported that
+// rests on fewer distinct conversations, or (when the data has users)
+// distinct users. Zero disables a bound.
+type Floor = privacy.Floor
 
 // Options control an analysis. The zero value is α = 0.05, Bonferroni, one
 // family per context of the family's size, top 10, no floor.
@@ -132,7 +130,7 @@ type Suppressed struct {
 
 // String says what was suppressed, in one sentence.
 func (s Suppressed) String() string {
-	if s.Floor.MinConversations <= 1 && (s.Floor.MinUsers <= 1 || !s.UsersKnown) {
+	if s.Floor.Off(s.UsersKnown) {
 		return "privacy floor: none"
 	}
 	users := "users unknown (no user field)"
@@ -283,17 +281,24 @@ func (r *Result) floor() {
 	if colConv == nil {
 		colConv = r.colSum
 	}
-	mc, mu := float64(f.MinConversations), float64(f.MinUsers)
+	var rowUsers, colUsers func(int) float64
+	if r.users {
+		rowUsers = func(i int) float64 { return t.RowUsers[i] }
+		colUsers = func(j int) float64 { return t.ColUsers[j] }
+	} else {
+		rowUsers = func(int) float64 { return 0 }
+		colUsers = rowUsers
+	}
 	r.rowPass = make([]bool, len(t.Rows))
 	for i := range r.rowPass {
-		r.rowPass[i] = rowConv[i] >= mc && (!r.users || t.RowUsers[i] >= mu)
+		r.rowPass[i] = f.Pass(rowConv[i], rowUsers(i), r.users)
 		if !r.rowPass[i] && r.rowSum[i] > 0 {
 			r.Suppressed.Rows++
 		}
 	}
 	r.colPass = make([]bool, len(t.Cols))
 	for j := range r.colPass {
-		r.colPass[j] = colConv[j] >= mc && (!r.users || t.ColUsers[j] >= mu)
+		r.colPass[j] = f.Pass(colConv[j], colUsers(j), r.users)
 		if !r.colPass[j] && r.colSum[j] > 0 {
 			r.Suppressed.Cols++
 		}
@@ -309,8 +314,9 @@ func (r *Result) floor() {
 
 func (r *Result) cellPass(c Cell) bool {
 	f := r.opts.Floor
-	return r.rowPass[c.Row] && r.colPass[c.Col] && c.Count >= float64(f.MinConversations) &&
-		(!r.users || c.Users < 0 || int(c.Users) >= f.MinUsers)
+	// A cell's users are unknown (negative) when the table was built
+	// without them; then its row's and column's users bound it.
+	return r.rowPass[c.Row] && r.colPass[c.Col] && f.Pass(c.Count, float64(c.Users), r.users && c.Users >= 0)
 }
 
 func (r *Result) chiSquare(rows, cols int) {

@@ -378,7 +378,7 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 		if n == 0 {
 			return true
 		}
-		return n >= o.Floor.MinConversations && (!users || s.users[v] >= o.Floor.MinUsers)
+		return o.Floor.Pass(float64(n), float64(s.users[v]), users)
 	}
 	diffs := make([]ValueDiff, len(union))
 	ps := make([]float64, len(union))

@@ -229,7 +229,7 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	}
 	d.Title = "valuescope report: " + d.Run.Name
 	pass := func(convs, users int) bool {
-		return convs >= floor.MinConversations && (r.UserKey == "" || users >= floor.MinUsers)
+		return floor.Pass(float64(convs), float64(users), r.UserKey != "")
 	}
 	for _, f := range r.Fields {
 		d.Fields = append(d.Fields, fieldDistribution(r, f, pass, o.Top))
