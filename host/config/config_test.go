@@ -548,7 +548,7 @@ n = 2
 esc = "a\tb"
 "caf\u00e9" = 1
 `
-	got := indexLines([]byte(src))
+	got, _ := indexLines([]byte(src))
 	want := map[string]int{
 		"title":                       2,
 		"literal":                     6,
@@ -614,7 +614,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add("[models.m]\ntimeout = \"1s\"\nmax_concurrency = 9999999999999999999\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		lines := strings.Count(src, "\n") + 1
-		for k, l := range indexLines([]byte(src)) {
+		got, _ := indexLines([]byte(src))
+		for k, l := range got {
 			if l < 1 || l > lines {
 				t.Errorf("indexLines: key %s at line %d of %d", k, l, lines)
 			}
@@ -626,4 +627,52 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Deep nesting is refused with the key and line before the TOML library
+// sees it: 100,000 nested arrays in 200 KB once took over 24 GB (the
+// checker built each key's path at every level), and the library itself
+// takes gigabytes on deep inline tables and dotted keys.
+func TestLoadDeepNesting(t *testing.T) {
+	root := project(t)
+	const n = 100_000
+	head := "[dataset]\npaths = [\"../data/demo.jsonl\"]\n"
+	for name, tc := range map[string]struct{ text, key string }{
+		"arrays":  {head + "[stages.config]\nname = " + strings.Repeat("[", n) + strings.Repeat("]", n) + "\n", "stages.config.name[0][0][0][0][0]..."},
+		"inline":  {head + "[stages.config]\na = " + strings.Repeat("{b = ", n) + "1" + strings.Repeat("}", n) + "\n", "stages.config.a.b.b.b.b.b..."},
+		"headers": {head + "[" + strings.TrimSuffix(strings.Repeat("a.", n), ".") + "]\nx = 1\n", "a.a.a.a.a.a.a.a..."},
+		"dotted":  {head + strings.TrimSuffix(strings.Repeat("a.", n), ".") + " = 1\n", "dataset.a.a.a.a.a.a.a..."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := writeConfig(t, root, name+".toml", tc.text)
+			_, err := Load(p, formats)
+			var es Errors
+			if !errors.As(err, &es) || len(es) != 1 {
+				t.Fatalf("want one error, got %v", err)
+			}
+			e := es[0]
+			line := 4
+			if name == "headers" || name == "dotted" {
+				line = 3
+			}
+			if e.File != p || e.Line != line || e.Key != tc.key || !strings.Contains(e.Msg, "more than 64 levels") {
+				t.Errorf("got %s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+			}
+		})
+	}
+	// At the bound it still loads: with d brackets the deepest key is
+	// stages[0].config.name and d-1 indices, 64 steps for d = 61.
+	d := MaxDepth - 3
+	text := head + "[[stages]]\nname = \"s\"\nplugin = \"builtin:x\"\n[stages.config]\nname = " + strings.Repeat("[", d) + strings.Repeat("]", d) + "\n"
+	cfg, err := Load(writeConfig(t, root, "under.toml", text), formats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Stages[0].Config["name"].([]any); !ok {
+		t.Errorf("config.name = %#v", cfg.Stages[0].Config["name"])
+	}
+	text = head + "[[stages]]\nname = \"s\"\nplugin = \"builtin:x\"\n[stages.config]\nname = " + strings.Repeat("[", d+1) + strings.Repeat("]", d+1) + "\n"
+	if _, err := Load(writeConfig(t, root, "over.toml", text), formats); err == nil || !strings.Contains(err.Error(), "more than 64 levels") {
+		t.Errorf("one level more: %v", err)
+	}
 }

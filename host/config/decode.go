@@ -93,6 +93,13 @@ func (c *checker) add(v scope, msg string) {
 
 // decode parses src and decodes it into cfg, collecting every problem.
 func decode(file string, src []byte, cfg *Config, c *checker) Errors {
+	// Nesting is bounded before the TOML library sees the text (see
+	// indexLines).
+	lines, tooDeep := indexLines(src)
+	if tooDeep != nil {
+		tooDeep.File = file
+		return Errors{tooDeep}
+	}
 	var root map[string]any
 	if _, err := toml.Decode(string(src), &root); err != nil {
 		var pe toml.ParseError
@@ -102,7 +109,7 @@ func decode(file string, src []byte, cfg *Config, c *checker) Errors {
 		return Errors{{File: file, Msg: "syntax error: " + err.Error()}}
 	}
 	c.file = file
-	c.lines = indexLines(src)
+	c.lines = lines
 	c.defined = map[string]bool{}
 	c.bad = map[string]bool{}
 	c.value(scope{c: c}, root, reflect.ValueOf(cfg).Elem())

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,7 +19,12 @@ import (
 // dotted and quoted keys, strings of all four kinds, arrays and inline tables
 // across lines, comments) closely enough to count lines. Whatever it cannot
 // place, errors fall back to the nearest ancestor's line.
-func indexLines(src []byte) map[string]int {
+//
+// It also bounds nesting (see [MaxDepth]), and so runs before the TOML
+// library, which takes memory and time far beyond the file's size on deep
+// input (a 200 KB line of nested inline tables or dotted keys: over 10 GB).
+// A key nested deeper is returned as tooDeep, and the scan stops there.
+func indexLines(src []byte) (lines map[string]int, tooDeep *Error) {
 	s := &lineScanner{
 		src:    bytes.TrimPrefix(src, []byte("\xef\xbb\xbf")),
 		line:   1,
@@ -28,7 +34,7 @@ func indexLines(src []byte) map[string]int {
 	for {
 		s.skipSpace(true)
 		if s.eof() {
-			return s.lines
+			return s.lines, s.tooDeep
 		}
 		if s.peek() == '[' {
 			s.header()
@@ -49,6 +55,30 @@ type lineScanner struct {
 	// [stages.config] can find that element.
 	arrays map[string]int
 	table  path // the table the following key/value lines belong to
+	// tooDeep is the first key nested deeper than MaxDepth; the scan ends
+	// at it.
+	tooDeep *Error
+}
+
+// MaxDepth bounds the nesting of a config: the steps of a key's path
+// (tables, dotted keys, array elements and inline tables all count), so
+// "stages[0].config.depth" is 4 deep. Real configs stay under ten; past the
+// bound Load reports the key instead of spending memory on it.
+const MaxDepth = 64
+
+// deep reports whether p is too deep and, if so, records it and ends the
+// scan: every loop of the scanner stops at the end of the input.
+func (s *lineScanner) deep(p path) bool {
+	if len(p) <= MaxDepth {
+		return false
+	}
+	if s.tooDeep == nil {
+		key := p[:8].String() + "..."
+		s.tooDeep = &Error{Line: s.line, Key: key,
+			Msg: fmt.Sprintf("nested more than %d levels deep (arrays, tables, inline tables and dotted keys all count)", MaxDepth)}
+	}
+	s.pos = len(s.src)
+	return true
 }
 
 func (s *lineScanner) eof() bool { return s.pos >= len(s.src) }
@@ -66,6 +96,9 @@ func (s *lineScanner) hasPrefix(p string) bool {
 
 // set records the current line for p unless p was seen before.
 func (s *lineScanner) set(p path) {
+	if s.deep(p) {
+		return
+	}
 	k := p.String()
 	if _, ok := s.lines[k]; !ok {
 		s.lines[k] = s.line
@@ -117,6 +150,9 @@ func (s *lineScanner) header() {
 	var p path
 	for i, k := range keys {
 		p = p.key(k)
+		if s.deep(p) {
+			return
+		}
 		if double && i == len(keys)-1 {
 			s.set(p)
 			n := s.arrays[p.String()]
@@ -135,6 +171,9 @@ func (s *lineScanner) keyValue(base path) {
 	p := base
 	for _, k := range s.keys() {
 		p = p.key(k)
+		if s.deep(p) {
+			return
+		}
 		s.set(p)
 	}
 	s.skipSpace(false)
@@ -146,10 +185,11 @@ func (s *lineScanner) keyValue(base path) {
 	s.value(p)
 }
 
-// keys reads a possibly dotted key.
+// keys reads a possibly dotted key, of at most MaxDepth+1 parts (enough
+// for the caller to see that it is too deep).
 func (s *lineScanner) keys() []string {
 	var out []string
-	for {
+	for len(out) <= MaxDepth {
 		s.skipSpace(false)
 		switch s.peek() {
 		case '"':
@@ -172,6 +212,7 @@ func (s *lineScanner) keys() []string {
 		}
 		s.pos++
 	}
+	return out
 }
 
 // value skips one value, recording the keys inside arrays and inline tables.
@@ -201,6 +242,9 @@ func (s *lineScanner) value(p path) {
 			}
 			start := s.pos
 			e := p.index(i)
+			if s.deep(e) {
+				return
+			}
 			s.set(e)
 			s.value(e)
 			i++
