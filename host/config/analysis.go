@@ -1,35 +1,75 @@
 package config
 
-import "slices"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+)
 
 // Analysis is the [analysis] section: the defaults for the residual
 // analysis of `valuescope analyze`, and its tables ([[analysis.table]]). See
 // package analysis for what each setting means.
+//
+// A zero value means "not set" for every key but the privacy floor, whose
+// zero turns the floor off; so the floor keys are pointers, nil when the
+// file does not set them. The tags keep that distinction when a Config is
+// encoded again (the run folder's resolved config.toml): unset keys are
+// left out, and a floor set to any value, its default included, is written.
 type Analysis struct {
-	Alpha            float64         `toml:"alpha,omitempty"`
+	Alpha            float64         `toml:"alpha,omitzero"`
 	Correction       string          `toml:"correction,omitempty"` // bonferroni | holm | bh | none
 	Family           string          `toml:"family,omitempty"`     // context | table
-	Tests            int             `toml:"tests,omitempty"`
-	Top              int             `toml:"top,omitempty"`
-	MinConversations int             `toml:"min_conversations,omitempty"`
-	MinUsers         int             `toml:"min_users,omitempty"`
+	Tests            int             `toml:"tests,omitzero"`
+	Top              int             `toml:"top,omitzero"`
+	MinConversations *int            `toml:"min_conversations,omitempty"`
+	MinUsers         *int            `toml:"min_users,omitempty"`
 	UserKeys         []string        `toml:"user_keys,omitempty"`
 	Tables           []AnalysisTable `toml:"table,omitempty"`
 }
 
 // AnalysisTable is one contingency table to analyse: an annotation field
-// (rows) against a context (another field, "source", or "meta.KEY").
+// (rows) against a context (another field, "source", or "meta.KEY"), with
+// optional overrides of the section's settings (zero or nil: not set).
 type AnalysisTable struct {
 	Name             string  `toml:"name,omitempty"`
 	Rows             string  `toml:"rows"`
 	Cols             string  `toml:"cols"`
-	Alpha            float64 `toml:"alpha,omitempty"`
+	Alpha            float64 `toml:"alpha,omitzero"`
 	Correction       string  `toml:"correction,omitempty"`
 	Family           string  `toml:"family,omitempty"`
-	Tests            int     `toml:"tests,omitempty"`
-	Top              int     `toml:"top,omitempty"`
-	MinConversations int     `toml:"min_conversations,omitempty"`
-	MinUsers         int     `toml:"min_users,omitempty"`
+	Tests            int     `toml:"tests,omitzero"`
+	Top              int     `toml:"top,omitzero"`
+	MinConversations *int    `toml:"min_conversations,omitempty"`
+	MinUsers         *int    `toml:"min_users,omitempty"`
+}
+
+// LoadAnalysis reads only the [analysis] section of a TOML file: an
+// analysis.toml, or a run config, whose other sections are neither decoded
+// nor checked (a run folder's config names dataset files that may have
+// moved since). It returns nil when the file has no such section. Problems
+// are [Errors], with line and key, as from [Load].
+func LoadAnalysis(path string) (*Analysis, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	var a *Analysis
+	c := &checker{cfg: &Config{Path: abs, Source: src}, dir: filepath.Dir(abs)}
+	errs := decodeWith(path, src, c, func(root map[string]any) {
+		if d, ok := root["analysis"]; ok {
+			c.value(scope{c: c}.field("analysis"), d, reflect.ValueOf(&a).Elem())
+		}
+	})
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return a, nil
 }
 
 var (
@@ -38,7 +78,7 @@ var (
 )
 
 func (a *Analysis) validate(v scope) {
-	checkTest(v, a.Alpha, a.Correction, a.Family, a.Tests, a.Top, a.MinConversations, a.MinUsers)
+	checkTest(v, a.Alpha, a.Correction, a.Family, a.Tests, a.Top, deref(a.MinConversations), deref(a.MinUsers))
 }
 
 func (t *AnalysisTable) validate(v scope) {
@@ -48,7 +88,14 @@ func (t *AnalysisTable) validate(v scope) {
 	if t.Cols == "" {
 		v.field("cols").missing(`a context: a field, "source" or "meta.KEY"`)
 	}
-	checkTest(v, t.Alpha, t.Correction, t.Family, t.Tests, t.Top, t.MinConversations, t.MinUsers)
+	checkTest(v, t.Alpha, t.Correction, t.Family, t.Tests, t.Top, deref(t.MinConversations), deref(t.MinUsers))
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // checkTest checks the settings a table shares with the section's defaults.

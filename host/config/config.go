@@ -33,7 +33,8 @@
 // this file, are the examples.
 //
 // Field types the decoder knows: string, bool, integers, floats, slices,
-// maps with string keys, structs, and types with an UnmarshalText method
+// maps with string keys, structs, pointers to any of these (nil when the
+// key is absent, for settings whose zero value is meaningful), and types with an UnmarshalText method
 // (written as strings, like [Duration]). A map[string]any field is
 // free-form: anything goes below it, unchecked (like [Stage.Config]).
 package config

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // project lays out a small project in a temporary folder: a config folder
@@ -674,5 +676,92 @@ func TestLoadDeepNesting(t *testing.T) {
 	text = head + "[[stages]]\nname = \"s\"\nplugin = \"builtin:x\"\n[stages.config]\nname = " + strings.Repeat("[", d+1) + strings.Repeat("]", d+1) + "\n"
 	if _, err := Load(writeConfig(t, root, "over.toml", text), formats); err == nil || !strings.Contains(err.Error(), "more than 64 levels") {
 		t.Errorf("one level more: %v", err)
+	}
+}
+
+// [analysis] records which floor keys were set, also when they are set to
+// their default or to zero, and a resolved config encoded again keeps them.
+func TestAnalysisSetKeysRoundTrip(t *testing.T) {
+	root := project(t)
+	text := `[dataset]
+paths = ["../data/demo.jsonl"]
+
+[analysis]
+correction = "holm"
+tests = 3307
+min_conversations = 5
+
+[[analysis.table]]
+name = "by topic"
+rows = "ai_values"
+cols = "topic"
+min_users = 0
+
+[[analysis.table]]
+rows = "ai_values"
+cols = "meta.model"
+family = "table"
+`
+	cfg, err := Load(writeConfig(t, root, "a.toml", text), formats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, a *Analysis) {
+		t.Helper()
+		if a == nil || a.Correction != "holm" || a.Tests != 3307 || a.MinConversations == nil || *a.MinConversations != 5 || a.MinUsers != nil ||
+			len(a.Tables) != 2 || a.Tables[0].MinUsers == nil || *a.Tables[0].MinUsers != 0 || a.Tables[0].MinConversations != nil ||
+			a.Tables[1].MinUsers != nil || a.Tables[1].Family != "table" {
+			t.Fatalf("%s: %+v", what, a)
+		}
+	}
+	check("Load", &cfg.Analysis)
+	var buf strings.Builder
+	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, unset := range []string{"alpha =", "top =", "min_users = 5", "user_keys ="} {
+		if strings.Contains(buf.String(), unset) {
+			t.Errorf("resolved config writes %q, which was not set:\n%s", unset, buf.String())
+		}
+	}
+	resolved := writeConfig(t, root, "resolved.toml", buf.String())
+	a, err := LoadAnalysis(resolved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("LoadAnalysis of the resolved config", a)
+	if again, err := Load(resolved, formats); err != nil {
+		t.Fatal(err)
+	} else {
+		check("Load of the resolved config", &again.Analysis)
+	}
+}
+
+func TestLoadAnalysis(t *testing.T) {
+	root := project(t)
+	// Only [analysis] is read: the dataset named here does not exist.
+	p := writeConfig(t, root, "run.toml", "[dataset]\npaths = [\"gone.jsonl\"]\n[analysis]\nmin_users = 2\n")
+	if a, err := LoadAnalysis(p); err != nil || a == nil || a.MinUsers == nil || *a.MinUsers != 2 || a.MinConversations != nil {
+		t.Fatalf("%+v %v", a, err)
+	}
+	p = writeConfig(t, root, "none.toml", "[run]\nname = \"x\"\n[[stages]]\nname = \"s\"\n")
+	if a, err := LoadAnalysis(p); err != nil || a != nil {
+		t.Fatalf("no section: %+v %v", a, err)
+	}
+	for body, want := range map[string]string{
+		"[analysis]\ncorection = \"holm\"\n":                        `:2: analysis.corection: unknown key, did you mean "correction"?`,
+		"[[analysis.table]]\nrows = \"a\"\ncolz = \"b\"\n":          ":3: analysis.table[0].colz: unknown key",
+		"[[analysis.table]]\nrows = \"a\"\n":                        ":1: analysis.table[0].cols: required",
+		"[analysis]\ncorrection = \"sidak\"\n":                      `:2: analysis.correction: unknown correction "sidak"`,
+		"[analysis]\nalpha = \"x\"\n":                               `:2: analysis.alpha: expected a number, got string "x"`,
+		"[analysis]\nmin_users = \"x\"\n":                           `:2: analysis.min_users: expected an integer, got string "x"`,
+		"[analysis\n":                                               ":2: syntax error",
+		"[run]\nname = \"x\"\n[analysis]\nfamily = \"row\"\n":       `:4: analysis.family: unknown family "row"`,
+		"[[analysis.table]]\nrows = \"a\"\ncols = \"b\"\nalpha = 2": ":4: analysis.table[0].alpha: must be between 0 and 1, got 2",
+	} {
+		p := writeConfig(t, root, "bad.toml", body)
+		if _, err := LoadAnalysis(p); err == nil || !strings.Contains(err.Error(), p+want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
 	}
 }

@@ -93,6 +93,14 @@ func (c *checker) add(v scope, msg string) {
 
 // decode parses src and decodes it into cfg, collecting every problem.
 func decode(file string, src []byte, cfg *Config, c *checker) Errors {
+	return decodeWith(file, src, c, func(root map[string]any) {
+		c.value(scope{c: c}, root, reflect.ValueOf(cfg).Elem())
+	})
+}
+
+// decodeWith parses src and hands the tree to walk, which decodes what it
+// wants of it through c; it returns every problem, in file order.
+func decodeWith(file string, src []byte, c *checker, walk func(root map[string]any)) Errors {
 	// Nesting is bounded before the TOML library sees the text (see
 	// indexLines).
 	lines, tooDeep := indexLines(src)
@@ -112,7 +120,7 @@ func decode(file string, src []byte, cfg *Config, c *checker) Errors {
 	c.lines = lines
 	c.defined = map[string]bool{}
 	c.bad = map[string]bool{}
-	c.value(scope{c: c}, root, reflect.ValueOf(cfg).Elem())
+	walk(root)
 	// Report in file order; problems with no line (a missing section) first.
 	slices.SortStableFunc(c.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
 	return c.errs
@@ -204,6 +212,11 @@ func (c *checker) value(v scope, data any, rv reflect.Value) {
 		if m, ok = data.(map[string]any); ok {
 			c.structure(v, m, rv)
 		}
+	case reflect.Pointer: // set or not: nil when the key is absent
+		e := reflect.New(rv.Type().Elem())
+		c.value(v, data, e.Elem())
+		rv.Set(e)
+		return
 	default:
 		// A field type this decoder does not know: a bug in this package,
 		// reported rather than panicking.
@@ -312,6 +325,9 @@ func editDistance(a, b string) int {
 
 // want describes, for an error message, what TOML value fits Go type t.
 func want(p path, t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch n := noun(t); {
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		var names []string
