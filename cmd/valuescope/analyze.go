@@ -43,123 +43,63 @@ func newAnalyzeCmd() *cobra.Command {
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := a[0]
-			if _, err := analysis.StorePath(dir); err != nil {
-				return err
-			}
-			// The run config's [analysis], as written (config.orig.toml keeps
-			// what the resolved config.toml may drop, such as a zero floor).
-			set, err := analysis.ReadRunSettings(dir)
-			if err != nil {
-				return err
-			}
-			if configPath != "" {
-				s, found, err := analysis.ReadSettingsFile(configPath)
-				if err != nil {
-					return err
-				}
-				if !found {
-					return usage("%s has no [analysis] section", configPath)
-				}
-				tabs := append(set.Tables, s.Tables...)
-				set = s
-				set.Tables = tabs
-			}
+			o := analysis.FolderOptions{SettingsFile: configPath, Rows: rows, Cols: cols}
 			fl := cmd.Flags()
 			if fl.Changed("alpha") {
-				set.Alpha = sf.alpha
+				o.Alpha = &sf.alpha
 			}
 			if fl.Changed("correction") {
-				set.Correction = sf.correction
+				o.Correction = &sf.correction
 			}
 			if fl.Changed("family") {
-				set.Family = sf.family
+				o.Family = &sf.family
 			}
 			if fl.Changed("tests") {
-				set.Tests = sf.tests
+				o.Tests = &sf.tests
 			}
 			if fl.Changed("top") {
-				set.Top = sf.top
+				o.Top = &sf.top
 			}
 			if fl.Changed("min-conversations") {
-				set.MinConversations = &minConv
+				o.MinConversations = &minConv
 			}
 			if fl.Changed("min-users") {
-				set.MinUsers = &minUsers
+				o.MinUsers = &minUsers
 			}
 			if fl.Changed("user-keys") {
-				set.UserKeys = userKeys
+				o.UserKeys = userKeys
 			}
 			for _, s := range tables {
 				t, err := analysis.ParseTableFlag(s)
 				if err != nil {
 					return usageError{err}
 				}
-				set.Tables = append(set.Tables, t)
-			}
-			switch {
-			case len(rows) == 0 && len(cols) == 0:
-			case len(rows) == 0 || len(cols) == 0:
-				return usage("--rows and --cols go together")
-			case len(rows) == 1 || len(cols) == 1 || len(rows) == len(cols):
-				for i := 0; i < max(len(rows), len(cols)); i++ {
-					set.Tables = append(set.Tables, analysis.TableSpec{Rows: rows[min(i, len(rows)-1)], Cols: cols[min(i, len(cols)-1)]})
-				}
-			default:
-				return usage("--rows and --cols: give as many of each, or one of either")
-			}
-			if _, err := set.Options(analysis.TableSpec{}); err != nil {
-				return usageError{err}
+				o.Tables = append(o.Tables, t)
 			}
 			tm, tmap, err := tf.mapper(cmd, []string{dir})
 			if err != nil {
 				return err
 			}
-			var mapper analysis.Mapper // nil: normalised names
 			if tm != nil {
-				mapper = tm
+				o.Mapper = tm
 			}
-			run, err := analysis.LoadRun(cmd.Context(), dir, analysis.LoadOptions{UserKeys: set.UserKeys})
+			o.Out = out
+			if out == "" && tmap != nil {
+				o.Out = filepath.Join(dir, "analysis", fmt.Sprintf("%s.level%d", strings.TrimSuffix(filepath.Base(tf.path), filepath.Ext(tf.path)), tf.level))
+			}
+			reports, err := analysis.AnalyzeFolder(cmd.Context(), dir, o)
+			if analysis.IsOptionsError(err) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
-			}
-			if len(set.Tables) == 0 {
-				set.Tables = analysis.DefaultTables(run)
-				if len(set.Tables) == 0 {
-					return fmt.Errorf("run %s has no field and context to analyse (fields: %v, metadata: %v)", dir, run.FieldNames(), run.MetaKeys)
-				}
-			}
-			if out == "" {
-				out = filepath.Join(dir, "analysis")
-				if tmap != nil {
-					out = filepath.Join(out, fmt.Sprintf("%s.level%d", strings.TrimSuffix(filepath.Base(tf.path), filepath.Ext(tf.path)), tf.level))
-				}
-			}
-			var reports []*analysis.Report
-			names := map[string]bool{}
-			for _, t := range set.Tables {
-				if names[t.FileName()] {
-					return usage("two tables named %s: give them names (NAME=ROWS:CONTEXT, or name in the file)", t.FileName())
-				}
-				names[t.FileName()] = true
-				o, err := set.Options(t)
-				if err != nil {
-					return usageError{fmt.Errorf("table %s: %w", t.FileName(), err)}
-				}
-				rep, res, err := analysis.AnalyzeRun(run, t, o, mapper)
-				if err != nil {
-					return err
-				}
-				if err := analysis.WriteFiles(out, dir, rep, res); err != nil {
-					return err
-				}
-				reports = append(reports, rep)
 			}
 			var treeFiles []string
 			if tm != nil && tm.Err() != nil {
 				return tm.Err()
 			}
 			if tmap != nil {
-				if treeFiles, err = tmap.writeFiles(out); err != nil {
+				if treeFiles, err = tmap.writeFiles(o.Out); err != nil {
 					return err
 				}
 				for i, f := range treeFiles { // relative to the run, as the tables' files

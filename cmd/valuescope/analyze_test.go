@@ -113,7 +113,7 @@ func TestAnalyzeQuickstart(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"analyze", run, "--config", cfg}, 1, "unknown key(s) analysis.corection"},
+		{[]string{"analyze", run, "--config", cfg}, 1, `analysis.toml:2: analysis.corection: unknown key, did you mean "correction"?`},
 		{[]string{"analyze", run, "--table", "nope:topic"}, 1, `no field "nope"`},
 		{[]string{"analyze", run, "--table", "ai_values"}, 2, "expected ROWS:CONTEXT"},
 		{[]string{"analyze", run, "--rows", "ai_values"}, 2, "--rows and --cols go together"},

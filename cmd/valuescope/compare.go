@@ -1,25 +1,21 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/compare"
-	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
 func init() { commands = append(commands, newCompareCmd) }
 
 func newCompareCmd() *cobra.Command {
-	var o compare.Options
+	var o compare.FolderOptions
 	var tf treeFlags
-	var correction, out string
+	var correction string
 	var fields, userKeys []string
 	var asJSON bool
 	var show int
@@ -40,28 +36,11 @@ func newCompareCmd() *cobra.Command {
 			"are counted per run (and in taxonomy.json with --out).",
 		Args: args(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := analysis.ParseCorrection(correction)
-			if err != nil {
-				return usageError{err}
-			}
-			o.Correction = c
+			o.Correction = analysis.Correction(correction)
 			o.Fields = fields
-			if o.Alpha <= 0 || o.Alpha >= 1 || o.Level <= 0 || o.Level >= 1 {
-				return usage("--alpha and --level are between 0 and 1")
-			}
-			if o.Tests < 0 || o.Floor.MinConversations < 0 || o.Floor.MinUsers < 0 {
-				return usage("--tests, --min-conversations and --min-users take positive numbers")
-			}
+			o.UserKeys = userKeys
 			if o.List == 0 {
-				o.List = -1
-			}
-			if o.TopN <= 0 {
-				return usage("--top-n takes a positive number")
-			}
-			for _, d := range a {
-				if _, err := analysis.StorePath(d); err != nil {
-					return err
-				}
+				o.List = -1 // --list 0: none
 			}
 			tm, tmap, err := tf.mapper(cmd, a)
 			if err != nil {
@@ -70,34 +49,19 @@ func newCompareCmd() *cobra.Command {
 			if tm != nil {
 				o.Mapper = tm
 			}
-			rep, err := compare.Runs(cmd.Context(), a, analysis.LoadOptions{UserKeys: userKeys}, o)
+			rep, err := compare.Folders(cmd.Context(), a, o)
+			if analysis.IsOptionsError(err) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}
 			if tm != nil && tm.Err() != nil {
 				return tm.Err()
 			}
-			if out != "" {
-				if err := os.MkdirAll(out, 0o755); err != nil {
+			if o.Out != "" && tmap != nil {
+				if _, err := tmap.writeFiles(o.Out); err != nil {
 					return err
-				}
-				for name, write := range map[string]func(io.Writer) error{
-					"compare.json": func(w io.Writer) error {
-						enc := json.NewEncoder(w)
-						enc.SetIndent("", "  ")
-						return enc.Encode(rep)
-					},
-					"differences.csv":   func(w io.Writer) error { return compare.WriteDiffsCSV(w, rep) },
-					"disagreements.csv": func(w io.Writer) error { return compare.WriteAgreementCSV(w, rep) },
-				} {
-					if err := atomicfile.Write(filepath.Join(out, name), write); err != nil {
-						return err
-					}
-				}
-				if tmap != nil {
-					if _, err := tmap.writeFiles(out); err != nil {
-						return err
-					}
 				}
 			}
 			if asJSON {
@@ -113,8 +77,8 @@ func newCompareCmd() *cobra.Command {
 			if err := compare.WriteText(cmd.OutOrStdout(), rep, show); err != nil {
 				return err
 			}
-			if out != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "\nwritten: %s\n", filepath.Join(out, "{compare.json,differences.csv,disagreements.csv}"))
+			if o.Out != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nwritten: %s\n", filepath.Join(o.Out, "{compare.json,differences.csv,disagreements.csv}"))
 			}
 			return nil
 		},
@@ -132,7 +96,7 @@ func newCompareCmd() *cobra.Command {
 	f.IntVar(&o.Floor.MinConversations, "min-conversations", analysis.DefaultFloor.MinConversations, "privacy floor: distinct conversations a value needs to be reported")
 	f.IntVar(&o.Floor.MinUsers, "min-users", analysis.DefaultFloor.MinUsers, "privacy floor: distinct users, where the data names users")
 	f.StringSliceVar(&userKeys, "user-keys", analysis.DefaultUserKeys, "metadata keys naming a conversation's user")
-	f.StringVar(&out, "out", "", "folder to write compare.json, differences.csv and disagreements.csv")
+	f.StringVar(&o.Out, "out", "", "folder to write compare.json, differences.csv and disagreements.csv")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

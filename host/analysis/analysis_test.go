@@ -264,10 +264,15 @@ func TestStatedTestsTooFew(t *testing.T) {
 	}
 }
 
-func TestSettingsFile(t *testing.T) {
+// A run folder's [analysis] section, read through package config (which
+// owns the checks and their messages, tested there), gives each table's
+// options; a floor set to 0 stays 0 and an unset one is the default.
+func TestReadRunSettings(t *testing.T) {
 	dir := t.TempDir()
-	good := filepath.Join(dir, "analysis.toml")
-	os.WriteFile(good, []byte(`
+	if s, err := ReadRunSettings(dir); err != nil || s.Floor() != DefaultFloor || s.Tables != nil {
+		t.Fatalf("no config: %+v %v", s, err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.orig.toml"), []byte(`
 [analysis]
 correction = "holm"
 tests = 3307
@@ -284,9 +289,12 @@ rows = "ai_values"
 cols = "meta.model"
 family = "table"
 `), 0o644)
-	s, found, err := ReadSettingsFile(good)
-	if err != nil || !found || len(s.Tables) != 2 {
-		t.Fatalf("%v %v %+v", err, found, s)
+	// The resolved config of an older run says 0 for an unset floor: the
+	// config as written wins.
+	os.WriteFile(filepath.Join(dir, "config.toml"), []byte("[analysis]\nmin_conversations = 0\nmin_users = 0\n"), 0o644)
+	s, err := ReadRunSettings(dir)
+	if err != nil || len(s.Tables) != 2 {
+		t.Fatalf("%v %+v", err, s)
 	}
 	o, _ := s.Options(s.Tables[0])
 	if o.Correction != Holm || o.Tests != 3307 || o.Floor != (Floor{MinConversations: 2}) || s.Tables[0].FileName() != "by_topic" {
@@ -296,25 +304,9 @@ family = "table"
 	if o.Family != WholeTable || o.Floor != (Floor{MinConversations: 2, MinUsers: 5}) || s.Tables[1].FileName() != "ai_values_by_meta.model" {
 		t.Fatalf("%+v %s", o, s.Tables[1].FileName())
 	}
-	for body, want := range map[string]string{
-		"[analysis]\ncorection = \"holm\"\n":                        "unknown key(s) analysis.corection",
-		"[[analysis.table]]\nrows = \"a\"\ncolz = \"b\"\n":          "analysis.table.colz",
-		"[[analysis.table]]\nrows = \"a\"\n":                        "rows and cols are required",
-		"[analysis]\ncorrection = \"sidak\"\n":                      "unknown correction",
-		"[analysis]\nalpha = \"x\"\n":                               "analysis.toml",
-		"[analysis\n":                                               "analysis.toml:2",
-		"[run]\nname = \"x\"\n[analysis]\nfamily = \"row\"\n":       "unknown test family",
-		"[[analysis.table]]\nrows = \"a\"\ncols = \"b\"\nalpha = 2": "alpha 2",
-	} {
-		os.WriteFile(good, []byte(body), 0o644)
-		if _, _, err := ReadSettingsFile(good); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: %v, want %q", body, err, want)
-		}
-	}
-	// A run config without the section: not found, no error.
-	os.WriteFile(good, []byte("[run]\nname = \"x\"\n[[stages]]\nname = \"s\"\n"), 0o644)
-	if _, found, err := ReadSettingsFile(good); err != nil || found {
-		t.Fatalf("%v %v", found, err)
+	os.WriteFile(filepath.Join(dir, "config.orig.toml"), []byte("[analysis]\ncorection = \"holm\"\n"), 0o644)
+	if _, err := ReadRunSettings(dir); err == nil || !strings.Contains(err.Error(), "config.orig.toml:2: analysis.corection: unknown key") {
+		t.Errorf("bad key: %v", err)
 	}
 }
 

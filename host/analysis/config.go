@@ -4,60 +4,64 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/valuescope/valuescope/host/config"
+	"github.com/valuescope/valuescope/host/runfolder"
 )
 
 // DefaultFloor is the privacy floor when none is configured: 5 distinct
 // conversations, and 5 distinct users where the data names users.
 var DefaultFloor = Floor{MinConversations: 5, MinUsers: 5}
 
-// Settings is the [analysis] section: defaults for every table, and the
-// tables. In analysis.toml, or in a run config once host/config carries it:
+// Settings are the analysis settings of a run: defaults for every table,
+// and the tables. They come from the [analysis] section of a config (see
+// [SettingsFromConfig] and package config, which reads it) and the command
+// line; this package reads no TOML.
 //
-//	[analysis]
-//	alpha = 0.05
-//	correction = "bonferroni"   # holm, bh, none
-//	family = "context"          # or "table"
-//	tests = 3307                # stated tests per family (0: the family's size)
-//	top = 10
-//	min_conversations = 5       # privacy floor
-//	min_users = 5               # applies where the data names users
-//	user_keys = ["hashed_ip"]   # metadata keys naming a user
-//
-//	[[analysis.table]]
-//	name = "values_by_topic"
-//	rows = "ai_values"
-//	cols = "topic"              # a field, source, or a metadata key (meta.KEY)
-//	# any setting above may be overridden per table
+// Zero means "not set" (the defaults of [Options]) for every setting but
+// the floor, where nil is not set (DefaultFloor) and 0 turns it off.
 type Settings struct {
-	Alpha            float64     `toml:"alpha"`
-	Correction       string      `toml:"correction"`
-	Family           string      `toml:"family"`
-	Tests            int         `toml:"tests"`
-	Top              int         `toml:"top"`
-	MinConversations *int        `toml:"min_conversations"`
-	MinUsers         *int        `toml:"min_users"`
-	UserKeys         []string    `toml:"user_keys"`
-	Tables           []TableSpec `toml:"table"`
+	Alpha            float64
+	Correction       string // bonferroni, holm, bh, none
+	Family           string // context or table
+	Tests            int    // stated tests per family (0: the family's size)
+	Top              int
+	MinConversations *int // privacy floor
+	MinUsers         *int // applies where the data names users
+	UserKeys         []string
+	Tables           []TableSpec
 }
 
-// TableSpec is one [[analysis.table]]: rows against a context, with optional
-// overrides of the section's settings.
+// TableSpec is one table: rows against a context, with optional overrides
+// of the section's settings (zero or nil: not overridden).
 type TableSpec struct {
-	Name             string  `toml:"name" json:"name"`
-	Rows             string  `toml:"rows" json:"rows"`
-	Cols             string  `toml:"cols" json:"cols"`
-	Alpha            float64 `toml:"alpha" json:"-"`
-	Correction       string  `toml:"correction" json:"-"`
-	Family           string  `toml:"family" json:"-"`
-	Tests            int     `toml:"tests" json:"-"`
-	Top              int     `toml:"top" json:"-"`
-	MinConversations *int    `toml:"min_conversations" json:"-"`
-	MinUsers         *int    `toml:"min_users" json:"-"`
+	Name             string  `json:"name"`
+	Rows             string  `json:"rows"`
+	Cols             string  `json:"cols"`
+	Alpha            float64 `json:"-"`
+	Correction       string  `json:"-"`
+	Family           string  `json:"-"`
+	Tests            int     `json:"-"`
+	Top              int     `json:"-"`
+	MinConversations *int    `json:"-"`
+	MinUsers         *int    `json:"-"`
+}
+
+// SettingsFromConfig is the [analysis] section as package config decoded
+// it; nil (no section) gives zero Settings.
+func SettingsFromConfig(a *config.Analysis) Settings {
+	if a == nil {
+		return Settings{}
+	}
+	s := Settings{Alpha: a.Alpha, Correction: a.Correction, Family: a.Family, Tests: a.Tests, Top: a.Top,
+		MinConversations: a.MinConversations, MinUsers: a.MinUsers, UserKeys: a.UserKeys}
+	for _, t := range a.Tables {
+		s.Tables = append(s.Tables, TableSpec{Name: t.Name, Rows: t.Rows, Cols: t.Cols, Alpha: t.Alpha, Correction: t.Correction,
+			Family: t.Family, Tests: t.Tests, Top: t.Top, MinConversations: t.MinConversations, MinUsers: t.MinUsers})
+	}
+	return s
 }
 
 // ParseTableFlag reads a table given on the command line as ROWS:COLS or
@@ -106,16 +110,21 @@ func (s Settings) Floor() Floor {
 }
 
 // ReadRunSettings reads a run folder's [analysis] settings: from
-// config.orig.toml, the config as written (the resolved config.toml may drop
-// what it holds, such as a zero floor), else config.toml; zero Settings when
-// neither has the section.
+// config.orig.toml, the config as written, else config.toml; zero Settings
+// when neither has the section. The config as written comes first because
+// the resolved config.toml of runs made before the floor keys were tracked
+// holds min_conversations = 0 for a floor left unset.
 func ReadRunSettings(dir string) (Settings, error) {
-	for _, name := range []string{"config.orig.toml", "config.toml"} {
-		s, _, err := ReadSettingsFile(filepath.Join(dir, name))
+	f := runfolder.Folder(dir)
+	for _, p := range []string{f.OrigConfig(), f.Config()} {
+		a, err := config.LoadAnalysis(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		return s, err
+		if err != nil {
+			return Settings{}, err
+		}
+		return SettingsFromConfig(a), nil
 	}
 	return Settings{}, nil
 }
@@ -146,52 +155,4 @@ func (s Settings) Options(t TableSpec) (Options, error) {
 	}
 	err := o.defaults()
 	return o, err
-}
-
-// ReadSettingsFile reads the [analysis] section of a TOML file: an
-// analysis.toml, or a run config (whose other sections are not looked at).
-// Unknown keys inside [analysis] are errors; a file without the section
-// gives zero Settings and found = false.
-func ReadSettingsFile(path string) (s Settings, found bool, err error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return s, false, err
-	}
-	var doc struct {
-		Analysis *Settings `toml:"analysis"`
-	}
-	md, err := toml.Decode(string(b), &doc)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return s, false, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
-		}
-		return s, false, fmt.Errorf("%s: %w", path, err)
-	}
-	var unknown []string
-	for _, k := range md.Undecoded() {
-		if len(k) > 0 && k[0] == "analysis" {
-			unknown = append(unknown, k.String())
-		}
-	}
-	if len(unknown) > 0 {
-		return s, false, fmt.Errorf("%s: unknown key(s) %s (known: alpha, correction, family, tests, top, min_conversations, min_users, user_keys, and [[analysis.table]] name, rows, cols and the same overrides)",
-			path, strings.Join(unknown, ", "))
-	}
-	if doc.Analysis == nil {
-		return s, false, nil
-	}
-	s = *doc.Analysis
-	for i, t := range s.Tables {
-		if t.Rows == "" || t.Cols == "" {
-			return s, true, fmt.Errorf("%s: analysis.table[%d]: rows and cols are required", path, i)
-		}
-		if _, err := s.Options(t); err != nil {
-			return s, true, fmt.Errorf("%s: analysis.table[%d]: %w", path, i, err)
-		}
-	}
-	if _, err := s.Options(TableSpec{}); err != nil {
-		return s, true, fmt.Errorf("%s: analysis: %w", path, err)
-	}
-	return s, true, nil
 }
