@@ -16,8 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/valuescope/valuescope/host/plugin"
-	"github.com/valuescope/valuescope/host/plugin/grpc"
-	"github.com/valuescope/valuescope/host/plugin/wasm"
 	"github.com/valuescope/valuescope/plugins"
 	sdkgrpc "github.com/valuescope/valuescope/sdk/grpc"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -132,7 +130,8 @@ type kit struct {
 	results  map[string]*Check
 	main     plugin.Plugin
 	manifest protocol.Manifest
-	models   modelsFunc // nil when the plugin needs no model
+	spec     *plugin.KindSpec // the manifest's kind
+	models   modelsFunc       // nil when the plugin needs no model
 	corpus   []*protocol.Conversation
 	baseline []outcome // per corpus conversation (shorter when stopped early)
 
@@ -303,7 +302,8 @@ func (k *kit) load(ctx context.Context) {
 	}
 	k.main, k.manifest, k.sha256 = p, info.Manifest, info.SHA256
 	m := k.manifest
-	if m.Kind == protocol.Namer {
+	k.spec, _ = plugin.LookupKind(m.Kind) // known: plugin.Load checked the manifest
+	if k.spec.Input == plugin.InputClusters {
 		k.corpus = append(Clusters(), k.opts.Corpus...)
 	}
 	if slices.Contains(m.Needs, protocol.NeedModel) || slices.Contains(m.Needs, protocol.NeedEmbeddings) {
@@ -351,11 +351,8 @@ func afterLast(s, sep string) string {
 }
 
 func isTrap(err error) bool {
-	var wt *wasm.TrapError
-	var wm *wasm.MalformedError
-	var gc *grpc.CallError
-	var gm *grpc.MalformedError
-	return errors.As(err, &wt) || errors.As(err, &wm) || errors.As(err, &gc) || errors.As(err, &gm)
+	var ce *plugin.CallError
+	return errors.As(err, &ce)
 }
 
 // --- configure ---------------------------------------------------------
@@ -458,27 +455,18 @@ func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Convers
 // classify explains a failed Process call.
 func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err error, mark int) outcome {
 	o := outcome{msg: err.Error()}
-	var wt *wasm.TrapError
-	var gc *grpc.CallError
-	var wm *wasm.MalformedError
-	var gm *grpc.MalformedError
-	// The typed errors' own messages leave out the plugin's name and the
+	var ce *plugin.CallError
+	// The call error's own message leaves out the plugin's name and the
 	// conversation, which the kit's reasons give; the kit quotes stderr
 	// itself.
 	switch {
 	case ctx.Err() != nil:
 		o.kind = canceled
-	case errors.As(err, &wt):
-		o.msg, o.kind = wt.Error(), callKind(wt.Kind)
-		if o.kind == trapped && k.tail.outOfMemorySince(mark) {
+	case errors.As(err, &ce):
+		o.msg, o.kind = ce.Error(), callKind(ce.Kind)
+		if (ce.Kind == plugin.Trap || ce.Kind == plugin.Exited) && k.tail.outOfMemorySince(mark) {
 			o.kind = outOfMemory
 		}
-	case errors.As(err, &gc):
-		o.msg, o.kind = gc.Error(), callKind(gc.Kind)
-	case errors.As(err, &wm):
-		o.kind, o.msg = malformed, wm.Error()
-	case errors.As(err, &gm):
-		o.kind, o.msg = malformed, gm.Error()
 	case k.transport == "wasm" && !jsonEncodable(req):
 		// A module exchanging JSON cannot be sent invalid UTF-8: the host's
 		// encoder refuses it before the plugin sees anything.
@@ -500,16 +488,19 @@ func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err er
 	return o
 }
 
-// callKind is the outcome of a failed call by the Kind both transports'
-// call errors give ("deadline", "canceled", else a trap or a crash).
-func callKind(k string) kind {
+// callKind is the outcome of a failed call by its kind, whichever the
+// transport. A Wasm trap or exit may turn out to be the memory limit
+// (classify reads stderr for those).
+func callKind(k plugin.CallErrorKind) kind {
 	switch k {
-	case "deadline":
+	case plugin.Timeout:
 		return overDeadline
-	case "canceled":
+	case plugin.Canceled:
 		return canceled
+	case plugin.Malformed:
+		return malformed
 	}
-	return trapped
+	return trapped // Trap, Exited, Crashed, HandlerFailed
 }
 
 func jsonEncodable(req *protocol.ProcessRequest) bool {
@@ -611,15 +602,7 @@ func (k *kit) judgeOutputs() {
 		k.set("outputs", Skip, "no annotations to check: every conversation ended in an error with the kit's stand-in model answers; "+
 			"give answers your plugin understands (--model-answer, Options.Models)", k.refusalSample()...)
 	default:
-		m := k.manifest
-		what := "item names normalised"
-		switch m.Kind {
-		case protocol.Classifier:
-			what = "labels from the declared set"
-		case protocol.Namer:
-			what = "one cluster name per cluster"
-		}
-		k.set("outputs", Pass, fmt.Sprintf("valid annotations from %d conversations (ordinary, hostile, model rounds): declared fields, %s", k.annotatedCount, what))
+		k.set("outputs", Pass, fmt.Sprintf("valid annotations from %d conversations (ordinary, hostile, model rounds): declared fields, %s", k.annotatedCount, k.spec.OutputCheck))
 	}
 }
 
@@ -818,7 +801,7 @@ func (k *kit) checkHostile(ctx context.Context) {
 	var problems, details []string
 	counts := map[kind]int{}
 	cases := hostileCases()
-	if k.manifest.Kind == protocol.Namer {
+	if k.spec.Input == plugin.InputClusters {
 		cases = append(cases, hostileClusterCases()...)
 	}
 	for _, hc := range cases {

@@ -66,11 +66,15 @@ func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
 		}
 		return msg
 	}
+	spec, err := plugin.LookupKind(m.Kind)
+	if err != nil {
+		return err.Error() // not reached: CheckAnnotations' manifest passed the load
+	}
+	if err := spec.CheckAnswer(m, anns); err != nil {
+		return err.(*plugin.PluginError).Msg
+	}
 	check := CheckName
-	if m.Kind == protocol.Namer {
-		if _, _, err := plugin.ClusterName(m, anns); err != nil {
-			return err.(*plugin.PluginError).Msg
-		}
+	if spec.DisplayNames {
 		check = checkDisplayName
 	}
 	seen := map[string]bool{}
@@ -79,7 +83,7 @@ func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
 		if field == "" {
 			field = m.Field
 		}
-		if m.Kind == protocol.Classifier {
+		if spec.Output == plugin.OutputLabels {
 			if seen[field] {
 				return fmt.Sprintf("annotation %d: a second label for the field %q: a classifier picks one label", i, field)
 			}

@@ -110,8 +110,9 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 	}
 	fps := make([]store.Stage, len(stages))
 	for i, s := range stages {
-		if m := s.Plugin.Manifest(); m.Kind == protocol.Namer {
-			return Progress{}, fmt.Errorf("stage %s: plugin %s is a namer: it names taxonomy clusters (valuescope taxonomy build --name-plugin), not conversations", s.Name, m.Name)
+		// (plugin.Load refused a kind it does not know.)
+		if m := s.Plugin.Manifest(); plugin.StageError(m) != nil {
+			return Progress{}, fmt.Errorf("stage %s: plugin %s %w", s.Name, m.Name, plugin.StageError(m))
 		}
 		fps[i] = store.Stage{Name: s.Name, Fingerprint: s.Fingerprint}
 	}

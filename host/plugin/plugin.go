@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/valuescope/valuescope/host/conversation"
+	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -108,18 +109,10 @@ func CheckManifest(m protocol.Manifest) error {
 	if m.Name == "" {
 		errs = append(errs, "manifest has no name")
 	}
-	switch m.Kind {
-	case protocol.Extractor:
-	case protocol.Classifier:
-		if len(m.Labels) == 0 {
-			errs = append(errs, "a classifier must declare its labels")
-		}
-	case protocol.Namer:
-		if m.Field != protocol.FieldClusterName || len(m.Fields) > 0 {
-			errs = append(errs, fmt.Sprintf("a namer writes the field %q only", protocol.FieldClusterName))
-		}
-	default:
-		errs = append(errs, fmt.Sprintf("kind %q: want %q, %q or %q", m.Kind, protocol.Extractor, protocol.Classifier, protocol.Namer))
+	if spec, err := LookupKind(m.Kind); err != nil {
+		errs = append(errs, err.Error())
+	} else {
+		errs = append(errs, spec.CheckManifest(m)...)
 	}
 	if m.Field == "" {
 		errs = append(errs, "manifest names no field")
@@ -146,6 +139,7 @@ const MaxItemName = 100
 // declared, labels from its label set, item names short and non-empty.
 func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 	fields := append([]string{m.Field}, m.Fields...)
+	spec, _ := LookupKind(m.Kind) // known: CheckManifest passed at load
 	for i, a := range anns {
 		field := a.Field
 		if field == "" {
@@ -157,7 +151,7 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 		if a.Label != "" && !slices.Contains(m.Labels, a.Label) {
 			return &PluginError{m.Name, fmt.Sprintf("annotation %d: label %q not in the manifest's labels", i, a.Label)}
 		}
-		if m.Kind == protocol.Classifier && a.Label == "" {
+		if spec != nil && spec.Output == OutputLabels && a.Label == "" {
 			return &PluginError{m.Name, fmt.Sprintf("annotation %d: a classifier's annotation needs a label", i)}
 		}
 		for j, it := range a.Items {
@@ -203,6 +197,26 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// CallError is a call the plugin did not complete (trap, deadline, crash,
+// malformed reply...), the one error both transports return for it; its Kind
+// says how it failed. Use errors.As; errors.Is(err, &CallError{Kind: k})
+// matches any call error of kind k.
+type CallError = callerr.Error
+
+// CallErrorKind is how a call failed.
+type CallErrorKind = callerr.Kind
+
+// The kinds of CallError (see package callerr).
+const (
+	Trap          = callerr.Trap
+	Exited        = callerr.Exited
+	Timeout       = callerr.Timeout
+	Canceled      = callerr.Canceled
+	Crashed       = callerr.Crashed
+	HandlerFailed = callerr.HandlerFailed
+	Malformed     = callerr.Malformed
+)
 
 // ErrClosed is returned by Process after Close.
 var ErrClosed = errors.New("plugin closed")

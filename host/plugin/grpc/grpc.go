@@ -13,10 +13,10 @@
 // the conversation, and never the host:
 //
 //   - the process dies (crash, killed): the calls in flight fail with a
-//     CallError of kind "crash" giving its exit status and the end of its
-//     stderr; the next call starts a new process (describe, check, configure
+//     call error (callerr.Error, which is plugin.CallError) of kind Crashed
+//     giving its exit status and the end of its stderr; the next call starts a new process (describe, check, configure
 //     again);
-//   - a call overruns the deadline: it fails with kind "deadline". A plugin
+//   - a call overruns the deadline: it fails with kind Timeout. A plugin
 //     cannot be told to stop a call (sdk.Plugin.Process takes no context), so
 //     the process is retired: new calls go to a fresh one, and the old one is
 //     killed as soon as its other calls in flight have ended;
@@ -32,7 +32,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +47,8 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/valuescope/valuescope/host/plugin/callerr"
+	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
 	sdkgrpc "github.com/valuescope/valuescope/sdk/grpc"
 	pluginv1 "github.com/valuescope/valuescope/sdk/proto/valuescope/plugin/v1"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -330,6 +331,10 @@ func (p *Plugin) wrap(req *protocol.ProcessRequest, err error) error {
 	id := ""
 	if req != nil && req.Conversation != nil {
 		id = " conversation " + req.Conversation.ID
+		var ce *callerr.Error
+		if errors.As(err, &ce) {
+			ce.Conversation = req.Conversation.ID
+		}
 	}
 	return fmt.Errorf("%s:%s: %w", p.name, id, err)
 }
@@ -346,33 +351,33 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 		return ErrClosed
 	case ctx.Err() != nil:
 		// The caller gave up; the process is not to blame.
-		return &CallError{Kind: "canceled", Err: context.Cause(ctx)}
+		return p.failed(callerr.Canceled, context.Cause(ctx))
 	case errors.Is(callCtx.Err(), context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
 		// (The server side may see the deadline, sent along with the call,
 		// pass a moment before this side does.)
 		if d, ok := ctx.Deadline(); ok {
 			if own, _ := callCtx.Deadline(); !own.Before(d) {
-				return &CallError{Kind: "canceled", Err: context.DeadlineExceeded} // the caller's deadline
+				return p.failed(callerr.Canceled, context.DeadlineExceeded) // the caller's deadline
 			}
 		}
 		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", p.opts.Deadline))
-		return &CallError{Kind: "deadline", Err: fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", p.opts.Deadline)}
+		return p.failed(callerr.Timeout, fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", p.opts.Deadline))
 	case st.Code() == codes.Unavailable || st.Code() == codes.Canceled || pr.client.Exited():
 		if pr.waitExit(2 * time.Second) {
 			why := "the process exited: " + pr.exitStatus()
 			p.retire(pr, why)
-			return &CallError{Kind: "crash", Err: fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.exitStatus(), pr.out.TailNote())}
+			return p.failed(callerr.Crashed, fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.exitStatus(), pr.out.TailNote()))
 		}
 		p.retire(pr, "lost the connection: "+st.Message())
-		return &CallError{Kind: "crash", Err: fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, st.Message())}
+		return p.failed(callerr.Crashed, fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, st.Message()))
 	case st.Code() == codes.ResourceExhausted:
-		return &MalformedError{Reason: st.Message()}
+		return p.failed(callerr.Malformed, errors.New(st.Message()))
 	case st.Code() == codes.Internal && strings.Contains(st.Message(), "unmarshal"):
-		return &MalformedError{Reason: st.Message()}
+		return p.failed(callerr.Malformed, errors.New(st.Message()))
 	}
 	// The plugin's own handler failed (an exception in a Python plugin, say):
 	// that call fails, the process goes on.
-	return &CallError{Kind: "rpc", Err: fmt.Errorf("the plugin's handler failed: %s: %s", st.Code(), st.Message())}
+	return p.failed(callerr.HandlerFailed, fmt.Errorf("the plugin's handler failed: %s: %s", st.Code(), st.Message()))
 }
 
 // acquire returns the process to call, (re)starting one when needed.
@@ -603,23 +608,8 @@ var ErrClosed = errors.New("plugin closed")
 // up its restarts.
 var ErrKeepsCrashing = errors.New("plugin keeps crashing")
 
-// CallError is a call the plugin did not complete.
-type CallError struct {
-	// "crash": the process died or the connection to it broke;
-	// "deadline": the call overran Options.Deadline; "canceled": the
-	// caller's context ended; "rpc": the plugin's handler failed (an
-	// exception in its gRPC server, say).
-	Kind string
-	Err  error
+// failed is a call the plugin did not complete (the wrapping in Process adds
+// the conversation).
+func (p *Plugin) failed(kind callerr.Kind, err error) *callerr.Error {
+	return &callerr.Error{Plugin: p.name, Kind: kind, Err: err}
 }
-
-func (e *CallError) Error() string { return e.Kind + ": " + e.Err.Error() }
-func (e *CallError) Unwrap() error { return e.Err }
-
-// MalformedError is a reply that does not decode as the protocol says, or
-// is over the size limit (sdk/grpc.MaxMessageSize).
-type MalformedError struct {
-	Reason string
-}
-
-func (e *MalformedError) Error() string { return "malformed reply: " + e.Reason }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/host/plugin/grpc"
 	"github.com/valuescope/valuescope/host/plugin/grpc/internal/testplugin"
 	"github.com/valuescope/valuescope/internal/testplugins"
@@ -138,8 +139,8 @@ func TestDeadline(t *testing.T) {
 	old := p.PID()
 	start := time.Now()
 	_, err := process(p, misbehaving("s1", "sleep"))
-	var ce *grpc.CallError
-	if !errors.As(err, &ce) || ce.Kind != "deadline" || !strings.Contains(err.Error(), "goplugin: conversation s1: deadline: did not finish within 300ms") {
+	var ce *callerr.Error
+	if !errors.As(err, &ce) || ce.Kind != callerr.Timeout || ce.Conversation != "s1" || !strings.Contains(err.Error(), "goplugin: conversation s1: deadline: did not finish within 300ms") {
 		t.Fatalf("got %v", err)
 	}
 	t.Log(err)
@@ -173,8 +174,8 @@ func TestKilledMidCall(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the call did not fail within 5s of the kill")
 	}
-	var ce *grpc.CallError
-	if !errors.As(err, &ce) || ce.Kind != "crash" ||
+	var ce *callerr.Error
+	if !errors.As(err, &ce) || ce.Kind != callerr.Crashed || ce.Conversation != "k1" ||
 		!strings.Contains(err.Error(), fmt.Sprintf("goplugin: conversation k1: crash: the plugin process (pid %d) died during the call (signal: killed)", old)) {
 		t.Fatalf("got %v", err)
 	}
@@ -188,8 +189,8 @@ func TestKilledMidCall(t *testing.T) {
 func TestExitMidCall(t *testing.T) {
 	p := load(t, "echo", grpc.Options{})
 	_, err := process(p, misbehaving("x1", "exit"))
-	var ce *grpc.CallError
-	if !errors.As(err, &ce) || ce.Kind != "crash" || !strings.Contains(err.Error(), "conversation x1: crash:") || !strings.Contains(err.Error(), "died during the call (exit status 3)") {
+	var ce *callerr.Error
+	if !errors.As(err, &ce) || ce.Kind != callerr.Crashed || ce.Plugin != "goplugin" || !errors.Is(err, &callerr.Error{Kind: callerr.Crashed}) || !strings.Contains(err.Error(), "conversation x1: crash:") || !strings.Contains(err.Error(), "died during the call (exit status 3)") {
 		t.Fatalf("got %v", err)
 	}
 	t.Log(err)

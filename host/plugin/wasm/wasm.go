@@ -35,6 +35,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
@@ -314,6 +315,10 @@ func (p *Plugin) Process(ctx context.Context, req *protocol.ProcessRequest) (*pr
 		id := ""
 		if req.Conversation != nil {
 			id = " conversation " + req.Conversation.ID
+			var ce *callerr.Error
+			if errors.As(err, &ce) {
+				ce.Conversation = req.Conversation.ID
+			}
 		}
 		// The Go runtime says on stderr what killed the instance.
 		return nil, fmt.Errorf("%s:%s: %w%s", p.name, id, err, inst.out.TailNote())
@@ -342,7 +347,10 @@ func (p *Plugin) roundTrip(ctx context.Context, inst *instance, fn api.Function,
 		return err
 	}
 	if err := p.decode(out, resp); err != nil {
-		return &MalformedError{Reason: err.Error(), Sample: truncate(out, 200)}
+		if len(out) == 0 {
+			return p.malformed(errors.New(err.Error()))
+		}
+		return p.malformed(fmt.Errorf("%s (reply began %q)", err.Error(), truncate(out, 200)))
 	}
 	return nil
 }
@@ -370,11 +378,11 @@ func (p *Plugin) reply(ctx context.Context, inst *instance, fn api.Function, par
 	}
 	ptr, n := uint32(packed>>32), uint32(packed)
 	if int(n) > p.opts.MaxOutput {
-		return nil, &MalformedError{Reason: fmt.Sprintf("reply of %d bytes is over the %d-byte limit", n, p.opts.MaxOutput)}
+		return nil, p.malformed(fmt.Errorf("reply of %d bytes is over the %d-byte limit", n, p.opts.MaxOutput))
 	}
 	view, ok := inst.mod.Memory().Read(ptr, n)
 	if !ok {
-		return nil, &MalformedError{Reason: fmt.Sprintf("reply at %d+%d is outside the module's memory", ptr, n)}
+		return nil, p.malformed(fmt.Errorf("reply at %d+%d is outside the module's memory", ptr, n))
 	}
 	return bytes.Clone(view), nil
 }
@@ -405,13 +413,13 @@ func (p *Plugin) explain(ctx context.Context, err error) error {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
 			if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) && p.opts.Deadline > 0 {
-				return &TrapError{Kind: "deadline", Err: fmt.Errorf("did not finish within %s", p.opts.Deadline)}
+				return p.callError(callerr.Timeout, fmt.Errorf("did not finish within %s", p.opts.Deadline))
 			}
-			return &TrapError{Kind: "deadline", Err: context.DeadlineExceeded}
+			return p.callError(callerr.Timeout, context.DeadlineExceeded)
 		case sys.ExitCodeContextCanceled:
-			return &TrapError{Kind: "canceled", Err: context.Canceled}
+			return p.callError(callerr.Canceled, context.Canceled)
 		}
-		return &TrapError{Kind: "exit", Err: fmt.Errorf("plugin exited with code %d (a Go plugin does this on a fatal error such as running out of its %d MiB memory limit; see its stderr in the log)", exit.ExitCode(), p.opts.MemoryLimit>>20)}
+		return p.callError(callerr.Exited, fmt.Errorf("plugin exited with code %d (a Go plugin does this on a fatal error such as running out of its %d MiB memory limit; see its stderr in the log)", exit.ExitCode(), p.opts.MemoryLimit>>20))
 	}
 	// wazero appends the wasm stack trace, which names no Go functions in a
 	// stripped module; the first line says what happened.
@@ -419,8 +427,15 @@ func (p *Plugin) explain(ctx context.Context, err error) error {
 	if strings.Contains(msg, "unreachable") {
 		msg += fmt.Sprintf(" (a Go plugin ends here on a fatal runtime error: a panic outside Process, or running out of its %d MiB memory limit; its stderr, in the log, says which)", p.opts.MemoryLimit>>20)
 	}
-	return &TrapError{Kind: "trap", Err: errors.New(msg)}
+	return p.callError(callerr.Trap, errors.New(msg))
 }
+
+// callError is a failed call (Process adds the conversation).
+func (p *Plugin) callError(kind callerr.Kind, err error) *callerr.Error {
+	return &callerr.Error{Plugin: p.name, Kind: kind, Err: err}
+}
+
+func (p *Plugin) malformed(err error) *callerr.Error { return p.callError(callerr.Malformed, err) }
 
 // get takes an idle instance, or makes one while fewer than Instances exist,
 // or waits for one to come back.
@@ -475,29 +490,6 @@ func (p *Plugin) Close() error {
 			return p.rt.Close(context.Background())
 		}
 	}
-}
-
-// TrapError is a call that the plugin did not complete: a trap (unreachable,
-// out-of-bounds access, stack overflow), a deadline, or an exit.
-type TrapError struct {
-	Kind string // "trap", "deadline", "canceled", "exit"
-	Err  error
-}
-
-func (e *TrapError) Error() string { return e.Kind + ": " + e.Err.Error() }
-func (e *TrapError) Unwrap() error { return e.Err }
-
-// MalformedError is a reply that does not decode as the protocol says.
-type MalformedError struct {
-	Reason string
-	Sample string
-}
-
-func (e *MalformedError) Error() string {
-	if e.Sample == "" {
-		return "malformed reply: " + e.Reason
-	}
-	return fmt.Sprintf("malformed reply: %s (reply began %q)", e.Reason, e.Sample)
 }
 
 func truncate(b []byte, n int) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/host/plugin/wasm"
 	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -63,11 +64,12 @@ func TestMisbehaviour(t *testing.T) {
 		mode string
 		opts wasm.Options
 		want string
+		kind callerr.Kind
 	}{
-		{"panic", wasm.Options{}, ""}, // the SDK recovers: a response error, not a failure
-		{"trap", wasm.Options{}, "trap: wasm error: unreachable (a Go plugin ends here on a fatal runtime error"},
-		{"loop", wasm.Options{Deadline: 300 * time.Millisecond}, "deadline: did not finish within 300ms"},
-		{"oom", wasm.Options{MemoryLimit: 64 << 20}, "trap: wasm error: unreachable"},
+		{"panic", wasm.Options{}, "", 0}, // the SDK recovers: a response error, not a failure
+		{"trap", wasm.Options{}, "trap: wasm error: unreachable (a Go plugin ends here on a fatal runtime error", callerr.Trap},
+		{"loop", wasm.Options{Deadline: 300 * time.Millisecond}, "deadline: did not finish within 300ms", callerr.Timeout},
+		{"oom", wasm.Options{MemoryLimit: 64 << 20}, "trap: wasm error: unreachable", callerr.Trap},
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
@@ -79,9 +81,12 @@ func TestMisbehaviour(t *testing.T) {
 				}
 				return
 			}
-			var trap *wasm.TrapError
+			var trap *callerr.Error
 			if !errors.As(err, &trap) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "conversation c1") {
-				t.Fatalf("got %v; want a TrapError with %q naming the conversation", err, c.want)
+				t.Fatalf("got %v; want a call error with %q naming the conversation", err, c.want)
+			}
+			if trap.Kind != c.kind || trap.Conversation != "c1" || trap.Plugin == "" || !errors.Is(err, &callerr.Error{Kind: c.kind}) {
+				t.Fatalf("call error %+v: want kind %v for conversation c1, naming the plugin", trap, c.kind)
 			}
 			if c.mode == "trap" && !strings.Contains(err.Error(), "unrecoverable: a goroutine panicked") {
 				t.Fatalf("the error does not quote the plugin's stderr: %v", err)
