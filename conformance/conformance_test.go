@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valuescope/valuescope/conformance"
+	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/plugins"
 )
@@ -18,15 +19,30 @@ import (
 // quick keeps the throughput measurement short in tests.
 var quick = conformance.Options{ThroughputTime: 200 * time.Millisecond}
 
-// Every built-in plugin passes.
+// Every built-in plugin passes; and there is one of every kind in the host's
+// table (plugin.Kinds), so that the kit is driven through each kind's inputs
+// and output checks.
 func TestBuiltins(t *testing.T) {
+	kinds, ran := map[string][]string{}, 0
 	for _, b := range plugins.All {
 		t.Run(b.Name, func(t *testing.T) {
 			r := conformance.Test(t, "builtin:"+b.Name, quick)
 			if testing.Verbose() {
 				r.WriteText(os.Stderr, true)
 			}
+			ran++
+			if r.Manifest != nil {
+				kinds[r.Manifest.Kind] = append(kinds[r.Manifest.Kind], b.Name)
+			}
 		})
+	}
+	if ran < len(plugins.All) {
+		return // -run picked some
+	}
+	for _, k := range plugin.Kinds() {
+		if len(kinds[k.Kind]) == 0 {
+			t.Errorf("no built-in plugin is a %s: the conformance kit's handling of that kind is not exercised", k.Kind)
+		}
 	}
 }
 

@@ -14,8 +14,8 @@
 //
 //   - the process dies (crash, killed): the calls in flight fail with a
 //     call error (callerr.Error, which is plugin.CallError) of kind Crashed
-//     giving its exit status and the end of its stderr; the next call starts a new process (describe, check, configure
-//     again);
+//     giving its exit status and the end of its stderr; the next call
+//     starts a new process (describe, check, configure again);
 //   - a call overruns the deadline: it fails with kind Timeout. A plugin
 //     cannot be told to stop a call (sdk.Plugin.Process takes no context), so
 //     the process is retired: new calls go to a fresh one, and the old one is
