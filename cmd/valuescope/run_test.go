@@ -1,7 +1,7 @@
 package main
 
 import (
-	"database/sql"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"maps"
@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	_ "modernc.org/sqlite"
 
+	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/internal/shareddata"
 	"github.com/valuescope/valuescope/internal/testplugins"
 )
@@ -78,15 +78,18 @@ func TestRunArenaParquet(t *testing.T) {
 		t.Fatal("no first row")
 	}
 	csvRows := readCSV(t, filepath.Join(out, "annotations.csv"))
-	db, err := sql.Open("sqlite", filepath.Join(out, "store.sqlite"))
+	stored, err := store.OpenReadOnly(filepath.Join(out, "store.sqlite"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var stored int
-	db.QueryRow(`SELECT count(*) FROM annotations`).Scan(&stored)
-	if pf.NumRows() == 0 || pf.NumRows() != int64(stored) || len(csvRows)-1 != stored {
-		t.Fatalf("parquet %d rows, csv %d, store %d", pf.NumRows(), len(csvRows)-1, stored)
+	defer stored.Close()
+	counts, err := stored.Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := counts.Annotations
+	if pf.NumRows() == 0 || pf.NumRows() != n || int64(len(csvRows)-1) != n {
+		t.Fatalf("parquet %d rows, csv %d, store %d", pf.NumRows(), len(csvRows)-1, n)
 	}
 	if id, v := first[0][0].String(), first[0][4].String(); id != csvRows[1][0] || v != csvRows[1][4] {
 		t.Fatalf("first rows differ: %s %s vs %v", id, v, csvRows[1])
@@ -120,15 +123,21 @@ func TestKillAndResume(t *testing.T) {
 	points := slices.Sorted(maps.Keys(targets))
 	// Read-only, so that the test does not make the store itself (a folder
 	// holding a store valuescope did not make is refused).
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "store.sqlite")+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	var st *store.Store // opened once the first run has made it
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
 	stored := func() int {
-		var n int
-		db.QueryRow(`SELECT count(*) FROM results`).Scan(&n)
-		return n
+		if st == nil {
+			var err error
+			if st, err = store.OpenReadOnly(filepath.Join(dir, "store.sqlite")); err != nil {
+				return 0
+			}
+		}
+		n, _ := st.CountResults(context.Background())
+		return int(n)
 	}
 	for i, target := range points {
 		// Each kill falls after at least one more result is stored.

@@ -3,16 +3,13 @@ package analysis
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 )
 
@@ -20,10 +17,6 @@ import (
 // the order they are looked for: the first one a conversation has is its
 // user (WildChat's hashed_ip, a log's user or user_id).
 var DefaultUserKeys = []string{"user_id", "user", "hashed_ip", "user_hash", "ip_hash"}
-
-// labelAttrs marks a classifier's label row among the annotations (see
-// host/store).
-const labelAttrs = `{"label":"1"}`
 
 // Run is a run folder's results, read into memory for analysis.
 type Run struct {
@@ -95,36 +88,35 @@ type LoadOptions struct {
 	Attrs bool
 }
 
-// StorePath is the run store of a run folder, checked to exist.
+// StorePath is the run store of a run folder, checked to be one.
+//
+// Deprecated: use runfolder.Existing(dir) and its Store.
 func StorePath(dir string) (string, error) {
-	p := filepath.Join(dir, "store.sqlite")
-	if _, err := os.Stat(p); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("%s is not a run folder (no store.sqlite; make one with valuescope run)", dir)
-		}
+	f, err := runfolder.Existing(dir)
+	if err != nil {
 		return "", err
 	}
-	return p, nil
+	return f.Store(), nil
 }
 
-// LoadRun reads a run folder's conversations and annotations, in one read
-// transaction (a consistent snapshot even while the run is still writing).
+// LoadRun reads a run folder's conversations and annotations, in one store
+// snapshot (consistent even while the run is still writing).
 func LoadRun(ctx context.Context, dir string, o LoadOptions) (*Run, error) {
-	p, err := StorePath(dir)
+	f, err := runfolder.Existing(dir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(p)
+	st, err := store.Open(f.Store())
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	tx, err := st.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := st.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
-	run, err := loadRun(ctx, tx, o)
+	defer tx.Close()
+	run, err := loadRun(tx, o)
 	if err != nil {
 		return nil, fmt.Errorf("reading run %s: %w", dir, err)
 	}
@@ -132,7 +124,7 @@ func LoadRun(ctx context.Context, dir string, o LoadOptions) (*Run, error) {
 	return run, nil
 }
 
-func loadRun(ctx context.Context, tx *sql.Tx, o LoadOptions) (*Run, error) {
+func loadRun(tx *store.Snapshot, o LoadOptions) (*Run, error) {
 	userKeys := o.UserKeys
 	if userKeys == nil {
 		userKeys = DefaultUserKeys
@@ -141,19 +133,13 @@ func loadRun(ctx context.Context, tx *sql.Tx, o LoadOptions) (*Run, error) {
 	bySeq := map[int64]int{}
 	metaKeys := map[string]bool{}
 	userKeyUsed := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, id, source, content_sha, meta_json FROM conversations ORDER BY seq`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var c Conversation
-		var meta string
-		if err := rows.Scan(&c.Seq, &c.ID, &c.Source, &c.ContentSHA, &meta); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if c.Meta, err = scalarMeta(meta); err != nil {
-			rows.Close()
+	convs := tx.Conversations()
+	defer convs.Close()
+	for convs.Next() {
+		sc := convs.Row()
+		c := Conversation{Seq: sc.Seq, ID: sc.ID, Source: sc.Source, ContentSHA: sc.ContentSHA}
+		var err error
+		if c.Meta, err = scalarMeta(sc.MetaJSON); err != nil {
 			return nil, fmt.Errorf("conversation %s: metadata: %w", c.ID, err)
 		}
 		for k := range c.Meta {
@@ -169,8 +155,7 @@ func loadRun(ctx context.Context, tx *sql.Tx, o LoadOptions) (*Run, error) {
 		bySeq[c.Seq] = len(run.Conversations)
 		run.Conversations = append(run.Conversations, c)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := convs.Err(); err != nil {
 		return nil, err
 	}
 	for k := range metaKeys {
@@ -187,86 +172,65 @@ func loadRun(ctx context.Context, tx *sql.Tx, o LoadOptions) (*Run, error) {
 
 	// Stages: position, and per conversation the status.
 	pos := map[string]int{}
-	rows, err = tx.QueryContext(ctx, `SELECT name, position FROM stages`)
+	stages, err := tx.Stages()
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var name string
-		var p int
-		if err := rows.Scan(&name, &p); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		pos[name] = p
+	for _, s := range stages {
+		pos[s.Name] = s.Position
 	}
-	rows.Close()
 	type status struct{ ok, failed []bool }
 	stageStatus := map[string]*status{}
-	rows, err = tx.QueryContext(ctx, `SELECT seq, stage, status FROM results`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var seq int64
-		var stage, st string
-		if err := rows.Scan(&seq, &stage, &st); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		i, ok := bySeq[seq]
+	results := tx.Results()
+	defer results.Close()
+	for results.Next() {
+		r := results.Row()
+		i, ok := bySeq[r.Seq]
 		if !ok {
 			continue
 		}
-		s := stageStatus[stage]
+		s := stageStatus[r.Stage]
 		if s == nil {
 			s = &status{make([]bool, len(run.Conversations)), make([]bool, len(run.Conversations))}
-			stageStatus[stage] = s
+			stageStatus[r.Stage] = s
 		}
-		if st == "ok" {
+		if r.OK {
 			s.ok[i] = true
 		} else {
 			s.failed[i] = true
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := results.Err(); err != nil {
 		return nil, err
 	}
 
+	// Items are appended per (stage, field), so only their order within a
+	// stage's result matters: the store gives it.
 	fields := map[[2]string]*Field{}
-	rows, err = tx.QueryContext(ctx, `SELECT seq, stage, field, value, attrs_json FROM annotations ORDER BY seq, stage, ord`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		var stage, field, value, attrs string
-		if err := rows.Scan(&seq, &stage, &field, &value, &attrs); err != nil {
-			return nil, err
-		}
-		i, ok := bySeq[seq]
+	anns := tx.Annotations()
+	defer anns.Close()
+	for anns.Next() {
+		a := anns.Row()
+		i, ok := bySeq[a.Seq]
 		if !ok {
 			continue
 		}
-		key := [2]string{stage, field}
+		key := [2]string{a.Stage, a.Field}
 		f := fields[key]
 		if f == nil {
-			f = &Field{Name: field, Stage: stage, Items: make([][]Item, len(run.Conversations))}
+			f = &Field{Name: a.Field, Stage: a.Stage, Items: make([][]Item, len(run.Conversations))}
 			fields[key] = f
 		}
-		isLabel := attrs == labelAttrs
-		if isLabel {
+		if a.IsLabel {
 			f.Label = true
-			attrs = ""
 		}
+		attrs := a.AttrsJSON
 		if !o.Attrs {
 			attrs = ""
 		}
-		f.Items[i] = append(f.Items[i], Item{Value: value, Attrs: attrs})
+		f.Items[i] = append(f.Items[i], Item{Value: a.Value, Attrs: attrs})
 	}
-	if err := rows.Err(); err != nil {
+	if err := anns.Err(); err != nil {
 		return nil, err
 	}
 	for _, f := range fields {

@@ -46,7 +46,7 @@ func BenchmarkWrite(b *testing.B) {
 	b.ResetTimer()
 	var rows int64
 	for b.Loop() {
-		sum, err := Write(ctx, st.DB(), dir)
+		sum, err := Write(ctx, st, dir)
 		if err != nil {
 			b.Fatal(err)
 		}

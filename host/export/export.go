@@ -28,7 +28,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -38,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/valuescope/valuescope/host/store"
 )
 
 // The files an export writes.
@@ -47,10 +48,6 @@ const (
 	ConversationsCSV   = "conversations.csv"
 	ErrorsCSV          = "errors.csv"
 )
-
-// labelAttrs marks a classifier's label row among the annotations (see
-// host/store).
-const labelAttrs = `{"label":"1"}`
 
 // annotationColumns are the fixed columns of annotations.csv and .parquet.
 var annotationColumns = []string{"conversation_id", "source", "stage", "field", "value", "kind", "attrs"}
@@ -69,21 +66,21 @@ type Summary struct {
 	MetaColumns []string
 }
 
-// Write exports the run in db (a store's DB) into dir, created if needed,
+// Write exports the run in st into dir, created if needed,
 // replacing the files of a previous export. If it fails, no temporary file
 // is left and the previous files stay as they were (only a failure while
 // moving the files into place can leave some new and some old).
-func Write(ctx context.Context, db *sql.DB, dir string) (sum Summary, err error) {
+func Write(ctx context.Context, st *store.Store, dir string) (sum Summary, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return sum, fmt.Errorf("export: %w", err)
 	}
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := st.Snapshot(ctx)
 	if err != nil {
 		return sum, fmt.Errorf("export: reading the store: %w", err)
 	}
-	defer tx.Rollback()
+	defer tx.Close()
 
-	stages, err := readStages(ctx, tx)
+	stages, err := readStages(tx)
 	if err != nil {
 		return sum, fmt.Errorf("export: reading the stages: %w", err)
 	}
@@ -91,7 +88,7 @@ func Write(ctx context.Context, db *sql.DB, dir string) (sum Summary, err error)
 	for _, st := range stages {
 		fixed = append(fixed, st+"_status")
 	}
-	meta, err := collectMeta(ctx, tx, fixed)
+	meta, err := collectMeta(tx, fixed)
 	if err != nil {
 		return sum, fmt.Errorf("export: reading conversation metadata: %w", err)
 	}
@@ -119,7 +116,7 @@ func Write(ctx context.Context, db *sql.DB, dir string) (sum Summary, err error)
 	if err != nil {
 		return sum, err
 	}
-	if sum.Annotations, err = writeAnnotations(ctx, tx, meta, csvF, pqF); err != nil {
+	if sum.Annotations, err = writeAnnotations(tx, meta, csvF, pqF); err != nil {
 		return sum, fmt.Errorf("export: annotations: %w", err)
 	}
 
@@ -127,7 +124,7 @@ func Write(ctx context.Context, db *sql.DB, dir string) (sum Summary, err error)
 	if err != nil {
 		return sum, err
 	}
-	if sum.Conversations, err = writeConversations(ctx, tx, stages, meta, convF); err != nil {
+	if sum.Conversations, err = writeConversations(tx, stages, meta, convF); err != nil {
 		return sum, fmt.Errorf("export: %s: %w", ConversationsCSV, err)
 	}
 
@@ -135,7 +132,7 @@ func Write(ctx context.Context, db *sql.DB, dir string) (sum Summary, err error)
 	if err != nil {
 		return sum, err
 	}
-	if sum.StageErrors, sum.BadRecords, err = writeErrors(ctx, tx, errF); err != nil {
+	if sum.StageErrors, sum.BadRecords, err = writeErrors(tx, errF); err != nil {
 		return sum, fmt.Errorf("export: %s: %w", ErrorsCSV, err)
 	}
 	sum.Errors = sum.StageErrors + sum.BadRecords
@@ -165,42 +162,26 @@ func syncDir(dir string) {
 }
 
 // readStages returns the configured stages' names in stage order.
-func readStages(ctx context.Context, tx *sql.Tx) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM stages ORDER BY position, name`)
+func readStages(tx *store.Snapshot) ([]string, error) {
+	stages, err := tx.Stages()
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
 	}
-	return names, rows.Err()
+	return names, nil
 }
 
 // writeAnnotations writes annotations.csv and annotations.parquet in one pass.
-func writeAnnotations(ctx context.Context, tx *sql.Tx, meta *metaSchema, csvF, pqF *tempFile) (int64, error) {
-	convs, err := openConversations(ctx, tx, meta)
-	if err != nil {
-		return 0, err
-	}
+func writeAnnotations(tx *store.Snapshot, meta *metaSchema, csvF, pqF *tempFile) (int64, error) {
+	convs := openConversations(tx, meta)
 	defer convs.close()
-	// The annotations' primary key (seq, stage, ord) gives the seq order;
-	// SQLite sorts only within each conversation to put stages in position
-	// order, so the sort stays small. Each conversation's own columns come
-	// from the conversations cursor, in step, rather than with every row.
-	rows, err := tx.QueryContext(ctx, `
-		SELECT a.seq, a.stage, a.field, a.value, a.attrs_json
-		FROM annotations a
-		JOIN stages s ON s.name = a.stage
-		ORDER BY a.seq, s.position, a.ord`)
-	if err != nil {
-		return 0, err
-	}
+	// The annotations come in seq order; each conversation's own columns
+	// come from the conversations cursor, in step, rather than with every
+	// row.
+	rows := tx.Annotations()
 	defer rows.Close()
 
 	cw := newCSVWriter(csvF.f)
@@ -210,26 +191,22 @@ func writeAnnotations(ctx context.Context, tx *sql.Tx, meta *metaSchema, csvF, p
 	pw := newParquetWriter(pqF.f, meta.columns)
 
 	var (
-		n                          int64
-		rec                        = make([]string, len(annotationColumns)+len(meta.columns))
-		seq                        int64
-		stage, field, value, attrs string
+		n   int64
+		rec = make([]string, len(annotationColumns)+len(meta.columns))
 	)
 	for rows.Next() {
-		if err := rows.Scan(&seq, &stage, &field, &value, &attrs); err != nil {
-			return n, err
-		}
-		if ok, err := convs.seek(seq); err != nil {
+		a := rows.Row()
+		if ok, err := convs.seek(a.Seq); err != nil {
 			return n, err
 		} else if !ok {
 			continue // no such conversation (the store never writes one)
 		}
 		kind := "item"
-		if attrs == labelAttrs {
-			kind, attrs = "label", ""
+		if a.IsLabel {
+			kind = "label"
 		}
 		rec[0], rec[1] = convs.id, convs.source
-		rec[2], rec[3], rec[4], rec[5], rec[6] = validUTF8(stage), validUTF8(field), validUTF8(value), kind, validUTF8(attrs)
+		rec[2], rec[3], rec[4], rec[5], rec[6] = validUTF8(a.Stage), validUTF8(a.Field), validUTF8(a.Value), kind, validUTF8(a.AttrsJSON)
 		copy(rec[len(annotationColumns):], convs.meta.text)
 		if err := cw.Write(rec); err != nil {
 			return n, err
@@ -253,16 +230,10 @@ func writeAnnotations(ctx context.Context, tx *sql.Tx, meta *metaSchema, csvF, p
 }
 
 // writeConversations writes conversations.csv.
-func writeConversations(ctx context.Context, tx *sql.Tx, stages []string, meta *metaSchema, f *tempFile) (int64, error) {
-	convs, err := openConversations(ctx, tx, meta)
-	if err != nil {
-		return 0, err
-	}
+func writeConversations(tx *store.Snapshot, stages []string, meta *metaSchema, f *tempFile) (int64, error) {
+	convs := openConversations(tx, meta)
 	defer convs.close()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, stage, status FROM results ORDER BY seq`)
-	if err != nil {
-		return 0, err
-	}
+	rows := tx.Results()
 	defer rows.Close()
 
 	cw := newCSVWriter(f.f)
@@ -277,12 +248,11 @@ func writeConversations(ctx context.Context, tx *sql.Tx, stages []string, meta *
 	}
 
 	var (
-		n             int64
-		rec                 = make([]string, 2+len(stages)+len(meta.columns))
-		metaBase            = 2 + len(stages)
-		seq           int64 = -1 // of the pending result, if any
-		pending       bool
-		stage, status string
+		n        int64
+		rec      = make([]string, 2+len(stages)+len(meta.columns))
+		metaBase = 2 + len(stages)
+		res      = store.StoredResult{Seq: -1} // the pending result, if any
+		pending  bool
 	)
 	for {
 		ok, err := convs.next()
@@ -300,16 +270,16 @@ func writeConversations(ctx context.Context, tx *sql.Tx, stages []string, meta *
 				if !rows.Next() {
 					break
 				}
-				if err := rows.Scan(&seq, &stage, &status); err != nil {
-					return n, err
-				}
-				pending = true
+				res, pending = rows.Row(), true
 			}
-			if seq > convs.seq {
+			if res.Seq > convs.seq {
 				break
 			}
-			if i, ok := stageCol[stage]; ok && seq == convs.seq {
-				rec[i] = status
+			if i, ok := stageCol[res.Stage]; ok && res.Seq == convs.seq {
+				rec[i] = "error"
+				if res.OK {
+					rec[i] = "ok"
+				}
 			}
 			pending = false
 		}
@@ -328,7 +298,7 @@ func writeConversations(ctx context.Context, tx *sql.Tx, stages []string, meta *
 // conversations reads the conversations in seq order, each with its
 // metadata laid out as the columns.
 type conversations struct {
-	rows   *sql.Rows
+	rows   *store.Rows[store.Conversation]
 	schema *metaSchema
 	valid  bool // the current conversation is read
 	done   bool
@@ -336,15 +306,10 @@ type conversations struct {
 	seq        int64
 	id, source string // as exported (valid UTF-8)
 	meta       metaValues
-	metaJSON   string
 }
 
-func openConversations(ctx context.Context, tx *sql.Tx, schema *metaSchema) (*conversations, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, id, source, meta_json FROM conversations ORDER BY seq`)
-	if err != nil {
-		return nil, err
-	}
-	return &conversations{rows: rows, schema: schema}, nil
+func openConversations(tx *store.Snapshot, schema *metaSchema) *conversations {
+	return &conversations{rows: tx.Conversations(), schema: schema}
 }
 
 // next moves to the next conversation; false at the end.
@@ -354,14 +319,12 @@ func (c *conversations) next() (bool, error) {
 		c.done = true
 		return false, c.rows.Err()
 	}
-	if err := c.rows.Scan(&c.seq, &c.id, &c.source, &c.metaJSON); err != nil {
-		return false, err
-	}
+	row := c.rows.Row()
 	var err error
-	if c.meta, err = c.schema.values(c.metaJSON, c.meta); err != nil {
-		return false, fmt.Errorf("conversation %s: metadata: %w", c.id, err)
+	if c.meta, err = c.schema.values(row.MetaJSON, c.meta); err != nil {
+		return false, fmt.Errorf("conversation %s: metadata: %w", row.ID, err)
 	}
-	c.id, c.source, c.valid = validUTF8(c.id), validUTF8(c.source), true
+	c.seq, c.id, c.source, c.valid = row.Seq, validUTF8(row.ID), validUTF8(row.Source), true
 	return true, nil
 }
 
@@ -381,60 +344,39 @@ func (c *conversations) close() { c.rows.Close() }
 
 // writeErrors writes errors.csv: the failed stages in conversation and stage
 // order, then the records set aside by file and record.
-func writeErrors(ctx context.Context, tx *sql.Tx, f *tempFile) (stageErrs, bad int64, err error) {
+func writeErrors(tx *store.Snapshot, f *tempFile) (stageErrs, bad int64, err error) {
 	cw := newCSVWriter(f.f)
 	if err := cw.Write(errorColumns); err != nil {
 		return 0, 0, err
 	}
 	rec := make([]string, len(errorColumns))
 
-	rows, err := tx.QueryContext(ctx, `
-		SELECT c.id, c.source, r.stage, r.error
-		FROM results r
-		JOIN conversations c ON c.seq = r.seq
-		JOIN stages s ON s.name = r.stage
-		WHERE r.status = 'error'
-		ORDER BY r.seq, s.position`)
-	if err != nil {
-		return 0, 0, err
-	}
-	for rows.Next() {
-		var id, src, stage, msg string
-		if err := rows.Scan(&id, &src, &stage, &msg); err != nil {
-			rows.Close()
-			return stageErrs, bad, err
-		}
-		rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] = "stage", validUTF8(id), validUTF8(src), validUTF8(stage), "", "", validUTF8(msg)
+	errs := tx.Errors()
+	defer errs.Close()
+	for errs.Next() {
+		e := errs.Row()
+		rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] = "stage", validUTF8(e.ID), validUTF8(e.Source), validUTF8(e.Stage), "", "", validUTF8(e.Err)
 		if err := cw.Write(rec); err != nil {
-			rows.Close()
 			return stageErrs, bad, err
 		}
 		stageErrs++
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return stageErrs, bad, err
 	}
 
-	rows, err = tx.QueryContext(ctx, `SELECT file, record, line, reason FROM bad_records ORDER BY file, record`)
-	if err != nil {
-		return stageErrs, bad, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var file, reason string
-		var record, line int64
-		if err := rows.Scan(&file, &record, &line, &reason); err != nil {
-			return stageErrs, bad, err
-		}
-		rec[0], rec[1], rec[2], rec[3] = "bad_record", "", validUTF8(file), ""
-		rec[4], rec[5], rec[6] = strconv.FormatInt(line, 10), strconv.FormatInt(record, 10), validUTF8(reason)
+	recs := tx.BadRecords()
+	defer recs.Close()
+	for recs.Next() {
+		r := recs.Row()
+		rec[0], rec[1], rec[2], rec[3] = "bad_record", "", validUTF8(r.File), ""
+		rec[4], rec[5], rec[6] = strconv.Itoa(r.Line), strconv.FormatInt(r.Record, 10), validUTF8(r.Reason)
 		if err := cw.Write(rec); err != nil {
 			return stageErrs, bad, err
 		}
 		bad++
 	}
-	if err := rows.Err(); err != nil {
+	if err := recs.Err(); err != nil {
 		return stageErrs, bad, err
 	}
 	cw.Flush()

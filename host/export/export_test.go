@@ -123,7 +123,7 @@ func asCSV(header []string, rows [][]any) [][]string {
 func TestWrite(t *testing.T) {
 	st := fixture(t)
 	dir := filepath.Join(t.TempDir(), "export") // created by Write
-	sum, err := Write(context.Background(), st.DB(), dir)
+	sum, err := Write(context.Background(), st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestWriteReplaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := Write(ctx, st.DB(), dir); err != nil {
+	if _, err := Write(ctx, st, dir); err != nil {
 		t.Fatal(err)
 	}
 	// The run goes on: one more conversation, with a new metadata key.
@@ -160,7 +160,7 @@ func TestWriteReplaces(t *testing.T) {
 	if err := st.Write(ctx, []store.Result{{Conv: c5, Stage: "lang", Items: []store.Annotation{{Field: "language", Value: "de", IsLabel: true}}}}); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Write(ctx, st.DB(), dir)
+	sum, err := Write(ctx, st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestWriteFailure(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ErrorsCSV, "x"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Write(context.Background(), st.DB(), dir); err == nil {
+	if _, err := Write(context.Background(), st, dir); err == nil {
 		t.Fatal("no error")
 	}
 	ents, _ := os.ReadDir(dir)
@@ -209,12 +209,13 @@ func TestWriteFailure(t *testing.T) {
 
 	// Metadata that is not JSON is reported, naming the conversation.
 	st = fixture(t)
-	if _, err := st.DB().Exec(`UPDATE conversations SET meta_json = '{"a":' WHERE id = 'c3'`); err != nil {
+	c9 := store.Conversation{Seq: 9, ID: "c9", Source: "a.jsonl", ContentSHA: "s9", MetaJSON: `{"a":`}
+	if err := st.Write(context.Background(), []store.Result{{Conv: c9, Stage: "lang"}}); err != nil {
 		t.Fatal(err)
 	}
 	dir = t.TempDir()
-	if _, err := Write(context.Background(), st.DB(), dir); err == nil || !strings.Contains(err.Error(), "c3") {
-		t.Errorf("err = %v, want one naming c3", err)
+	if _, err := Write(context.Background(), st, dir); err == nil || !strings.Contains(err.Error(), "c9") {
+		t.Errorf("err = %v, want one naming c9", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("files left: %v", ents)
@@ -229,7 +230,7 @@ func TestEmpty(t *testing.T) {
 	}
 	defer st.Close()
 	dir := t.TempDir()
-	sum, err := Write(context.Background(), st.DB(), dir)
+	sum, err := Write(context.Background(), st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,13 @@
 package export
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/valuescope/valuescope/host/store"
 )
 
 // metaSchema is the metadata columns: the scalar top-level keys of the
@@ -26,21 +26,18 @@ type metaValues struct {
 
 // collectMeta reads every conversation's metadata for its scalar keys.
 // fixed are the names of the other columns of the exported files.
-func collectMeta(ctx context.Context, tx *sql.Tx, fixed []string) (*metaSchema, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, meta_json FROM conversations WHERE meta_json <> ''`)
-	if err != nil {
-		return nil, err
-	}
+func collectMeta(tx *store.Snapshot, fixed []string) (*metaSchema, error) {
+	rows := tx.Conversations()
 	defer rows.Close()
 	seen := map[string]bool{}
 	for rows.Next() {
-		var id, js string
-		if err := rows.Scan(&id, &js); err != nil {
-			return nil, err
+		c := rows.Row()
+		if c.MetaJSON == "" {
+			continue
 		}
-		err := scanMeta(js, func(key, _ string) { seen[key] = true })
+		err := scanMeta(c.MetaJSON, func(key, _ string) { seen[key] = true })
 		if err != nil {
-			return nil, fmt.Errorf("conversation %s: %w", id, err)
+			return nil, fmt.Errorf("conversation %s: %w", c.ID, err)
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -2,7 +2,7 @@ package model_test
 
 import (
 	"context"
-	"database/sql"
+	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -54,37 +54,54 @@ func demoOpener() pipeline.Opener {
 	return func() (dataset.Source, error) { return dataset.Open([]string{path}, dataset.Options{}) }
 }
 
-func annotations(t testing.TB, db *sql.DB) []string {
+func annotations(t testing.TB, st *store.Store) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT c.id || '|' || a.stage || '|' || a.ord || '|' || a.field || '|' || a.value || '|' || a.attrs_json
-		FROM annotations a JOIN conversations c USING (seq) ORDER BY c.seq, a.stage, a.ord`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
+	sn, ids := snapshot(t, st)
+	defer sn.Close()
 	var out []string
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		out = append(out, s)
+	for a, err := range sn.Annotations().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s|%s|%d|%s|%s|%s|%t", ids[a.Seq], a.Stage, a.Ord, a.Field, a.Value, a.AttrsJSON, a.IsLabel))
 	}
 	return out
 }
 
-func results(t testing.TB, db *sql.DB) map[string]string {
+func results(t testing.TB, st *store.Store) map[string]string {
 	t.Helper()
-	rows, err := db.Query(`SELECT c.id, r.status, r.error FROM results r JOIN conversations c USING (seq)`)
+	sn, ids := snapshot(t, st)
+	defer sn.Close()
+	out := map[string]string{}
+	for r, err := range sn.Results().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := "error"
+		if r.OK {
+			status = "ok"
+		}
+		out[ids[r.Seq]] = status + " " + r.Err
+	}
+	return out
+}
+
+// snapshot takes a snapshot of st, with the conversations' ids by seq.
+func snapshot(t testing.TB, st *store.Store) (*store.Snapshot, map[int64]string) {
+	t.Helper()
+	sn, err := st.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, status, msg string
-		rows.Scan(&id, &status, &msg)
-		out[id] = status + " " + msg
+	ids := map[int64]string{}
+	for c, err := range sn.Conversations().All() {
+		if err != nil {
+			sn.Close()
+			t.Fatal(err)
+		}
+		ids[c.Seq] = c.ID
 	}
-	return out
+	return sn, ids
 }
 
 // The model client under the pipeline, with the echo Wasm plugin over the
@@ -127,9 +144,9 @@ func TestPipeline(t *testing.T) {
 	m.Timeout = time.Second // for the hangs
 	c, prog := run(first, opts(first, &log), m)
 	if prog.Done != 80 || prog.Errors != 0 {
-		t.Fatalf("first run: %+v\n%v", prog, results(t, first.DB()))
+		t.Fatalf("first run: %+v\n%v", prog, results(t, first))
 	}
-	anns := annotations(t, first.DB())
+	anns := annotations(t, first)
 	if len(anns) != 80 || !strings.Contains(strings.Join(anns, "\n"), `"state":"repair"`) {
 		t.Fatalf("%d annotations:\n%s", len(anns), strings.Join(anns, "\n"))
 	}
@@ -148,7 +165,7 @@ func TestPipeline(t *testing.T) {
 	if srv.Requests.Load() != before || c.Usage()[0].Requests != 0 || prog.Done != 80 {
 		t.Fatalf("second run made %d model calls", srv.Requests.Load()-before)
 	}
-	if !slices.Equal(annotations(t, second.DB()), anns) {
+	if !slices.Equal(annotations(t, second), anns) {
 		t.Fatal("second run's annotations differ")
 	}
 
@@ -160,7 +177,7 @@ func TestPipeline(t *testing.T) {
 	if srv.Requests.Load() != before {
 		t.Fatal("offline run called the model")
 	}
-	if got := annotations(t, replay.DB()); !slices.Equal(got, anns) {
+	if got := annotations(t, replay); !slices.Equal(got, anns) {
 		t.Fatalf("offline replay differs:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(anns, "\n"))
 	}
 
@@ -169,7 +186,7 @@ func TestPipeline(t *testing.T) {
 	o = opts(empty, nil)
 	o.Offline = true
 	_, prog = run(empty, o, claude(srv))
-	res := results(t, empty.DB())
+	res := results(t, empty)
 	if prog.Errors != 80 || !strings.Contains(res["demo-001"], "stage values") || !strings.Contains(res["demo-001"], "offline") {
 		t.Fatalf("%+v %q", prog, res["demo-001"])
 	}
@@ -185,7 +202,7 @@ func TestPipeline(t *testing.T) {
 	m = claude(srv)
 	m.MaxRetries = 2
 	_, prog = run(failing, opts(failing, nil), m)
-	res = results(t, failing.DB())
+	res = results(t, failing)
 	if prog.Errors != 1 || !strings.HasPrefix(res["demo-003"], "error stage values, conversation demo-003: model claude") || !strings.Contains(res["demo-003"], "failed 3 times") {
 		t.Fatalf("%+v %q", prog, res["demo-003"])
 	}

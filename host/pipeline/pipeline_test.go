@@ -1,12 +1,13 @@
 package pipeline_test
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,25 +58,66 @@ func openStore(t testing.TB) *store.Store {
 }
 
 // dump lists every stored result and annotation in a stable order.
-func dump(t testing.TB, db *sql.DB) []string {
+func dump(t testing.TB, st *store.Store) []string {
 	t.Helper()
-	var out []string
-	for _, q := range []string{
-		`SELECT c.id || '|' || r.stage || '|' || r.status || '|' || r.error FROM results r JOIN conversations c USING (seq) ORDER BY c.seq, r.stage`,
-		`SELECT c.id || '|' || a.stage || '|' || a.ord || '|' || a.field || '|' || a.value || '|' || a.attrs_json FROM annotations a JOIN conversations c USING (seq) ORDER BY c.seq, a.stage, a.ord`,
-	} {
-		rows, err := db.Query(q)
+	sn, err := st.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	ids := map[int64]string{}
+	for c, err := range sn.Conversations().All() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			out = append(out, s)
-		}
-		rows.Close()
+		ids[c.Seq] = c.ID
 	}
-	return out
+	var results []store.StoredResult
+	for r, err := range sn.Results().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, r)
+	}
+	slices.SortStableFunc(results, func(a, b store.StoredResult) int { return strings.Compare(a.Stage, b.Stage) })
+	slices.SortStableFunc(results, func(a, b store.StoredResult) int { return cmp.Compare(a.Seq, b.Seq) })
+	var res, anns []string
+	for _, r := range results {
+		res = append(res, fmt.Sprintf("%s|%s|%t|%s", ids[r.Seq], r.Stage, r.OK, r.Err))
+	}
+	for a, err := range sn.Annotations().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		anns = append(anns, fmt.Sprintf("%s|%s|%d|%s|%s|%s|%t", ids[a.Seq], a.Stage, a.Ord, a.Field, a.Value, a.AttrsJSON, a.IsLabel))
+	}
+	return append(res, anns...)
+}
+
+// count counts the rows that match.
+func count[T any](t testing.TB, rows *store.Rows[T], match func(T) bool) int {
+	t.Helper()
+	n := 0
+	for r, err := range rows.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// snapshot takes a snapshot of st, closed with the test.
+func snapshot(t testing.TB, st *store.Store) *store.Snapshot {
+	t.Helper()
+	sn, err := st.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sn.Close() })
+	return sn
 }
 
 func TestRunDemo(t *testing.T) {
@@ -87,8 +129,8 @@ func TestRunDemo(t *testing.T) {
 	if p.Conversations != 80 || p.Done != 80 || p.Errors != 0 || !p.Finished {
 		t.Fatalf("progress %+v", p)
 	}
-	rows := dump(t, st.DB())
-	if n := strings.Count(strings.Join(rows, "\n"), "|response-type|ok|"); n != 80 {
+	rows := dump(t, st)
+	if n := strings.Count(strings.Join(rows, "\n"), "|response-type|true|"); n != 80 {
 		t.Fatalf("%d response-type results", n)
 	}
 	// A second run finds everything done.
@@ -96,7 +138,7 @@ func TestRunDemo(t *testing.T) {
 	if err != nil || p.Skipped != 80 || p.Done != 0 {
 		t.Fatalf("rerun: %+v %v", p, err)
 	}
-	if !reflect.DeepEqual(dump(t, st.DB()), rows) {
+	if !reflect.DeepEqual(dump(t, st), rows) {
 		t.Fatal("a rerun changed the store")
 	}
 }
@@ -110,7 +152,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	if _, err := pipeline.Run(context.Background(), open, ref, stages(t, nil, ""), pipeline.Options{Log: quiet, Limit: 400}); err != nil {
 		t.Fatal(err)
 	}
-	want := dump(t, ref.DB())
+	want := dump(t, ref)
 
 	st := openStore(t)
 	sts := stages(t, nil, "")
@@ -137,7 +179,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	if rounds < 5 {
 		t.Fatalf("only %d interruptions", rounds)
 	}
-	if got := dump(t, st.DB()); !reflect.DeepEqual(got, want) {
+	if got := dump(t, st); !reflect.DeepEqual(got, want) {
 		t.Fatalf("resumed run differs: %d rows vs %d", len(got), len(want))
 	}
 }
@@ -150,9 +192,11 @@ func TestFilterAndInvalidation(t *testing.T) {
 	if _, err := pipeline.Run(context.Background(), demo(t), st, stages(t, keep, ""), pipeline.Options{Log: quiet}); err != nil {
 		t.Fatal(err)
 	}
-	var kept, values int
-	st.DB().QueryRow(`SELECT count(*) FROM annotations WHERE stage = 'response-type' AND value IN ('strong resistance', 'mild resistance')`).Scan(&kept)
-	st.DB().QueryRow(`SELECT count(DISTINCT seq) FROM results WHERE stage = 'values'`).Scan(&values)
+	kept := count(t, snapshot(t, st).Annotations(), func(a store.StoredAnnotation) bool {
+		return a.Stage == "response-type" && slices.Contains(keep, a.Value)
+	})
+	isValues := func(r store.StoredResult) bool { return r.Stage == "values" } // one per conversation
+	values := count(t, snapshot(t, st).Results(), isValues)
 	if kept == 0 || values != kept {
 		t.Fatalf("%d conversations kept by the filter, %d reached the values stage", kept, values)
 	}
@@ -168,7 +212,7 @@ func TestFilterAndInvalidation(t *testing.T) {
 	if _, err := pipeline.Run(context.Background(), demo(t), st, stages(t, nil, `{"min_turn_chars": 5}`), pipeline.Options{Log: quiet}); err != nil {
 		t.Fatal(err)
 	}
-	st.DB().QueryRow(`SELECT count(DISTINCT seq) FROM results WHERE stage = 'values'`).Scan(&values)
+	values = count(t, snapshot(t, st).Results(), isValues)
 	if values != 80 {
 		t.Fatalf("%d conversations reached the values stage without the filter", values)
 	}
@@ -182,13 +226,12 @@ func TestSample(t *testing.T) {
 			t.Fatalf("%+v %v", p, err)
 		}
 		var ids []string
-		rows, _ := st.DB().Query(`SELECT id FROM conversations ORDER BY seq`)
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			ids = append(ids, id)
+		for c, err := range snapshot(t, st).Conversations().All() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, c.ID)
 		}
-		rows.Close()
 		return ids
 	}
 	a, b, c := run(1), run(1), run(2)

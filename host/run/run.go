@@ -297,7 +297,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		return nil, err
 	}
 	if runErr == nil {
-		if _, err := export.Write(context.WithoutCancel(ctx), st.DB(), dir); err != nil {
+		if _, err := export.Write(context.WithoutCancel(ctx), st, dir); err != nil {
 			return nil, fmt.Errorf("exports: %w", err)
 		}
 	}

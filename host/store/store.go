@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
@@ -116,9 +117,37 @@ func (s *Store) init() error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// DB is the underlying database, for the packages that read a run (export,
-// analysis) with their own queries.
-func (s *Store) DB() *sql.DB { return s.db }
+// OpenReadOnly opens an existing store only to read it (a Snapshot, the
+// counts): nothing is created, the schema is not written, and a file that is
+// not a run store of this version is refused.
+func OpenReadOnly(path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening run store %s: %w", path, err)
+	}
+	dsn := "file:" + filepath.ToSlash(path) + "?mode=ro&_pragma=busy_timeout(10000)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening run store %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	var v string
+	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening run store %s: %w", path, err)
+	}
+	if v != schemaVersion {
+		db.Close()
+		return nil, fmt.Errorf("opening run store %s: store schema version %s; this valuescope reads version %s", path, v, schemaVersion)
+	}
+	return s, nil
+}
+
+// CountResults counts the (conversation, stage) pairs done, well or not.
+func (s *Store) CountResults(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM results`).Scan(&n)
+	return n, err
+}
 
 // Meta reads a value of the run's own key-value table ("" when unset).
 func (s *Store) Meta(key string) (string, error) {

@@ -2,16 +2,15 @@ package taxonomy
 
 import (
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 )
 
@@ -110,32 +109,26 @@ var ErrNoValues = errors.New("no values")
 // from a run folder's store, each with the number of times it was
 // extracted.
 func ReadRun(ctx context.Context, dir, field string) ([]Value, error) {
-	p := filepath.Join(dir, "store.sqlite")
-	if _, err := os.Stat(p); err != nil {
-		return nil, fmt.Errorf("%s is not a run folder (no store.sqlite; make one with valuescope run)", dir)
+	f, err := runfolder.Existing(dir)
+	if err != nil {
+		return nil, err
 	}
-	st, err := store.Open(p)
+	st, err := store.Open(f.Store())
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	rows, err := st.DB().QueryContext(ctx,
-		`SELECT value, count(*) FROM annotations WHERE field = ? GROUP BY value ORDER BY value`, field)
+	sn, err := st.Snapshot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", f.Store(), err)
 	}
-	defer rows.Close()
+	defer sn.Close()
 	var out []Value
-	for rows.Next() {
-		var v string
-		var n sql.NullInt64
-		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
+	for v, err := range sn.FieldValues(field).All() {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Store(), err)
 		}
-		out = append(out, Value{Name: v, Count: float64(n.Int64)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		out = append(out, Value{Name: v.Value, Count: float64(v.Count)})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: %w: no %s annotations in the run", dir, ErrNoValues, field)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/host/taxonomy/embed"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -273,7 +274,12 @@ func TestAssign(t *testing.T) {
 
 func TestReadRun(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "store.sqlite"))
+	c, err := runfolder.Claim(dir, "test") // a run folder as valuescope makes one
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	st, err := store.Open(c.Store())
 	if err != nil {
 		t.Fatal(err)
 	}
