@@ -97,13 +97,14 @@ func lockFor(path string) func() {
 	return mu.Unlock
 }
 
-// sourceHash hashes the Go version, the flags, go.mod and go.sum, and the Go
-// files (tests excluded) of the given folders, relative to the module root.
+// sourceHash hashes the Go version, the flags, go.mod and go.sum (the host's
+// and the SDK's), and the Go files (tests excluded) of the given folders,
+// relative to the module root.
 func sourceHash(tb testing.TB, root, flags string, dirs ...string) string {
 	tb.Helper()
 	h := sha256.New()
 	h.Write([]byte(runtime.Version() + "\x00" + flags + "\x00"))
-	for _, f := range []string{"go.mod", "go.sum"} {
+	for _, f := range []string{"go.mod", "go.sum", "sdk/go.mod", "sdk/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			tb.Fatal(err)

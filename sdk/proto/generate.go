@@ -5,7 +5,7 @@
 // protobuf-compiler, and protoc-gen-go and protoc-gen-go-grpc installed with
 // go install at the versions named in the generated files' headers):
 //
-//	go generate ./sdk/proto
+//	cd sdk && go generate ./proto
 package proto
 
 //go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative valuescope/plugin/v1/plugin.proto
