@@ -14,6 +14,7 @@ import (
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/report"
 	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 )
 
@@ -154,7 +155,12 @@ func valueName(n uint64) string {
 // a response type, values from a long-tailed vocabulary, and metadata.
 func synthetic(t testing.TB, dir string, n int) {
 	t.Helper()
-	st, err := store.Open(filepath.Join(dir, "store.sqlite"))
+	c, err := runfolder.Claim(dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	st, err := store.Open(c.Store())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,12 @@ func TestQuickstartTaxonomy(t *testing.T) {
 // values[v] conversations each express value v.
 func writeRun(t *testing.T, dir string, values map[string]int) {
 	t.Helper()
-	st, err := store.Open(filepath.Join(dir, "store.sqlite"))
+	c, err := runfolder.Claim(dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Release()
+	st, err := store.Open(c.Store())
 	if err != nil {
 		t.Fatal(err)
 	}
