@@ -13,7 +13,14 @@
 // A plugin that traps, loops, runs out of memory, crashes or answers garbage
 // fails the conversation it was working on with an error; the Plugin stays
 // usable for the next one (a Wasm instance is replaced, a subprocess
-// restarted). Nothing a plugin does can crash the host.
+// restarted). Nothing a plugin does can crash the host. A call the plugin did
+// not complete is a *CallError, whichever the backend, whose Kind says how
+// (Trap, Timeout, Crashed, Malformed...).
+//
+// The kinds of plugin (extractor, classifier, namer) are one table, Kinds:
+// what each kind's manifest must declare, what it is given and answers, how
+// its answers are checked, whether a run may use it as a stage. The host's
+// checks, the pipeline and the conformance kit read it.
 package plugin
 
 import (
