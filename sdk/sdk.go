@@ -41,8 +41,10 @@ type Func struct {
 	Annotate func(c *protocol.Conversation) ([]protocol.Annotation, error)
 }
 
+// Manifest returns Info, with ABI filled in when zero.
 func (f *Func) Manifest() protocol.Manifest { return withABI(f.Info) }
 
+// Configure calls Config, or without it accepts only an empty config table.
 func (f *Func) Configure(req protocol.ConfigureRequest) error {
 	if f.Config != nil {
 		return f.Config(req)
@@ -50,6 +52,7 @@ func (f *Func) Configure(req protocol.ConfigureRequest) error {
 	return DecodeConfig(req, &struct{}{})
 }
 
+// Process calls Annotate on the request's conversation, in one round.
 func (f *Func) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse {
 	return Guard(func() *protocol.ProcessResponse {
 		if req.Conversation == nil {
@@ -84,8 +87,10 @@ type Result struct {
 	Err         error
 }
 
+// Manifest returns Info, with ABI filled in when zero.
 func (r *Rounds) Manifest() protocol.Manifest { return withABI(r.Info) }
 
+// Configure calls Config, or without it accepts only an empty config table.
 func (r *Rounds) Configure(req protocol.ConfigureRequest) error {
 	if r.Config != nil {
 		return r.Config(req)
@@ -93,6 +98,8 @@ func (r *Rounds) Configure(req protocol.ConfigureRequest) error {
 	return DecodeConfig(req, &struct{}{})
 }
 
+// Process calls Ask in round 0 and Answer in later rounds, failing the
+// conversation when Answer still asks for calls after MaxRounds.
 func (r *Rounds) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse {
 	return Guard(func() *protocol.ProcessResponse {
 		c := req.Conversation

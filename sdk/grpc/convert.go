@@ -15,6 +15,7 @@ import (
 // arguments: they are meant to be sent or read at once, not kept and
 // modified. Empty slices and maps come out nil, as they would from the wire.
 
+// ToProtoManifest converts a protocol.Manifest to its protobuf message, to send.
 func ToProtoManifest(m protocol.Manifest) *pluginv1.Manifest {
 	return &pluginv1.Manifest{
 		Name:        m.Name,
@@ -29,6 +30,7 @@ func ToProtoManifest(m protocol.Manifest) *pluginv1.Manifest {
 	}
 }
 
+// FromProtoManifest converts a received protobuf message to a protocol.Manifest.
 func FromProtoManifest(m *pluginv1.Manifest) protocol.Manifest {
 	return protocol.Manifest{
 		Name:        m.GetName(),
@@ -43,22 +45,27 @@ func FromProtoManifest(m *pluginv1.Manifest) protocol.Manifest {
 	}
 }
 
+// ToProtoConfigureRequest converts a protocol.ConfigureRequest to its protobuf message, to send.
 func ToProtoConfigureRequest(r protocol.ConfigureRequest) *pluginv1.ConfigureRequest {
 	return &pluginv1.ConfigureRequest{ConfigJson: r.ConfigJSON, Prompt: r.Prompt}
 }
 
+// FromProtoConfigureRequest converts a received protobuf message to a protocol.ConfigureRequest.
 func FromProtoConfigureRequest(r *pluginv1.ConfigureRequest) protocol.ConfigureRequest {
 	return protocol.ConfigureRequest{ConfigJSON: r.GetConfigJson(), Prompt: r.GetPrompt()}
 }
 
+// ToProtoConfigureResponse converts a protocol.ConfigureResponse to its protobuf message, to send.
 func ToProtoConfigureResponse(r protocol.ConfigureResponse) *pluginv1.ConfigureResponse {
 	return &pluginv1.ConfigureResponse{Error: r.Error}
 }
 
+// FromProtoConfigureResponse converts a received protobuf message to a protocol.ConfigureResponse.
 func FromProtoConfigureResponse(r *pluginv1.ConfigureResponse) protocol.ConfigureResponse {
 	return protocol.ConfigureResponse{Error: r.GetError()}
 }
 
+// ToProtoProcessRequest converts a protocol.ProcessRequest to its protobuf message, to send.
 func ToProtoProcessRequest(r *protocol.ProcessRequest) *pluginv1.ProcessRequest {
 	if r == nil {
 		return nil
@@ -89,6 +96,7 @@ func ToProtoProcessRequest(r *protocol.ProcessRequest) *pluginv1.ProcessRequest 
 	return out
 }
 
+// FromProtoProcessRequest converts a received protobuf message to a protocol.ProcessRequest.
 func FromProtoProcessRequest(r *pluginv1.ProcessRequest) *protocol.ProcessRequest {
 	if r == nil {
 		return nil
@@ -119,6 +127,7 @@ func FromProtoProcessRequest(r *pluginv1.ProcessRequest) *protocol.ProcessReques
 	return out
 }
 
+// ToProtoProcessResponse converts a protocol.ProcessResponse to its protobuf message, to send.
 func ToProtoProcessResponse(r *protocol.ProcessResponse) *pluginv1.ProcessResponse {
 	if r == nil {
 		return nil
@@ -154,6 +163,7 @@ func ToProtoProcessResponse(r *protocol.ProcessResponse) *pluginv1.ProcessRespon
 	return out
 }
 
+// FromProtoProcessResponse converts a received protobuf message to a protocol.ProcessResponse.
 func FromProtoProcessResponse(r *pluginv1.ProcessResponse) *protocol.ProcessResponse {
 	if r == nil {
 		return nil

@@ -85,11 +85,14 @@ type GRPCPlugin struct {
 	Impl sdk.Plugin // the plugin side only
 }
 
+// GRPCServer registers the protocol v1 service for p.Impl on s (the plugin's
+// side).
 func (p *GRPCPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	pluginv1.RegisterPluginServer(s, &server{impl: p.Impl})
 	return nil
 }
 
+// GRPCClient returns a pluginv1.PluginClient over c (the host's side).
 func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
 	return pluginv1.NewPluginClient(c), nil
 }
@@ -118,6 +121,7 @@ type server struct {
 	impl sdk.Plugin
 }
 
+// Describe returns the plugin's manifest, with ABI filled in when zero.
 func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.Manifest, error) {
 	m := s.impl.Manifest()
 	if m.ABI == 0 {
@@ -126,6 +130,7 @@ func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1
 	return ToProtoManifest(m), nil
 }
 
+// Configure configures the plugin, turning a panic into a refusal.
 func (s *server) Configure(_ context.Context, req *pluginv1.ConfigureRequest) (resp *pluginv1.ConfigureResponse, _ error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -138,6 +143,8 @@ func (s *server) Configure(_ context.Context, req *pluginv1.ConfigureRequest) (r
 	return &pluginv1.ConfigureResponse{}, nil
 }
 
+// Process runs one round, turning a panic or a nil response into an error
+// response.
 func (s *server) Process(_ context.Context, req *pluginv1.ProcessRequest) (*pluginv1.ProcessResponse, error) {
 	in := FromProtoProcessRequest(req)
 	resp := sdk.Guard(func() *protocol.ProcessResponse { return s.impl.Process(in) })

@@ -119,11 +119,18 @@ func msg(b []byte, num protowire.Number, m ProtoMessage) []byte {
 func isBytes(typ protowire.Type) bool  { return typ == protowire.BytesType }
 func isVarint(typ protowire.Type) bool { return typ == protowire.VarintType }
 
-func (m *DescribeRequest) AppendProto(b []byte) []byte   { return b }
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
+func (m *DescribeRequest) AppendProto(b []byte) []byte { return b }
+
+// UnmarshalProto decodes b, a protobuf-encoded DescribeRequest, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *DescribeRequest) UnmarshalProto(b []byte) error { return fields(b, skip) }
 
 func skip(protowire.Number, protowire.Type, []byte, uint64) error { return nil }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Manifest) AppendProto(b []byte) []byte {
 	b = str(b, 1, m.Name)
 	b = str(b, 2, m.Version)
@@ -136,6 +143,8 @@ func (m *Manifest) AppendProto(b []byte) []byte {
 	return strs(b, 9, m.Fields)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded Manifest, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Manifest) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num == 3 {
@@ -174,26 +183,42 @@ func (m *Manifest) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *ConfigureRequest) AppendProto(b []byte) []byte {
 	return str(str(b, 1, m.ConfigJSON), 2, m.Prompt)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded ConfigureRequest, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *ConfigureRequest) UnmarshalProto(b []byte) error {
 	return strings2(b, "ConfigureRequest", &m.ConfigJSON, &m.Prompt)
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *ConfigureResponse) AppendProto(b []byte) []byte { return str(b, 1, m.Error) }
 
+// UnmarshalProto decodes b, a protobuf-encoded ConfigureResponse, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *ConfigureResponse) UnmarshalProto(b []byte) error {
 	return strings2(b, "ConfigureResponse", &m.Error, nil)
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Turn) AppendProto(b []byte) []byte { return str(str(b, 1, m.Role), 2, m.Content) }
 
+// UnmarshalProto decodes b, a protobuf-encoded Turn, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Turn) UnmarshalProto(b []byte) error { return strings2(b, "Turn", &m.Role, &m.Content) }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Message) AppendProto(b []byte) []byte { return str(str(b, 1, m.Role), 2, m.Content) }
 
+// UnmarshalProto decodes b, a protobuf-encoded Message, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Message) UnmarshalProto(b []byte) error { return strings2(b, "Message", &m.Role, &m.Content) }
 
 // strings2 decodes a message whose fields 1 and 2 are strings.
@@ -214,6 +239,8 @@ func strings2(b []byte, name string, one, two *string) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Conversation) AppendProto(b []byte) []byte {
 	b = str(b, 1, m.ID)
 	b = str(b, 2, m.Source)
@@ -223,6 +250,8 @@ func (m *Conversation) AppendProto(b []byte) []byte {
 	return str(b, 4, m.MetaJSON)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded Conversation, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Conversation) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num < 1 || num > 4 {
@@ -249,6 +278,8 @@ func (m *Conversation) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *ProcessRequest) AppendProto(b []byte) []byte {
 	if m.Conversation != nil {
 		b = msg(b, 1, m.Conversation)
@@ -260,6 +291,8 @@ func (m *ProcessRequest) AppendProto(b []byte) []byte {
 	return str(b, 4, m.State)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded ProcessRequest, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *ProcessRequest) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		switch num {
@@ -295,6 +328,8 @@ func (m *ProcessRequest) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *ProcessResponse) AppendProto(b []byte) []byte {
 	for i := range m.Annotations {
 		b = msg(b, 1, &m.Annotations[i])
@@ -305,6 +340,8 @@ func (m *ProcessResponse) AppendProto(b []byte) []byte {
 	return str(str(b, 3, m.Error), 4, m.State)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded ProcessResponse, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *ProcessResponse) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num < 1 || num > 4 {
@@ -335,6 +372,8 @@ func (m *ProcessResponse) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Annotation) AppendProto(b []byte) []byte {
 	b = str(str(b, 1, m.Field), 2, m.Label)
 	for i := range m.Items {
@@ -343,6 +382,8 @@ func (m *Annotation) AppendProto(b []byte) []byte {
 	return b
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded Annotation, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Annotation) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num < 1 || num > 3 {
@@ -367,6 +408,8 @@ func (m *Annotation) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Item) AppendProto(b []byte) []byte {
 	b = str(b, 1, m.Name)
 	keys := make([]string, 0, len(m.Attrs))
@@ -380,6 +423,8 @@ func (m *Item) AppendProto(b []byte) []byte {
 	return b
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded Item, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Item) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num < 1 || num > 2 {
@@ -407,6 +452,8 @@ func (m *Item) UnmarshalProto(b []byte) error {
 // mapEntry is the wire form of one map<string, string> entry.
 type mapEntry struct{ key, value string }
 
+// AppendProto appends the protobuf encoding of e to b and returns the
+// extended buffer.
 func (e *mapEntry) AppendProto(b []byte) []byte {
 	// Map entries always carry both fields, even when empty.
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
@@ -415,10 +462,14 @@ func (e *mapEntry) AppendProto(b []byte) []byte {
 	return protowire.AppendString(b, e.value)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded mapEntry, into e: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (e *mapEntry) UnmarshalProto(b []byte) error {
 	return strings2(b, "map entry", &e.key, &e.value)
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *ModelCall) AppendProto(b []byte) []byte {
 	b = str(str(str(b, 1, m.ID), 2, m.Model), 3, m.System)
 	for i := range m.Messages {
@@ -432,6 +483,8 @@ func (m *ModelCall) AppendProto(b []byte) []byte {
 	return str(str(b, 7, m.SchemaJSON), 8, m.Kind)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded ModelCall, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *ModelCall) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		switch num {
@@ -476,6 +529,8 @@ func (m *ModelCall) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *ModelResponse) AppendProto(b []byte) []byte {
 	b = str(str(str(b, 1, m.ID), 2, m.Text), 3, m.Error)
 	for i := range m.Embeddings {
@@ -484,6 +539,8 @@ func (m *ModelResponse) AppendProto(b []byte) []byte {
 	return str(b, 5, m.StopReason)
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded ModelResponse, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *ModelResponse) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num < 1 || num > 5 {
@@ -512,6 +569,8 @@ func (m *ModelResponse) UnmarshalProto(b []byte) error {
 	})
 }
 
+// AppendProto appends the protobuf encoding of m to b and returns the
+// extended buffer.
 func (m *Embedding) AppendProto(b []byte) []byte {
 	if len(m.Vector) == 0 {
 		return b
@@ -524,6 +583,8 @@ func (m *Embedding) AppendProto(b []byte) []byte {
 	return b
 }
 
+// UnmarshalProto decodes b, a protobuf-encoded Embedding, into m: unknown
+// fields are skipped, and repeated fields are appended to what m holds.
 func (m *Embedding) UnmarshalProto(b []byte) error {
 	return fields(b, func(num protowire.Number, typ protowire.Type, v []byte, u uint64) error {
 		if num != 1 {

@@ -43,6 +43,7 @@ const (
 	NeedEmbeddings = "embeddings"
 )
 
+// DescribeRequest asks a plugin for its Manifest. It is empty.
 type DescribeRequest struct{}
 
 // Manifest says what a plugin is and what it writes.
@@ -58,20 +59,30 @@ type Manifest struct {
 	Fields      []string `json:"fields,omitempty"`
 }
 
+// ConfigureRequest configures a plugin instance once, before any
+// conversation: ConfigJSON is the stage's config table as a JSON object ("{}"
+// when absent) and Prompt the text of the prompt file it names.
 type ConfigureRequest struct {
 	ConfigJSON string `json:"config_json,omitempty"`
 	Prompt     string `json:"prompt,omitempty"`
 }
 
+// ConfigureResponse answers a ConfigureRequest. A non-empty Error refuses the
+// configuration, and the run does not start.
 type ConfigureResponse struct {
 	Error string `json:"error,omitempty"`
 }
 
+// Turn is one message of a conversation. Role is user, assistant, system or
+// tool.
 type Turn struct {
 	Role    string `json:"role,omitempty"`
 	Content string `json:"content,omitempty"`
 }
 
+// Conversation is what a plugin reads. MetaJSON holds the source's other
+// fields (model, language, ...) as a JSON object; for a namer it is the
+// cluster to name (sdk/naming).
 type Conversation struct {
 	ID       string `json:"id,omitempty"`
 	Source   string `json:"source,omitempty"`
@@ -79,6 +90,9 @@ type Conversation struct {
 	MetaJSON string `json:"meta_json,omitempty"`
 }
 
+// ProcessRequest is one round for one conversation. In round 0
+// ModelResponses is empty; in round n > 0 it holds the answers to the calls
+// returned in round n-1, and State is the state returned then, unchanged.
 type ProcessRequest struct {
 	Conversation   *Conversation   `json:"conversation,omitempty"`
 	Round          uint32          `json:"round,omitempty"`
@@ -86,6 +100,9 @@ type ProcessRequest struct {
 	State          string          `json:"state,omitempty"`
 }
 
+// ProcessResponse ends a round with exactly one of Annotations (done),
+// ModelCalls (another round) or Error (this conversation fails; the run goes
+// on). State is handed back in the next round's request.
 type ProcessResponse struct {
 	Annotations []Annotation `json:"annotations,omitempty"`
 	ModelCalls  []ModelCall  `json:"model_calls,omitempty"`
@@ -93,22 +110,31 @@ type ProcessResponse struct {
 	State       string       `json:"state,omitempty"`
 }
 
+// Annotation is what a plugin writes into one field: a classifier's Label,
+// or an extractor's Items.
 type Annotation struct {
 	Field string `json:"field,omitempty"`
 	Label string `json:"label,omitempty"`
 	Items []Item `json:"items,omitempty"`
 }
 
+// Item is one thing an extractor found (a value, a task...), named, with
+// optional attributes such as the evidence for it.
 type Item struct {
 	Name  string            `json:"name,omitempty"`
 	Attrs map[string]string `json:"attrs,omitempty"`
 }
 
+// Message is one message of a model call: Role is user or assistant.
 type Message struct {
 	Role    string `json:"role,omitempty"`
 	Content string `json:"content,omitempty"`
 }
 
+// ModelCall asks the host to call a model; the host makes the call, with its
+// cache, limits and retries, and returns a ModelResponse of the same ID.
+// SchemaJSON, if set, is a JSON Schema the answer must follow; Kind is "" for
+// chat and "embed" for embeddings of the Messages' contents.
 type ModelCall struct {
 	ID          string    `json:"id,omitempty"`
 	Model       string    `json:"model,omitempty"`
@@ -120,6 +146,8 @@ type ModelCall struct {
 	Kind        string    `json:"kind,omitempty"`
 }
 
+// ModelResponse is the host's answer to the ModelCall of the same ID: its
+// Text (or Embeddings), or an Error when the call failed.
 type ModelResponse struct {
 	ID         string      `json:"id,omitempty"`
 	Text       string      `json:"text,omitempty"`
@@ -128,6 +156,7 @@ type ModelResponse struct {
 	StopReason string      `json:"stop_reason,omitempty"`
 }
 
+// Embedding is one embedding vector, for one input of an embed call.
 type Embedding struct {
 	Vector []float32 `json:"vector,omitempty"`
 }

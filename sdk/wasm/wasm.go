@@ -108,6 +108,7 @@ func process(ptr, size uint32) uint64 {
 
 type abiError string
 
+// Error returns the message.
 func (e abiError) Error() string { return string(e) }
 
 // request decodes the bytes the host wrote into the vs_alloc buffer.
