@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -96,13 +97,15 @@ func TestAnalyzeQuickstart(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "== lang") || !strings.Contains(out, "correction BH") || !strings.Contains(out, "privacy floor: none") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	// The run config's own [analysis] section (as config.orig.toml keeps it).
-	orig := filepath.Join(run, "config.orig.toml")
-	body, err := os.ReadFile(orig)
+	// The run config's own [analysis] section (as the resolved config.toml
+	// keeps it).
+	resolved := filepath.Join(run, "config.toml")
+	body, err := os.ReadFile(resolved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(orig, append(body, "\n[analysis]\nmin_conversations = 0\n[[analysis.table]]\nname = \"from_run\"\nrows = \"response_type\"\ncols = \"topic\"\n"...), 0o644)
+	body = bytes.Replace(body, []byte("\n[analysis]\n"), []byte("\n[analysis]\nmin_conversations = 0\n[[analysis.table]]\nname = \"from_run\"\nrows = \"response_type\"\ncols = \"topic\"\n"), 1)
+	os.WriteFile(resolved, body, 0o644)
 	code, out, errs = valuescope(t, "analyze", run)
 	if code != 0 || !strings.Contains(out, "== from_run") || strings.Contains(out, "== ai_values") || !strings.Contains(out, "privacy floor: none") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)

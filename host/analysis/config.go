@@ -109,14 +109,17 @@ func (s Settings) Floor() Floor {
 	return f
 }
 
-// ReadRunSettings reads a run folder's [analysis] settings: from
-// config.orig.toml, the config as written, else config.toml; zero Settings
-// when neither has the section. The config as written comes first because
-// the resolved config.toml of runs made before the floor keys were tracked
-// holds min_conversations = 0 for a floor left unset.
+// ReadRunSettings reads a run folder's [analysis] settings from its
+// resolved config.toml; zero Settings when it has none. A folder from before
+// the run folder's marker (whose config.toml held min_conversations = 0 for a
+// floor left unset) is read from config.orig.toml, the config as written.
 func ReadRunSettings(dir string) (Settings, error) {
 	f := runfolder.Folder(dir)
-	for _, p := range []string{f.OrigConfig(), f.Config()} {
+	paths := []string{f.Config()}
+	if !f.Marked() {
+		paths = []string{f.OrigConfig(), f.Config()}
+	}
+	for _, p := range paths {
 		a, err := config.LoadAnalysis(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue

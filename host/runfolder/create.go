@@ -119,6 +119,10 @@ func (c *Claimed) abandon() {
 	}
 }
 
+// Marked reports whether valuescope made the folder (or took it over from
+// an earlier valuescope) as a run folder: it holds the marker.
+func (f Folder) Marked() bool { return f.marked() }
+
 func (f Folder) marked() bool {
 	_, err := os.Stat(f.Path(MarkerFile))
 	return err == nil
