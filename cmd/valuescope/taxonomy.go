@@ -360,7 +360,13 @@ func newTaxonomyBuildCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				o.MinNameCount = taxonomy.NameFloor(set.Floor())
+				r, err := analysis.LoadRun(cmd.Context(), a[0], analysis.LoadOptions{UserKeys: set.UserKeys})
+				if err != nil {
+					return err
+				}
+				if o.NamePass, err = taxonomy.NamePass(r, src.field, set.Floor()); err != nil {
+					return err
+				}
 			}
 			switch namer {
 			case "representative", "":

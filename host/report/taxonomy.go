@@ -11,13 +11,17 @@ import (
 // tree file of the run folder reused while newer than the store, else built
 // and written there, when the field has taxonomy.MinRunValues to o.BuildMax
 // distinct values), with what it is, or a nil tree and why not.
-func ownTree(ctx context.Context, dir string, f *analysis.Field, o Options) (*taxonomy.Tree, *TreeInfo, error) {
+func ownTree(ctx context.Context, dir string, r *analysis.Run, f *analysis.Field, o Options) (*taxonomy.Tree, *TreeInfo, error) {
 	set, err := settings(dir, o.Settings)
 	if err != nil {
 		return nil, nil, err
 	}
+	pass, err := taxonomy.NamePass(r, f.Name, set.Floor())
+	if err != nil {
+		return nil, nil, err
+	}
 	tree, rt, err := taxonomy.RunTree(ctx, dir, f.Name, taxonomy.RunTreeOptions{
-		Embedder: o.Embedder, Max: o.BuildMax, MinNameCount: taxonomy.NameFloor(set.Floor()),
+		Embedder: o.Embedder, Max: o.BuildMax, NamePass: pass,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -121,7 +121,7 @@ func buildTree(ctx context.Context, dir string, r *analysis.Run, o Options, pass
 		if err != nil {
 			return nil, nil, fmt.Errorf("tree: %w", err)
 		}
-		tree, own, err := ownTree(ctx, dir, f, o)
+		tree, own, err := ownTree(ctx, dir, r, f, o)
 		if err != nil {
 			return nil, nil, err
 		}

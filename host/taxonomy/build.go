@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/privacy"
 	"github.com/valuescope/valuescope/host/taxonomy/cluster"
 )
 
@@ -73,20 +74,52 @@ type Options struct {
 	Embedder Embedder
 	// Namer names clusters (default: the built-in RepresentativeNamer).
 	Namer Namer
-	// MinNameCount keeps values counted fewer times than this out of the
-	// clusters' names (and out of what a namer sees): a run's privacy floor,
-	// so that a cluster shown because it is frequent is never named after
-	// one of its rare values. 0: every value may name a cluster.
-	MinNameCount float64
+	// NamePass, when set, says which values (by Key) may name a cluster and
+	// be shown to a namer: a run's privacy floor (NamePass), so that a
+	// cluster shown because it is frequent is never named after one of its
+	// rare values. nil: every value may.
+	NamePass func(key string) bool
 	// Field prefixes cluster IDs ("ai_values" as in the paper).
 	Field string
 }
 
-// NameFloor is the Options.MinNameCount of a run with privacy floor f: its
-// distinct conversations, as values are counted by extraction and a value is
-// extracted about once per conversation at most. (The report also checks the
-// names it shows against conversations and users themselves.)
-func NameFloor(f analysis.Floor) float64 { return float64(f.MinConversations) }
+// NamePass is the Options.NamePass of field's values in run r under floor
+// f: a value (by Key, its spellings together) may name a cluster when it
+// rests on enough distinct conversations and, where the data names users,
+// distinct users — counted as every other output counts them, never by
+// occurrences.
+func NamePass(r *analysis.Run, field string, f privacy.Floor) (func(key string) bool, error) {
+	fl, err := r.Field(field)
+	if err != nil {
+		return nil, err
+	}
+	convs := map[string]int{}
+	users := map[string]map[string]bool{}
+	for i, c := range r.Conversations {
+		if !fl.Done[i] {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, v := range fl.Values(i) {
+			k := Key(v)
+			if k == "" || seen[k] {
+				continue
+			}
+			seen[k] = true
+			convs[k]++
+			if c.User != "" {
+				if users[k] == nil {
+					users[k] = map[string]bool{}
+				}
+				users[k][c.User] = true
+			}
+		}
+	}
+	known := r.UserKey != ""
+	return func(key string) bool {
+		return f.Pass(float64(convs[key]), float64(len(users[key])), known)
+	}, nil
+}
 
 // DefaultLevels are the paper's proportions for n values: the first level
 // with n·266/3307 clusters, the top with 5 (at most half the first level's),

@@ -228,8 +228,8 @@ func assemble(ctx context.Context, items []Item, x *mat.Dense, labels [][]int, o
 			}
 		}
 		var rare func(Member) bool
-		if l == 0 && o.MinNameCount > 0 {
-			rare = func(m Member) bool { return m.Count < o.MinNameCount }
+		if l == 0 && o.NamePass != nil {
+			rare = func(m Member) bool { return !o.NamePass(Key(m.Name)) }
 		}
 		names, err := nameClusters(ctx, o.Namer, toName, unitCounts, unitNames, rare)
 		if err != nil {
@@ -282,7 +282,7 @@ func assemble(ctx context.Context, items []Item, x *mat.Dense, labels [][]int, o
 }
 
 // rareName names a cluster all of whose values are under
-// Options.MinNameCount.
+// Options.NamePass.
 const rareName = "Less frequent values"
 
 // nameClusters has namer name the clusters, keeping the members rare

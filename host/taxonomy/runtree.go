@@ -33,8 +33,8 @@ type RunTreeOptions struct {
 	Embedder Embedder
 	// Max bounds the distinct values clustered (0: MaxRunValues).
 	Max int
-	// MinNameCount is the privacy floor of cluster names (Options).
-	MinNameCount float64
+	// NamePass is the privacy floor of cluster names (Options.NamePass).
+	NamePass func(key string) bool
 }
 
 // RunTreeInfo says where a run's tree came from.
@@ -108,7 +108,7 @@ func RunTree(ctx context.Context, dir, field string, o RunTreeOptions) (*Tree, *
 		e = Offline{}
 	}
 	start := time.Now()
-	tree, _, err := Build(ctx, vals, Options{Seed: DefaultSeed, Embedder: e, Field: field, MinNameCount: o.MinNameCount})
+	tree, _, err := Build(ctx, vals, Options{Seed: DefaultSeed, Embedder: e, Field: field, NamePass: o.NamePass})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()

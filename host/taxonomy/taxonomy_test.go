@@ -433,9 +433,9 @@ func (r *recordingNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming
 	return r.RepresentativeNamer.Name(ctx, cs)
 }
 
-// Values under MinNameCount (a run's privacy floor) name no cluster and are
+// Values NamePass refuses (a run's privacy floor) name no cluster and are
 // not shown to the namer, as members or as contrast.
-func TestMinNameCount(t *testing.T) {
+func TestNamePass(t *testing.T) {
 	vals, _, err := ReadValuesCSV("testdata/values.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -446,7 +446,8 @@ func TestMinNameCount(t *testing.T) {
 	}
 	const floor = 5
 	rec := &recordingNamer{}
-	tree, _ := buildSmall(t, Options{Seed: 1, MinNameCount: floor, Namer: rec})
+	pass := func(k string) bool { return counts[k] >= floor }
+	tree, _ := buildSmall(t, Options{Seed: 1, NamePass: pass, Namer: rec})
 	rareSeen := 0
 	for _, c := range counts {
 		if c < floor {
