@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/valuescope/valuescope/host/config"
+	"github.com/valuescope/valuescope/host/privacy"
 	"github.com/valuescope/valuescope/host/runfolder"
 )
 
-// DefaultFloor is the privacy floor when none is configured: 5 distinct
-// conversations, and 5 distinct users where the data names users.
-var DefaultFloor = Floor{MinConversations: 5, MinUsers: 5}
+// DefaultFloor is the privacy floor when none is configured (privacy.Default:
+// 5 distinct conversations, and 5 distinct users where the data names users).
+var DefaultFloor = privacy.Default
 
 // Settings are the analysis settings of a run: defaults for every table,
 // and the tables. They come from the [analysis] section of a config (see
