@@ -21,7 +21,7 @@ func TestAnalyzeFolder(t *testing.T) {
 			Meta: map[string]any{"model": []string{"m1", "m2"}[k%2]}, Label: "support", Values: []string{[]string{"honesty", "care"}[k%2]}})
 	}
 	analysistest.Write(t, dir, convs)
-	os.WriteFile(filepath.Join(dir, "config.orig.toml"), []byte("[analysis]\nmin_conversations = 0\n[[analysis.table]]\nname = \"t\"\nrows = \"ai_values\"\ncols = \"meta.model\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.toml"), []byte("[analysis]\nmin_conversations = 0\n[[analysis.table]]\nname = \"t\"\nrows = \"ai_values\"\ncols = \"meta.model\"\n"), 0o644)
 	ctx := context.Background()
 	out := t.TempDir()
 	reports, err := analysis.AnalyzeFolder(ctx, dir, analysis.FolderOptions{Out: out, Rows: []string{"ai_values"}, Cols: []string{"response_type"}})
