@@ -309,7 +309,7 @@ type conversations struct {
 }
 
 func openConversations(tx *store.Snapshot, schema *metaSchema) *conversations {
-	return &conversations{rows: tx.Conversations(), schema: schema}
+	return &conversations{rows: tx.ConversationsWithoutHash(), schema: schema}
 }
 
 // next moves to the next conversation; false at the end.

@@ -27,7 +27,7 @@ type metaValues struct {
 // collectMeta reads every conversation's metadata for its scalar keys.
 // fixed are the names of the other columns of the exported files.
 func collectMeta(tx *store.Snapshot, fixed []string) (*metaSchema, error) {
-	rows := tx.Conversations()
+	rows := tx.ConversationsWithoutHash()
 	defer rows.Close()
 	seen := map[string]bool{}
 	for rows.Next() {

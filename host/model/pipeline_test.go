@@ -81,7 +81,13 @@ func results(t testing.TB, st *store.Store) map[string]string {
 		if r.OK {
 			status = "ok"
 		}
-		out[ids[r.Seq]] = status + " " + r.Err
+		out[ids[r.Seq]] = status + " "
+	}
+	for e, err := range sn.Errors().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.ID] += e.Err
 	}
 	return out
 }

@@ -83,7 +83,13 @@ func dump(t testing.TB, st *store.Store) []string {
 	slices.SortStableFunc(results, func(a, b store.StoredResult) int { return cmp.Compare(a.Seq, b.Seq) })
 	var res, anns []string
 	for _, r := range results {
-		res = append(res, fmt.Sprintf("%s|%s|%t|%s", ids[r.Seq], r.Stage, r.OK, r.Err))
+		res = append(res, fmt.Sprintf("%s|%s|%t|", ids[r.Seq], r.Stage, r.OK))
+	}
+	for e, err := range sn.Errors().All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, fmt.Sprintf("%s|%s|error|%s", e.ID, e.Stage, e.Err))
 	}
 	for a, err := range sn.Annotations().All() {
 		if err != nil {

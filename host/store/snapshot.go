@@ -118,7 +118,9 @@ type StoredStage struct {
 
 // Stages lists the configured stages in pipeline order.
 func (sn *Snapshot) Stages() ([]StoredStage, error) {
-	rows := query(sn, func(s *StoredStage) []any { return []any{&s.Name, &s.Position, &s.Fingerprint} }, nil,
+	var pos int64
+	rows := query(sn, func(s *StoredStage) []any { return []any{&s.Name, &pos, &s.Fingerprint} },
+		func(s *StoredStage) { s.Position = int(pos) },
 		`SELECT name, position, fingerprint FROM stages ORDER BY position, name`)
 	var out []StoredStage
 	for rows.Next() {
@@ -133,21 +135,30 @@ func (sn *Snapshot) Conversations() *Rows[Conversation] {
 		`SELECT seq, id, source, content_sha, meta_json FROM conversations ORDER BY seq`)
 }
 
-// StoredResult is a (conversation, stage) pair done, well or not.
+// ConversationsWithoutHash reads the conversations as Conversations does,
+// but not their content hashes (ContentSHA is ""): the lighter read for a
+// pass over every conversation that needs none (an export reads them three
+// times).
+func (sn *Snapshot) ConversationsWithoutHash() *Rows[Conversation] {
+	return query(sn, func(c *Conversation) []any { return []any{&c.Seq, &c.ID, &c.Source, &c.MetaJSON} }, nil,
+		`SELECT seq, id, source, meta_json FROM conversations ORDER BY seq`)
+}
+
+// StoredResult is a (conversation, stage) pair done, well (OK) or not
+// (Errors has why).
 type StoredResult struct {
 	Seq   int64
 	Stage string
 	OK    bool
-	Err   string // why it failed ("" when OK)
 }
 
 // Results reads every result in seq order (in no particular stage order
 // within a conversation).
 func (sn *Snapshot) Results() *Rows[StoredResult] {
 	var status string
-	return query(sn, func(r *StoredResult) []any { return []any{&r.Seq, &r.Stage, &status, &r.Err} },
+	return query(sn, func(r *StoredResult) []any { return []any{&r.Seq, &r.Stage, &status} },
 		func(r *StoredResult) { r.OK = status == "ok" },
-		`SELECT seq, stage, status, error FROM results ORDER BY seq`)
+		`SELECT seq, stage, status FROM results ORDER BY seq`)
 }
 
 // StageError is a stage that failed for a conversation.
@@ -185,9 +196,11 @@ func (sn *Snapshot) Annotations() *Rows[StoredAnnotation] {
 	// The annotations' primary key (seq, stage, ord) gives the seq order;
 	// SQLite sorts only within each conversation to put stages in position
 	// order, so the sort stays small.
+	var ord int64 // scanned as int64: into an int, database/sql goes through text
 	return query(sn, func(a *StoredAnnotation) []any {
-		return []any{&a.Seq, &a.Stage, &a.Ord, &a.Field, &a.Value, &a.AttrsJSON}
+		return []any{&a.Seq, &a.Stage, &ord, &a.Field, &a.Value, &a.AttrsJSON}
 	}, func(a *StoredAnnotation) {
+		a.Ord = int(ord)
 		a.IsLabel = a.AttrsJSON == labelMark
 		if a.IsLabel {
 			a.AttrsJSON = ""
@@ -201,7 +214,9 @@ func (sn *Snapshot) Annotations() *Rows[StoredAnnotation] {
 
 // BadRecords reads the dataset records set aside, by file then record.
 func (sn *Snapshot) BadRecords() *Rows[BadRecord] {
-	return query(sn, func(b *BadRecord) []any { return []any{&b.File, &b.Record, &b.Line, &b.Reason} }, nil,
+	var line int64
+	return query(sn, func(b *BadRecord) []any { return []any{&b.File, &b.Record, &line, &b.Reason} },
+		func(b *BadRecord) { b.Line = int(line) },
 		`SELECT file, record, line, reason FROM bad_records ORDER BY file, record`)
 }
 

@@ -273,10 +273,18 @@ func TestResume(t *testing.T) {
 	sn := snap(t, st)
 	var ids []string
 	for _, cv := range collect(t, sn.Conversations()) {
+		if cv != conv(cv.Seq) {
+			t.Errorf("conversation %+v, want %+v", cv, conv(cv.Seq))
+		}
 		ids = append(ids, cv.ID)
 	}
 	if !reflect.DeepEqual(ids, []string{"c1", "c2", "c3"}) {
 		t.Fatalf("conversations %v", ids)
+	}
+	for _, cv := range collect(t, sn.ConversationsWithoutHash()) {
+		if want := conv(cv.Seq); cv.ContentSHA != "" || cv.ID != want.ID || cv.Source != want.Source || cv.MetaJSON != want.MetaJSON {
+			t.Errorf("conversation without hash %+v", cv)
+		}
 	}
 	var got []string
 	for _, a := range collect(t, sn.Annotations()) {
@@ -483,11 +491,11 @@ func TestSnapshotReads(t *testing.T) {
 	if want := []StageError{{2, "c2", "data.jsonl", "type", "t2 failed"}, {2, "c2", "data.jsonl", "values", "v2 failed"}}; !reflect.DeepEqual(errs, want) {
 		t.Errorf("errors %+v", errs)
 	}
-	// Results in seq order, with their errors.
+	// Results in seq order, failed for conversation 2.
 	var seqs []int64
 	for _, r := range collect(t, sn.Results()) {
 		seqs = append(seqs, r.Seq)
-		if r.OK != (r.Err == "") {
+		if r.OK != (r.Seq != 2) {
 			t.Errorf("result %+v", r)
 		}
 	}
