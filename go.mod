@@ -14,7 +14,7 @@ require (
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
 	github.com/tetratelabs/wazero v1.12.0
-	github.com/valuescope/valuescope/sdk v0.0.0
+	github.com/valuescope/valuescope/sdk v0.0.0-20261202122535-adaa12b61280
 	golang.org/x/term v0.48.0
 	golang.org/x/text v0.42.0
 	gonum.org/v1/gonum v0.17.0
@@ -51,4 +51,8 @@ require (
 
 // The SDK is its own module, so that a plugin author's go get pulls only the
 // protocol's dependencies; the host builds against the copy in this tree.
+// The require names a real commit of sdk/ (a pseudo-version) so that a
+// module importing this one from outside (the conformance kit's Go API)
+// resolves it, the replace being ignored there; bump it, or tag sdk/vX.Y.Z,
+// when the SDK changes what it exchanges.
 replace github.com/valuescope/valuescope/sdk => ./sdk
