@@ -55,7 +55,7 @@ func optionsErrorf(format string, a ...any) error {
 // DefaultTables) against its context, its files written into o.Out. It
 // returns the reports in table order.
 func AnalyzeFolder(ctx context.Context, dir string, o FolderOptions) ([]*Report, error) {
-	if _, err := StorePath(dir); err != nil {
+	if _, err := runfolder.Existing(dir); err != nil {
 		return nil, err
 	}
 	set, err := o.settings(dir)

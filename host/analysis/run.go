@@ -88,17 +88,6 @@ type LoadOptions struct {
 	Attrs bool
 }
 
-// StorePath is the run store of a run folder, checked to be one.
-//
-// Deprecated: use runfolder.Existing(dir) and its Store.
-func StorePath(dir string) (string, error) {
-	f, err := runfolder.Existing(dir)
-	if err != nil {
-		return "", err
-	}
-	return f.Store(), nil
-}
-
 // LoadRun reads a run folder's conversations and annotations, in one store
 // snapshot (consistent even while the run is still writing).
 func LoadRun(ctx context.Context, dir string, o LoadOptions) (*Run, error) {

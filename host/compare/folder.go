@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/internal/atomicfile"
 )
 
@@ -51,7 +52,7 @@ func Folders(ctx context.Context, dirs []string, o FolderOptions) (*Report, erro
 		return nil, err
 	}
 	for _, d := range dirs {
-		if _, err := analysis.StorePath(d); err != nil {
+		if _, err := runfolder.Existing(d); err != nil {
 			return nil, err
 		}
 	}
