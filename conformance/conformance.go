@@ -80,7 +80,8 @@ type Report struct {
 	Ref string `json:"ref"`
 	// Manifest is what the plugin said of itself, when it loaded.
 	Manifest *protocol.Manifest `json:"manifest,omitempty"`
-	// SHA256 is the Wasm module's digest, when there is one.
+	// SHA256 is the plugin's digest as the host reports it (plugin.Info.SHA256:
+	// a .wasm file's bytes, a built-in's source), when there is one.
 	SHA256 string  `json:"sha256,omitempty"`
 	Checks []Check `json:"checks"`
 	// Passed, Failed and Skipped count the checks.

@@ -247,13 +247,11 @@ func (k *kit) resolve() error {
 		return nil
 	case strings.HasPrefix(k.ref, "builtin:"):
 		k.transport = "wasm"
-		b, ok := plugins.Lookup(strings.TrimPrefix(k.ref, "builtin:"))
-		if !ok {
+		if _, ok := plugins.Lookup(strings.TrimPrefix(k.ref, "builtin:")); !ok {
 			return nil // Load says which built-ins there are
 		}
-		mod, err := b.Wasm()
-		k.module = mod
-		return err
+		k.module = plugins.Wasm() // shared by the built-ins
+		return nil
 	default:
 		k.transport = "wasm"
 		mod, err := os.ReadFile(k.ref)

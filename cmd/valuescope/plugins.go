@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,10 +99,11 @@ func newPluginsBuildCmd() *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Rebuild the built-in plugins' Wasm modules from source (run in the source tree)",
-		Long: "Compiles each built-in plugin to plugins/wasm/NAME.wasm. Builds are reproducible:\n" +
-			"with --check nothing is written, and the command fails when a committed module\n" +
-			"differs from what its source builds to.",
+		Short: "Rebuild the built-in plugins' Wasm module from source (run in the source tree)",
+		Long: "Compiles the built-in plugins into one module, " + plugins.Module + ", and records each\n" +
+			"one's source digest (what a run's stage fingerprint uses) in " + plugins.SourcesFile + ".\n" +
+			"Builds are reproducible: with --check nothing is written, and the command fails when\n" +
+			"a committed file differs from what the source builds to.",
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root, err := moduleRoot()
@@ -112,36 +115,73 @@ func newPluginsBuildCmd() *cobra.Command {
 				return err
 			}
 			defer os.RemoveAll(tmp)
+			out := filepath.Join(tmp, "builtins.wasm")
+			if err := wasmbuild.Build(cmd.Context(), root, plugins.Main, out, ""); err != nil {
+				return err
+			}
+			module, err := os.ReadFile(out)
+			if err != nil {
+				return err
+			}
+			sources, err := builtinSources(cmd.Context(), root)
+			if err != nil {
+				return err
+			}
 			var stale []string
-			for _, b := range plugins.All {
-				out := filepath.Join(tmp, b.Name+".wasm")
-				if err := wasmbuild.Build(cmd.Context(), root, b.Package, out, ""); err != nil {
-					return err
-				}
-				built, _ := os.ReadFile(out)
-				dest := filepath.Join(root, filepath.FromSlash(b.File()))
+			for _, f := range []struct {
+				path  string
+				built []byte
+			}{{plugins.Module, module}, {plugins.SourcesFile, sources}} {
+				dest := filepath.Join(root, filepath.FromSlash(f.path))
 				old, _ := os.ReadFile(dest)
 				switch {
-				case bytes.Equal(built, old):
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: up to date (%d bytes)\n", b.File(), len(built))
+				case bytes.Equal(f.built, old):
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: up to date (%d bytes)\n", f.path, len(f.built))
 				case check:
-					stale = append(stale, b.File())
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: differs from its source's build\n", b.File())
+					stale = append(stale, f.path)
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: differs from its source's build\n", f.path)
 				default:
-					if err := os.WriteFile(dest, built, 0o644); err != nil {
+					if err := os.WriteFile(dest, f.built, 0o644); err != nil {
 						return err
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: built (%d bytes)\n", b.File(), len(built))
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: built (%d bytes)\n", f.path, len(f.built))
 				}
 			}
 			if len(stale) > 0 {
-				return fmt.Errorf("%d built-in module(s) out of date: run valuescope plugins build and commit %s", len(stale), strings.Join(stale, " "))
+				return fmt.Errorf("%d built-in file(s) out of date: run valuescope plugins build and commit %s", len(stale), strings.Join(stale, " "))
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&check, "check", false, "only check that the committed modules match their source")
+	cmd.Flags().BoolVar(&check, "check", false, "only check that the committed module and digests match their source")
 	return cmd
+}
+
+// builtinSources is plugins.SourcesFile's content: each built-in's source
+// digest, over its own package and what it imports of valuescope, the guest
+// SDK that serves it, and the shared module's main package (which picks the
+// plugin: a change there can change any built-in, so it is in all of them).
+func builtinSources(ctx context.Context, root string) ([]byte, error) {
+	const self = "github.com/valuescope/valuescope"
+	goVersion, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOVERSION: %w", err)
+	}
+	mainSum, err := wasmbuild.SourceDigest(ctx, root, self+"/plugins/builtins", plugins.Main)
+	if err != nil {
+		return nil, err
+	}
+	s := plugins.Sources{Go: strings.TrimSpace(string(goVersion)), Digests: map[string]string{}}
+	for _, b := range plugins.All {
+		d, err := wasmbuild.SourceDigest(ctx, root, self, b.Package, self+"/sdk/wasm")
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256([]byte(b.Name + "\n" + d + "\n" + mainSum))
+		s.Digests[b.Name] = hex.EncodeToString(sum[:])
+	}
+	out, err := json.MarshalIndent(s, "", "  ")
+	return append(out, '\n'), err
 }
 
 // moduleRoot finds the valuescope source tree the command runs in.

@@ -31,13 +31,24 @@ type Options struct {
 	Deadline time.Duration
 	// Log receives the plugin's stderr; default slog.Default().
 	Log *slog.Logger
+	// Env is the environment of a Wasm plugin's instances; default empty.
+	// A built-in's is set by Load (it names the plugin the shared module
+	// serves, see package plugins); tests set it to drive a module built
+	// from the built-ins' source.
+	Env map[string]string
 }
 
 // Info is what a loaded plugin is, for the run manifest.
 type Info struct {
 	Ref      string            `json:"ref"`
 	Manifest protocol.Manifest `json:"manifest"`
-	// SHA256 is the digest of the Wasm module, or of the gRPC command's
+	// SHA256 is the digest of the plugin's code: for a .wasm file, of the
+	// module's bytes; for a built-in, of its source as `valuescope plugins
+	// build` recorded it (plugins.Builtin.SourceSHA256: its package and the
+	// packages of valuescope it imports, with the Go version), not of the
+	// module it shares with the other built-ins, so that rebuilding that
+	// module for one built-in leaves the others' digests (and the run stages
+	// fingerprinted with them) unchanged; for a gRPC command, of its
 	// executable when it can be found.
 	SHA256 string `json:"sha256,omitempty"`
 }
@@ -54,18 +65,20 @@ func Load(ctx context.Context, ref string, opts Options) (Plugin, Info, error) {
 		if !ok {
 			return nil, info, fmt.Errorf("unknown built-in plugin %q (built-in: %s)", name, strings.Join(plugins.Names(), ", "))
 		}
-		mod, err := b.Wasm()
+		src, err := b.SourceSHA256()
 		if err != nil {
 			return nil, info, fmt.Errorf("built-in plugin %s: %w", name, err)
 		}
 		if opts.Deadline == 0 {
 			opts.Deadline = -1
 		}
-		wp, err := wasm.Load(ctx, mod, wasmOptions(ref, opts))
+		wo := wasmOptions(ref, opts)
+		wo.Env = b.Env()
+		wp, err := wasm.Load(ctx, plugins.Wasm(), wo)
 		if err != nil {
 			return nil, info, err
 		}
-		p, info.SHA256 = wp, wp.SHA256()
+		p, info.SHA256 = wp, src
 	case strings.HasPrefix(ref, "grpc:"):
 		args := strings.Fields(strings.TrimPrefix(ref, "grpc:"))
 		if len(args) == 0 {
@@ -103,5 +116,6 @@ func wasmOptions(ref string, opts Options) wasm.Options {
 		Deadline:    opts.Deadline,
 		Config:      opts.Config,
 		Log:         opts.Log,
+		Env:         opts.Env,
 	}
 }

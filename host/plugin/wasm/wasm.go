@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,6 +63,10 @@ type Options struct {
 	Config protocol.ConfigureRequest
 	// Log receives the plugin's stdout and stderr; default slog.Default().
 	Log *slog.Logger
+	// Env is every instance's environment (WASI environ); default empty.
+	// The built-in plugins' shared module reads which plugin to serve from
+	// it (see package plugins).
+	Env map[string]string
 }
 
 const (
@@ -229,6 +234,9 @@ func (p *Plugin) instantiate(ctx context.Context, configure bool) (*instance, er
 		WithStartFunctions("_initialize").
 		WithStdout(logw).
 		WithStderr(logw)
+	for _, k := range slices.Sorted(maps.Keys(p.opts.Env)) {
+		cfg = cfg.WithEnv(k, p.opts.Env[k])
+	}
 	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting an instance: %w", p.name, err)

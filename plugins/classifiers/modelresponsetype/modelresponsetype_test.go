@@ -68,7 +68,7 @@ func TestDefaultPromptIsConfigFile(t *testing.T) {
 }
 
 func TestThroughHost(t *testing.T) {
-	mod := plugintest.Module(t, "./plugins/classifiers/modelresponsetype/wasm")
+	mod := plugintest.Module(t, "response-type-model")
 	p, err := plugintest.Load(t, mod, ``, "")
 	if err != nil {
 		t.Fatal(err)

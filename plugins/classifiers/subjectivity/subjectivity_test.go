@@ -139,7 +139,7 @@ func TestRounds(t *testing.T) {
 }
 
 func TestThroughHost(t *testing.T) {
-	mod := plugintest.Module(t, "./plugins/classifiers/subjectivity/wasm")
+	mod := plugintest.Module(t, "subjectivity")
 	p, err := plugintest.Load(t, mod, `{"max_tokens": 200}`, subjectivity.DefaultPrompt)
 	if err != nil {
 		t.Fatal(err)

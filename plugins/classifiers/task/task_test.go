@@ -132,11 +132,11 @@ func TestDefaultPromptsAreConfigFiles(t *testing.T) {
 func TestThroughHost(t *testing.T) {
 	type run = plugintest.RoundCase
 	plugins := []struct {
-		pkg, config string
-		manifest    protocol.Manifest
-		runs        []run
+		name, config string
+		manifest     protocol.Manifest
+		runs         []run
 	}{
-		{"./plugins/classifiers/task/wasm", `{"labels": ["relationships and personal advice", "ethics and philosophy"]}`,
+		{"task", `{"labels": ["relationships and personal advice", "ethics and philosophy"]}`,
 			protocol.Manifest{Name: "task", Version: "1.0.0", ABI: 1, Kind: "classifier", Field: "task", Labels: task.Labels(), Needs: []string{"model"}},
 			[]run{
 				{Name: "good", Answers: []string{`{"reasoning": "Advice.", "task": "relationships and personal advice"}`}, Calls: 1,
@@ -145,7 +145,7 @@ func TestThroughHost(t *testing.T) {
 					Want: []protocol.Annotation{{Field: "task", Label: "other"}}},
 				{Name: "always malformed", Answers: []string{`{"task": "advice"}`}, Calls: 2, Err: "did not parse after a repair round"},
 			}},
-		{"./plugins/classifiers/task/wasm/description", `{"max_chars": 60}`,
+		{"task-description", `{"max_chars": 60}`,
 			protocol.Manifest{Name: "task-description", Version: "1.0.0", ABI: 1, Kind: "extractor", Field: "task_description", Needs: []string{"model"}},
 			[]run{
 				{Name: "good", Answers: []string{`{"task": "Get advice on honest feedback to a friend"}`}, Calls: 1,
@@ -156,7 +156,7 @@ func TestThroughHost(t *testing.T) {
 			}},
 	}
 	for _, pl := range plugins {
-		mod := plugintest.Module(t, pl.pkg)
+		mod := plugintest.Module(t, pl.name)
 		p, err := plugintest.Load(t, mod, pl.config, "")
 		if err != nil {
 			t.Fatal(err)

@@ -155,7 +155,7 @@ func TestAlternativePrompt(t *testing.T) {
 }
 
 func TestThroughHost(t *testing.T) {
-	mod := plugintest.Module(t, "./plugins/extractors/values/wasm")
+	mod := plugintest.Module(t, "values")
 	p, err := plugintest.Load(t, mod, `{"max_values": 5}`, values.DefaultPrompt)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/internal/wasmbuild"
+	"github.com/valuescope/valuescope/plugins"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -26,12 +27,24 @@ var (
 	built = map[string]string{}
 )
 
-// Module builds the main package pkg ("./plugins/classifiers/x/wasm",
-// relative to the module root) to a Wasm module, once per test binary (the
-// go build cache makes a rebuild of unchanged sources cheap), and returns the
-// module's path.
-func Module(tb testing.TB, pkg string) string {
+// Mod is a built-in plugin in a module built from source.
+type Mod struct {
+	// Path is the module's file; Name is the built-in it serves.
+	Path, Name string
+}
+
+// Module builds the built-in plugins' shared module (plugins.Main) from
+// source, once per test binary (the go build cache makes a rebuild of
+// unchanged sources cheap), and returns it serving the built-in name.
+func Module(tb testing.TB, name string) Mod {
 	tb.Helper()
+	if _, ok := plugins.Lookup(name); !ok {
+		tb.Fatalf("no built-in plugin %q", name)
+	}
+	return Mod{Path: buildModule(tb, plugins.Main), Name: name}
+}
+
+func buildModule(tb testing.TB, pkg string) string {
 	mu.Lock()
 	defer mu.Unlock()
 	if p, ok := built[pkg]; ok {
@@ -60,11 +73,13 @@ func Module(tb testing.TB, pkg string) string {
 	return out
 }
 
-// Load loads the module at path through the host with a stage's config
-// table (JSON) and prompt text, and closes it when the test ends.
-func Load(tb testing.TB, path, configJSON, prompt string) (plugin.Plugin, error) {
+// Load loads the module through the host with a stage's config table
+// (JSON) and prompt text, and closes it when the test ends.
+func Load(tb testing.TB, mod Mod, configJSON, prompt string) (plugin.Plugin, error) {
 	tb.Helper()
-	p, _, err := plugin.Load(context.Background(), path, plugin.Options{
+	b, _ := plugins.Lookup(mod.Name)
+	p, _, err := plugin.Load(context.Background(), mod.Path, plugin.Options{
+		Env:       b.Env(),
 		Log:       slog.New(slog.DiscardHandler),
 		Instances: 1,
 		Config:    protocol.ConfigureRequest{ConfigJSON: configJSON, Prompt: prompt},

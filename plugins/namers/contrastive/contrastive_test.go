@@ -127,7 +127,7 @@ func TestDefaultPromptIsConfigFile(t *testing.T) {
 }
 
 func TestThroughHost(t *testing.T) {
-	mod := plugintest.Module(t, "./plugins/namers/contrastive/wasm")
+	mod := plugintest.Module(t, "contrastive-namer")
 	p, err := plugintest.Load(t, mod, `{}`, "")
 	if err != nil {
 		t.Fatal(err)
