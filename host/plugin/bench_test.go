@@ -72,3 +72,26 @@ func benchConversation(size int) *protocol.Conversation {
 	}
 	return c
 }
+
+// BenchmarkBuiltinStart: loading a built-in (compile from the warm
+// compilation cache, instantiate, describe, configure), as a run does per
+// stage; every built-in shares one module, so an instance carries every
+// built-in's code and runs every one's package initialisers.
+func BenchmarkBuiltinStart(b *testing.B) {
+	for _, ref := range []string{"builtin:cue-values", "builtin:values"} {
+		p, _, err := plugin.Load(context.Background(), ref, plugin.Options{Log: quiet, Instances: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close() // warms the compilation cache
+		b.Run(strings.TrimPrefix(ref, "builtin:"), func(b *testing.B) {
+			for b.Loop() {
+				p, _, err := plugin.Load(context.Background(), ref, plugin.Options{Log: quiet, Instances: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.Close()
+			}
+		})
+	}
+}
