@@ -44,6 +44,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valuescope/valuescope/plugins/extractors/cuevalues/cuematch"
 	"github.com/valuescope/valuescope/sdk"
@@ -194,14 +195,20 @@ var groups = []cueGroup{
 	}},
 }
 
-// Read-only after init.
+// Read-only once compiled, on first use (compiled) rather than in an init
+// function: the built-ins share one Wasm module, whose every instance runs
+// every built-in's initialisers.
 var (
-	matcher *cuematch.Matcher
-	cueFam  []family
-	cueW    []int
+	compileOnce sync.Once
+	matcher     *cuematch.Matcher
+	cueFam      []family
+	cueW        []int
 )
 
-func init() {
+// compiled compiles the cue table, once.
+func compiled() { compileOnce.Do(compile) }
+
+func compile() {
 	var patterns []string
 	for _, g := range groups {
 		for _, p := range g.phrases {
@@ -214,7 +221,7 @@ func init() {
 }
 
 // Cues is the number of cue patterns (before alternations are expanded).
-func Cues() int { return matcher.Patterns() }
+func Cues() int { compiled(); return matcher.Patterns() }
 
 // Manifest describes the plugin.
 func Manifest() protocol.Manifest {
@@ -232,6 +239,7 @@ func Manifest() protocol.Manifest {
 
 // New returns the plugin. It takes no configuration: any key is refused.
 func New() *sdk.Func {
+	compiled()
 	return &sdk.Func{Info: Manifest(), Annotate: annotate}
 }
 
@@ -265,6 +273,7 @@ func Classify(c *protocol.Conversation) string {
 // Score sums the weights of the distinct cues in the assistant turns; ok is
 // false when no assistant turn has any text.
 func Score(c *protocol.Conversation) (s Scores, ok bool) {
+	compiled()
 	seen := make([]bool, matcher.Patterns())
 	var quotes []int
 	for i := range c.Turns {

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -85,16 +86,23 @@ type cue struct {
 	lead     []string // the match must follow one of these words, if any
 }
 
-// Read-only after init.
+// Read-only once compiled. They are compiled on first use (compiled), not
+// in an init function: the built-ins share one Wasm module, and every
+// instance of it runs every built-in's initialisers, so an instance serving
+// another plugin would pay ~80 ms for these matchers.
 var (
-	valueNames []string
-	cues       []cue
-	values     *cuematch.Matcher
-	statements *cuematch.Matcher
-	objFirst   []bool // per statement pattern
+	compileOnce sync.Once
+	valueNames  []string
+	cues        []cue
+	values      *cuematch.Matcher
+	statements  *cuematch.Matcher
+	objFirst    []bool // per statement pattern
 )
 
-func init() {
+// compiled compiles the cue tables, once.
+func compiled() { compileOnce.Do(compile) }
+
+func compile() {
 	var patterns []string
 	for i, e := range table {
 		valueNames = append(valueNames, e.value)
@@ -167,16 +175,18 @@ func Manifest() protocol.Manifest {
 
 // Values lists the value names the cue table can emit, sorted.
 func Values() []string {
+	compiled()
 	out := append([]string(nil), valueNames...)
 	sort.Strings(out)
 	return out
 }
 
 // Cues is the number of cue patterns (before alternations are expanded).
-func Cues() int { return values.Patterns() }
+func Cues() int { compiled(); return values.Patterns() }
 
 // New returns the plugin.
 func New() *sdk.Func {
+	compiled()
 	x := &extractor{}
 	return &sdk.Func{
 		Info:     Manifest(),
@@ -244,6 +254,7 @@ func (x *extractor) tooShort(s string) bool {
 // of a longer match ("integrity" in "academic integrity") is not reported:
 // the longer, more specific cue wins.
 func scanValues(text string, fn func(value int, explicit bool, start, end int)) {
+	compiled()
 	lastEnd, lastStart := -1, -1
 	values.Scan(text, func(m cuematch.Match) bool {
 		if m.End == lastEnd && m.Start > lastStart {
@@ -261,6 +272,7 @@ func scanValues(text string, fn func(value int, explicit bool, start, end int)) 
 
 // scanStatements finds the values a user states as theirs.
 func scanStatements(text string, col *collector) {
+	compiled()
 	statements.Scan(text, func(m cuematch.Match) bool {
 		var obj string
 		if objFirst[m.ID] {
