@@ -3,7 +3,7 @@
 // them all (wasm/builtins.wasm, built from builtins/), which is committed and
 // embedded so that `go install` and `go run` users get it without a build
 // step. One module has one Go runtime for all the built-ins (~5 MB, where a
-// module each took ~4 MB each); an instance picks its plugin from the
+// module each took ~4 MB); an instance picks its plugin from the
 // environment variable EnvVar, which the host sets (see builtins/main.go for
 // why). `valuescope plugins build` regenerates the module and
 // wasm/builtins.sources.json, each built-in's source digest; builds are
