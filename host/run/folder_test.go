@@ -163,3 +163,27 @@ func TestManifestAndResolvedConfig(t *testing.T) {
 		t.Fatalf("resolved config: out %q, paths %v, limit %d", resolved.Run.Out, resolved.Dataset.Paths, resolved.Dataset.Limit)
 	}
 }
+
+// --fresh with a stage that does not load fails before it resets anything:
+// the old results are still there for the next run.
+func TestFreshThatFailsKeepsResults(t *testing.T) {
+	dir := t.TempDir()
+	cfg := quickstart(t)
+	first, err := run.Execute(context.Background(), cfg, run.Options{Out: dir, NoReport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := *cfg
+	bad.Stages = append(bad.Stages[:0:0], cfg.Stages...)
+	bad.Stages[0].Plugin = "builtin:no-such-plugin"
+	if _, err := run.Execute(context.Background(), &bad, run.Options{Out: dir, NoReport: true, Fresh: true}); err == nil {
+		t.Fatal("a stage with an unknown plugin ran")
+	}
+	again, err := run.Execute(context.Background(), cfg, run.Options{Out: dir, NoReport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Progress.Done != 0 || again.Progress.Skipped != first.Progress.Done {
+		t.Fatalf("after a failed --fresh: %+v, want every conversation still done", again.Progress)
+	}
+}

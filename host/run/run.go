@@ -132,7 +132,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	paths, format, limit := cfg.Dataset.Paths, cfg.Dataset.Format, cfg.Dataset.Limit
 	if opts.Resume {
 		if _, err := runfolder.Existing(dir); err != nil {
-			return nil, fmt.Errorf("--resume: %s holds no run to resume", dir)
+			return nil, fmt.Errorf("--resume: no run to resume: %w", err)
 		}
 	}
 	// The reader lists the dataset's files before anything is made: a path
@@ -148,6 +148,9 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	folder := claim.Folder
 	started := false
 	defer func() {
+		if first != nil {
+			first.Close() // never handed to the pipeline
+		}
 		if err != nil && !started {
 			claim.Abandon() // a failed start leaves nothing that blocks the corrected command
 		} else {
@@ -171,10 +174,10 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		return nil, err
 	}
 	defer st.Close()
-	if opts.Fresh && exists {
-		if err := st.Reset(ctx); err != nil {
-			return nil, err
-		}
+	// --fresh resets the store only once everything else has loaded (below):
+	// a typo in a plugin or model must not cost the old results.
+	fresh := opts.Fresh && exists
+	if fresh {
 		exists = false
 	}
 
@@ -189,7 +192,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	selection := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, paths...)...)
 	if prev, err := st.Meta("selection"); err != nil {
 		return nil, err
-	} else if prev != "" && prev != selection {
+	} else if !fresh && prev != "" && prev != selection {
 		return nil, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
 	}
 	var filePaths []string
@@ -202,7 +205,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 	if prev, err := st.Meta(datasetKey); err != nil {
 		return nil, err
-	} else if prev != "" {
+	} else if !fresh && prev != "" {
 		was, err := runfolder.DecodeFileIDs(prev)
 		if err != nil {
 			return nil, err
@@ -235,6 +238,11 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		return nil, err
 	}
 	defer closeStages()
+	if fresh {
+		if err := st.Reset(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeConfigs(cfg, folder, opts); err != nil {
 		return nil, err
 	}
@@ -253,9 +261,19 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 	prevManifest, merr := folder.ReadManifest()
 	if merr != nil {
-		opts.Log.Warn("earlier invocations not carried over", "err", merr)
+		// Kept aside, not overwritten: it holds the earlier invocations.
+		bad := folder.Manifest() + ".unreadable"
+		os.Rename(folder.Manifest(), bad)
+		opts.Log.Warn("earlier invocations not carried over; the unreadable manifest is kept", "file", bad, "err", merr)
 	}
 	started = true
+	// The invocation is in the manifest from its start: one that is killed
+	// still shows, with its start and Complete false.
+	running := *m
+	running.AddInvocation(prevManifest, inv)
+	if err := folder.WriteManifest(&running); err != nil {
+		return nil, err
+	}
 
 	// The last reader opened has the per-file counts the manifest reports
 	// (a sampled run opens the dataset twice).
@@ -296,13 +314,13 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if m.Counts, err = st.Count(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
+	if err := folder.WriteManifest(m); err != nil {
+		return nil, err
+	}
 	if runErr == nil {
 		if _, err := export.Write(context.WithoutCancel(ctx), st, dir); err != nil {
 			return nil, fmt.Errorf("exports: %w", err)
 		}
-	}
-	if err := folder.WriteManifest(m); err != nil {
-		return nil, err
 	}
 	return &Result{Dir: dir, Progress: prog, Manifest: m}, runErr
 }

@@ -57,7 +57,10 @@ func Claim(dir, command string) (*Claimed, error) {
 		c.New, c.made = true, true
 	case err != nil:
 		return nil, fmt.Errorf("run folder: %w", err)
-	case len(entries) == 0:
+	case onlyLeftovers(entries):
+		// Empty, or all that is left of a claim killed before it wrote the
+		// marker (its lock file, temporaries): new. Lock decides whether
+		// somebody still holds it.
 		c.New = true
 	default:
 		if !f.marked() {
@@ -98,10 +101,13 @@ func (c *Claimed) Release() error { return c.Lock.Unlock() }
 
 // Abandon undoes a claim whose run failed before it did anything: a folder
 // this claim made is removed with everything in it (only valuescope's files
-// can be there), then the lock released.
+// can be there), an empty folder the user gave is emptied, then the lock is
+// released. The removal happens while the lock is held, so that no other
+// run can have claimed the folder in between (Lock checks that the file it
+// locked is still the folder's).
 func (c *Claimed) Abandon() {
-	c.Lock.Unlock()
 	c.abandon()
+	c.Lock.Unlock()
 }
 
 func (c *Claimed) abandon() {
@@ -122,6 +128,17 @@ func (c *Claimed) abandon() {
 // Marked reports whether valuescope made the folder (or took it over from
 // an earlier valuescope) as a run folder: it holds the marker.
 func (f Folder) Marked() bool { return f.marked() }
+
+// onlyLeftovers reports whether a folder's entries are none, or only what a
+// claim killed before its marker leaves: the lock file and temporaries.
+func onlyLeftovers(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if e.Name() != LockFile && !atomicfile.IsTemp(e.Name()) {
+			return false
+		}
+	}
+	return true
+}
 
 func (f Folder) marked() bool {
 	_, err := os.Stat(f.Path(MarkerFile))

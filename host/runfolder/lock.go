@@ -53,7 +53,14 @@ func (f Folder) Lock(command string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locking run folder: %w", err)
 	}
-	if err := tryLock(file); err != nil {
+	err = tryLock(file)
+	if err == nil && !samePath(file, f.Path(LockFile)) {
+		// The folder was abandoned (removed) between our open and our lock:
+		// the file we hold is not the folder's any more.
+		unlock(file)
+		err = fmt.Errorf("the folder was removed while locking it; run the command again")
+	}
+	if err != nil {
 		file.Close()
 		if errors.Is(err, errLocked) {
 			be := &BusyError{Dir: string(f)}
@@ -79,7 +86,6 @@ func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	l.f.Truncate(0)
 	err := unlock(l.f)
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
@@ -89,3 +95,13 @@ func (l *Lock) Unlock() error {
 }
 
 var errLocked = errors.New("locked")
+
+// samePath reports whether the open file is still the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}

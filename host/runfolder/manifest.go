@@ -16,8 +16,10 @@ import (
 
 // Manifest says what produced a run's results. It is rewritten at the end of
 // every invocation of the run and accumulates over them: Invocations lists
-// each one, ModelUsage is the total over all of them (what the run cost),
-// Counts describes the store as it now is.
+// each one, ModelUsage is the total over all of them (what the folder cost,
+// invocations before a --fresh included), Counts describes the store as it
+// now is. An invocation is written when it starts (Complete false) and again
+// when it ends, so one that is killed still shows.
 type Manifest struct {
 	Valuescope BuildInfo    `json:"valuescope"`
 	Run        RunInfo      `json:"run"`
@@ -151,7 +153,16 @@ func (m *Manifest) AddInvocation(prev *Manifest, inv Invocation) {
 		m.Invocations = append(append([]Invocation(nil), prev.Invocations...), m.Invocations...)
 	}
 	m.Invocations = append(m.Invocations, inv)
-	m.Run.Started = m.Invocations[0].Started
+	// The run began at its first invocation, or at the last that started it
+	// over (--fresh); the usage total still counts every invocation: it is
+	// what the folder cost, and --fresh keeps the answers it paid for.
+	first := 0
+	for i, v := range m.Invocations {
+		if v.Fresh {
+			first = i
+		}
+	}
+	m.Run.Started = m.Invocations[first].Started
 	m.Run.Finished, m.Run.Complete = inv.Finished, inv.Complete
 	m.Progress = inv.Progress
 	var all [][]model.Usage

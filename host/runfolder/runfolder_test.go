@@ -273,3 +273,22 @@ func TestTreeFile(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// A claim killed between its lock and its marker leaves only .lock: the
+// folder is new to the next claim, not "not a run folder".
+func TestClaimAfterKilledClaim(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, runfolder.LockFile), []byte(`{"pid":1}`), 0o644)
+	os.WriteFile(filepath.Join(dir, ".manifest.json.99.tmp"), nil, 0o644)
+	c, err := runfolder.Claim(dir, "test")
+	if err != nil {
+		t.Fatalf("folder with only a lock file refused: %v", err)
+	}
+	if !c.New {
+		t.Error("not new")
+	}
+	c.Abandon()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("abandoned folder holds %d entries", len(entries))
+	}
+}

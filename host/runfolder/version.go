@@ -2,7 +2,9 @@ package runfolder
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 )
@@ -51,7 +53,7 @@ func Build() BuildInfo {
 		}
 	}
 	b.Version = version(bi, ok)
-	if b.Revision == "unknown" {
+	if b.Revision == "unknown" && ownSourceTree() {
 		// `go run` does not stamp the revision; the source tree it ran from
 		// knows it.
 		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
@@ -62,4 +64,17 @@ func Build() BuildInfo {
 		}
 	}
 	return b
+}
+
+// ownSourceTree reports whether the working directory is inside
+// valuescope's own source tree (where `go run` runs it): only then is the
+// git revision there valuescope's, not that of some repository of the
+// user's.
+func ownSourceTree() bool {
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return false
+	}
+	mod, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(top)), "go.mod"))
+	return err == nil && bytes.HasPrefix(mod, []byte("module github.com/valuescope/valuescope\n"))
 }

@@ -19,8 +19,8 @@ import (
 // base; os.CreateTemp puts a random decimal number in place of the star.
 func tempPattern(base string) string { return "." + base + ".*.tmp" }
 
-// isTemp reports whether name is one of Write's temporary files.
-func isTemp(name string) bool {
+// IsTemp reports whether name is one of Write's temporary files.
+func IsTemp(name string) bool {
 	if !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".tmp") {
 		return false
 	}
@@ -48,7 +48,7 @@ func RemoveTemps(dir string) (int, error) {
 	}
 	n := 0
 	for _, e := range entries {
-		if e.Type().IsRegular() && isTemp(e.Name()) {
+		if e.Type().IsRegular() && IsTemp(e.Name()) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return n, err
 			}
