@@ -51,13 +51,9 @@ type AnalysisTable struct {
 // moved since). It returns nil when the file has no such section. Problems
 // are [Errors], with line and key, as from [Load].
 func LoadAnalysis(path string) (*Analysis, error) {
-	src, err := os.ReadFile(path)
+	src, abs, err := readSource(path)
 	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("load config %s: %w", path, err)
+		return nil, err
 	}
 	var a *Analysis
 	c := &checker{cfg: &Config{Path: abs, Source: src}, dir: filepath.Dir(abs)}
@@ -114,4 +110,16 @@ func checkTest(v scope, alpha float64, correction, family string, ints ...int) {
 			v.field(name).errorf("must be >= 0, got %d", ints[i])
 		}
 	}
+}
+
+// readSource reads a config file and makes its path absolute, for Load and
+// LoadAnalysis; a read error wraps the file system's.
+func readSource(path string) (src []byte, abs string, err error) {
+	if src, err = os.ReadFile(path); err != nil {
+		return nil, "", fmt.Errorf("load config: %w", err)
+	}
+	if abs, err = filepath.Abs(path); err != nil {
+		return nil, "", fmt.Errorf("load config %s: %w", path, err)
+	}
+	return src, abs, nil
 }

@@ -200,13 +200,9 @@ type Options struct {
 // *Config is nil. A syntax error stops the check at that line, since nothing
 // after it can be trusted.
 func Load(path string, opts Options) (*Config, error) {
-	src, err := os.ReadFile(path)
+	src, abs, err := readSource(path)
 	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("load config %s: %w", path, err)
+		return nil, err
 	}
 	cfg := &Config{Path: abs, Source: src}
 	if errs := decode(path, src, cfg, &checker{cfg: cfg, dir: filepath.Dir(abs), opts: opts}); len(errs) > 0 {
