@@ -135,12 +135,15 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 			return nil, fmt.Errorf("--resume: no run to resume: %w", err)
 		}
 	}
-	// The reader lists the dataset's files before anything is made: a path
-	// that matches nothing fails here, leaving no folder behind.
-	first, err := dataset.Open(paths, dataset.Options{Format: format, Strict: cfg.Dataset.Strict})
+	// The dataset's files are listed before anything is made: a path that
+	// matches nothing fails here, leaving no folder behind. (Opening reads
+	// no file; the pipeline opens its own reader.)
+	dsOpts := dataset.Options{Format: format, Strict: cfg.Dataset.Strict}
+	listing, err := dataset.Open(paths, dsOpts)
 	if err != nil {
 		return nil, err
 	}
+	listing.Close()
 	claim, err := runfolder.Claim(dir, "valuescope run "+cfg.Path)
 	if err != nil {
 		return nil, err
@@ -148,9 +151,6 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	folder := claim.Folder
 	started := false
 	defer func() {
-		if first != nil {
-			first.Close() // never handed to the pipeline
-		}
 		if err != nil && !started {
 			claim.Abandon() // a failed start leaves nothing that blocks the corrected command
 		} else {
@@ -196,7 +196,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		return nil, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
 	}
 	var filePaths []string
-	for _, f := range first.Files() {
+	for _, f := range listing.Files() {
 		filePaths = append(filePaths, f.Path)
 	}
 	ids, err := runfolder.Identify(filePaths)
@@ -277,14 +277,9 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 
 	// The last reader opened has the per-file counts the manifest reports
 	// (a sampled run opens the dataset twice).
-	last := first
+	last := listing
 	open := func() (dataset.Source, error) {
-		if first != nil {
-			r := first
-			first = nil
-			return r, nil
-		}
-		r, err := dataset.Open(paths, dataset.Options{Format: format, Strict: cfg.Dataset.Strict})
+		r, err := dataset.Open(paths, dsOpts)
 		if err != nil {
 			return nil, err
 		}
