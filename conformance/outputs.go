@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/valuescope/valuescope/host/plugin"
@@ -12,44 +11,19 @@ import (
 )
 
 // CheckName reports why an item name is not a short normalised name, or ""
-// when it is one. A normalised name is what the taxonomy expects to group:
-// "epistemic humility", not " Epistemic  Humility." — 1 to
-// plugin.MaxItemName bytes of valid UTF-8, lower case, words separated by
-// single spaces, no leading or trailing space or sentence punctuation, no
-// control or invisible formatting characters.
-func CheckName(name string) string { return checkName(name, true) }
+// when it is one: protocol.CheckItemName, the rule the host applies in runs
+// too.
+func CheckName(name string) string { return errText(protocol.CheckItemName(name)) }
 
 // checkDisplayName is CheckName but for upper case, which a namer's cluster
-// names may have ("Intellectual clarity").
-func checkDisplayName(name string) string { return checkName(name, false) }
+// names may have ("Intellectual clarity"): protocol.CheckDisplayName.
+func checkDisplayName(name string) string { return errText(protocol.CheckDisplayName(name)) }
 
-func checkName(name string, lower bool) string {
-	switch {
-	case name == "":
-		return "is empty"
-	case len(name) > plugin.MaxItemName:
-		return fmt.Sprintf("is %d bytes long, over %d: a value name is a few words, not a sentence", len(name), plugin.MaxItemName)
-	case !utf8.ValidString(name):
-		return "is not valid UTF-8"
-	case strings.TrimSpace(name) != name:
-		return "has leading or trailing white space"
-	case strings.Contains(name, "  "):
-		return "has a run of spaces"
-	case lower && strings.ToLower(name) != name:
-		return "is not lower case"
-	case strings.ContainsAny(name[len(name)-1:], ".,;:!?"):
-		return "ends with punctuation"
+func errText(err error) string {
+	if err == nil {
+		return ""
 	}
-	for _, r := range name {
-		switch {
-		case r == ' ':
-		case unicode.IsSpace(r):
-			return fmt.Sprintf("has the white space %U: separate words with single spaces", r)
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			return fmt.Sprintf("has the control or formatting character %U", r)
-		}
-	}
-	return ""
+	return err.Error()
 }
 
 // checkOutput checks one conversation's annotations: the host's own checks
@@ -94,7 +68,7 @@ func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
 		}
 		for j, it := range a.Items {
 			if why := check(it.Name); why != "" {
-				return fmt.Sprintf("annotation %d item %d: name %s %s", i, j, quote(truncate(it.Name, 60)), why)
+				return fmt.Sprintf("annotation %d item %d: %s", i, j, why)
 			}
 			for k, v := range it.Attrs {
 				if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {

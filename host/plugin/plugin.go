@@ -139,8 +139,9 @@ func CheckManifest(m protocol.Manifest) error {
 	return nil
 }
 
-// MaxItemName bounds an item name: values are short names, not sentences.
-const MaxItemName = 100
+// MaxItemName bounds an item name: protocol.MaxItemNameBytes, kept under
+// its old name for callers of this package.
+const MaxItemName = protocol.MaxItemNameBytes
 
 // CheckAnnotations checks a plugin's output against its manifest: fields it
 // declared, labels from its label set, item names short and non-empty.
