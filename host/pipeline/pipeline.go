@@ -70,6 +70,13 @@ type Options struct {
 	Seed   int64
 	// MaxRounds bounds model-call rounds per conversation and stage.
 	MaxRounds int
+	// MaxFailureShare stops the run early (a *StageFailedError) once a
+	// stage has failed for more than this share of the conversations it
+	// processed in this run, counted from FailureShareAfter of them on: a
+	// stage that fails that often is broken (a plugin bug, a bad config, a
+	// model that is down), and going on would spend time and model calls on
+	// errors. 0 or 1 and above: never stop.
+	MaxFailureShare float64
 	// Progress, if set, is called about every ProgressEvery with the counts so far.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
@@ -90,6 +97,30 @@ type Progress struct {
 	// Models summarises the model calls so far (calls, cache hits, tokens,
 	// cost), when the caller fills it in; the pipeline does not know them.
 	Models string `json:"-"`
+}
+
+// FailureShareAfter is how many conversations a stage must have processed
+// before MaxFailureShare applies: a few early failures are not yet a share
+// (a stage failing 10% of conversations crosses 50% in its first 20 with a
+// probability of about 1e-6).
+const FailureShareAfter = 20
+
+// StageFailedError is why a run stopped early: a stage failed for more than
+// Options.MaxFailureShare of the conversations it processed.
+type StageFailedError struct {
+	Stage     string
+	Failed    int64 // conversations the stage failed for in this run
+	Processed int64 // conversations the stage processed in this run
+	MaxShare  float64
+	// Common is the most common error message (truncated), Times how many
+	// of the failures gave it.
+	Common string
+	Times  int64
+}
+
+func (e *StageFailedError) Error() string {
+	return fmt.Sprintf("stage %s failed for %d of the %d conversations it processed (%.0f%%, more than max_failure_share = %g); most common error (%d of %d): %s",
+		e.Stage, e.Failed, e.Processed, 100*float64(e.Failed)/float64(max(e.Processed, 1)), e.MaxShare, e.Times, e.Failed, e.Common)
 }
 
 // Opener opens the dataset; a sampled run reads it twice.
@@ -139,9 +170,9 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 	}
 	defer src.Close()
 
-	r := &runner{stages: stages, opts: opts, done: done, start: time.Now()}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	r := &runner{stages: stages, opts: opts, done: done, start: time.Now(), stop: cancel, tallies: make([]tally, len(stages))}
 	jobs := make(chan job, opts.Workers*2)
 	results := make(chan store.Result, opts.Workers*4)
 	bad := make(chan store.BadRecord, 64)
@@ -193,6 +224,58 @@ type runner struct {
 	start  time.Time
 
 	convs, completed, skipped, errors, bad atomic.Int64
+	// stop ends the run early with its cause (a *StageFailedError).
+	stop    context.CancelCauseFunc
+	tallies []tally // per stage, for MaxFailureShare
+}
+
+// tally counts one stage's outcomes in this run and its error messages.
+type tally struct {
+	mu                sync.Mutex
+	processed, failed int64
+	messages          map[string]int64
+	stopped           bool
+}
+
+// Bounds on what a tally keeps of error messages: enough to name the most
+// common one, not a copy of every error a broken stage gives.
+const (
+	maxMessages   = 64
+	maxMessageLen = 300
+)
+
+// count records one outcome of stage i and stops the run once the stage has
+// failed for more than its allowed share.
+func (r *runner) count(i int, errMsg string) {
+	share := r.opts.MaxFailureShare
+	t := &r.tallies[i]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.processed++
+	if errMsg == "" {
+		return
+	}
+	t.failed++
+	if len(errMsg) > maxMessageLen {
+		errMsg = errMsg[:maxMessageLen] + "..."
+	}
+	if t.messages == nil {
+		t.messages = map[string]int64{}
+	}
+	if _, ok := t.messages[errMsg]; ok || len(t.messages) < maxMessages {
+		t.messages[errMsg]++
+	}
+	if share <= 0 || share >= 1 || t.stopped || t.processed < FailureShareAfter || float64(t.failed) <= share*float64(t.processed) {
+		return
+	}
+	t.stopped = true
+	e := &StageFailedError{Stage: r.stages[i].Name, Failed: t.failed, Processed: t.processed, MaxShare: share}
+	for msg, n := range t.messages {
+		if n > e.Times || (n == e.Times && msg < e.Common) {
+			e.Common, e.Times = msg, n
+		}
+	}
+	r.stop(e)
 }
 
 func (r *runner) progress() Progress {
@@ -304,7 +387,7 @@ func (r *runner) work(ctx context.Context, jobs <-chan job, results chan<- store
 		}
 		pc := plugin.FromConversation(j.conv, conv.MetaJSON)
 		prior := r.done[j.seq]
-		for _, s := range r.stages {
+		for i, s := range r.stages {
 			res, already := prior[s.Name]
 			if !already {
 				out := r.runStage(ctx, s, conv, pc)
@@ -315,6 +398,8 @@ func (r *runner) work(ctx context.Context, jobs <-chan job, results chan<- store
 				case results <- out:
 				case <-ctx.Done():
 				}
+				// Counted once stored: the result that stops the run is kept.
+				r.count(i, out.Err)
 				res = store.StageResult{OK: out.Err == ""}
 				for _, a := range out.Items {
 					if a.IsLabel {
