@@ -2,7 +2,7 @@
 //
 // A run file has these sections:
 //
-//	[run]            name, output folder, worker count
+//	[run]            name, output folder, worker count, the failure share that stops a run
 //	[dataset]        the files to read (files, folders or globs) and how
 //	[models.NAME]    any number of named models: provider, model id, endpoint, limits
 //	[[stages]]       the plugins to run, in order, each with its model, prompt and
@@ -79,7 +79,20 @@ type Run struct {
 	// Workers is the number of conversations processed at once; 0 in the
 	// file means one per usable CPU (runtime.GOMAXPROCS), which Load fills in.
 	Workers int `toml:"workers"`
+	// MaxFailureShare stops the run early (exit status 4) once a stage has
+	// failed for more than this share of the conversations it processed in
+	// the invocation, counted from its 20th conversation on; what was done
+	// is kept, with the manifest and the exports. Greater than 0, at most 1
+	// (1: never stop); default 0.5. A stage failing for most conversations is
+	// broken (a plugin bug, a wrong config, a model that is down or refuses
+	// the key), and going on spends hours and model calls on errors; one
+	// failing for fewer is data with gaps, which the run finishes and reports
+	// (exit status 3).
+	MaxFailureShare float64 `toml:"max_failure_share"`
 }
+
+// DefaultMaxFailureShare is Run.MaxFailureShare when the file sets none.
+const DefaultMaxFailureShare = 0.5
 
 // Dataset says which conversations to read.
 type Dataset struct {
@@ -228,6 +241,13 @@ func (r *Run) validate(v scope) {
 	}
 	if r.Workers == 0 {
 		r.Workers = runtime.GOMAXPROCS(0)
+	}
+	share := v.field("max_failure_share")
+	switch {
+	case !v.c.defined[share.p.String()]:
+		r.MaxFailureShare = DefaultMaxFailureShare
+	case !(r.MaxFailureShare > 0 && r.MaxFailureShare <= 1): // NaN too
+		share.errorf("must be greater than 0 and at most 1 (1: never stop the run), got %g", r.MaxFailureShare)
 	}
 }
 

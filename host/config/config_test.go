@@ -106,7 +106,7 @@ plugin = "grpc:bin/plugin --fast"
 	}
 	abs := func(rel string) string { return filepath.Join(root, filepath.FromSlash(rel)) }
 	want := &Config{
-		Run: Run{Name: "quickstart", Out: abs("runs/quickstart"), Workers: 3},
+		Run: Run{Name: "quickstart", Out: abs("runs/quickstart"), Workers: 3, MaxFailureShare: DefaultMaxFailureShare},
 		Dataset: Dataset{
 			Paths:  []string{abs("data/demo.jsonl"), abs("data/more"), abs("data/more/*.jsonl")},
 			Format: "wildchat",
@@ -156,6 +156,28 @@ paths = ["../data/demo.jsonl"]
 	if cfg.Dataset.Format != "auto" {
 		t.Errorf("Dataset.Format = %q, want auto", cfg.Dataset.Format)
 	}
+	if cfg.Run.MaxFailureShare != DefaultMaxFailureShare {
+		t.Errorf("Run.MaxFailureShare = %g, want %g", cfg.Run.MaxFailureShare, DefaultMaxFailureShare)
+	}
+}
+
+// max_failure_share is kept as written within (0, 1] and refused outside,
+// 0 included: written, it is not the default.
+func TestMaxFailureShare(t *testing.T) {
+	root := project(t)
+	for text, want := range map[string]float64{"1": 1, "0.25": 0.25, "0": -1, "1.5": -1, "-0.1": -1, "nan": -1} {
+		path := writeConfig(t, root, "share.toml", "[run]\nmax_failure_share = "+text+"\n[dataset]\npaths = [\"../data/demo.jsonl\"]\n")
+		cfg, err := Load(path, Options{})
+		if want < 0 {
+			if err == nil || !strings.Contains(err.Error(), "share.toml:2: run.max_failure_share: must be greater than 0 and at most 1") {
+				t.Errorf("%s: %v, want refused", text, err)
+			}
+			continue
+		}
+		if err != nil || cfg.Run.MaxFailureShare != want {
+			t.Errorf("%s: %v, %v", text, cfg, err)
+		}
+	}
 }
 
 // TestLoadReportsEveryProblem checks that one Load finds every problem of
@@ -201,7 +223,7 @@ keep = ["3", 4]
 		msg  string
 	}{
 		{2, "run.workers", `expected an integer, got string "four"`},
-		{3, "run.colour", "unknown key (valid: name, out, workers)"},
+		{3, "run.colour", "unknown key (valid: name, out, workers, max_failure_share)"},
 		{5, "dataset.paths", "required"}, // reported at its table's header
 		{6, "dataset.pahts", `unknown key, did you mean "paths"?`},
 		{7, "dataset.format", `unknown format "jsnol" (known: auto, jsonl, sharegpt, wildchat)`},
