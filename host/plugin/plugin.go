@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -59,8 +60,11 @@ type ModelCaller interface {
 const DefaultMaxRounds = 8
 
 // Annotate runs a conversation through p to the end: round after round while
-// the plugin asks for model calls, which models performs. The annotations are
-// checked against the manifest (fields, labels, item names).
+// the plugin asks for model calls, which models performs. Every reply is
+// checked (CheckResponse: its shape, the protocol's limits, the manifest's
+// fields, labels and the item-name rule) before anything of it is used, so
+// that a faulty or hostile plugin's reply fails its conversation with a short
+// error rather than reaching the store.
 func Annotate(ctx context.Context, p Plugin, c *protocol.Conversation, models ModelCaller, maxRounds int) ([]protocol.Annotation, error) {
 	if maxRounds <= 0 {
 		maxRounds = DefaultMaxRounds
@@ -71,16 +75,14 @@ func Annotate(ctx context.Context, p Plugin, c *protocol.Conversation, models Mo
 		if err != nil {
 			return nil, err
 		}
+		if err := CheckResponse(p.Manifest(), resp); err != nil {
+			return nil, err
+		}
 		switch {
 		case resp.Error != "":
-			return nil, &PluginError{Plugin: p.Manifest().Name, Msg: resp.Error}
+			return nil, &PluginError{Plugin: p.Manifest().Name, Msg: cleanText(resp.Error)}
 		case len(resp.ModelCalls) == 0:
-			if err := CheckAnnotations(p.Manifest(), resp.Annotations); err != nil {
-				return nil, err
-			}
 			return resp.Annotations, nil
-		case len(resp.Annotations) > 0:
-			return nil, malformed(p, "both annotations and model calls in one response")
 		case models == nil:
 			return nil, malformed(p, "asked for model calls, but this stage has no model")
 		case int(req.Round)+1 >= maxRounds:
@@ -92,6 +94,27 @@ func Annotate(ctx context.Context, p Plugin, c *protocol.Conversation, models Mo
 		}
 		req = &protocol.ProcessRequest{Conversation: c, Round: req.Round + 1, ModelResponses: answers, State: resp.State}
 	}
+}
+
+// CheckResponse checks one reply of Process: exactly one of an error, model
+// calls or annotations (none at all is valid: the plugin found nothing); an
+// error message of at most protocol.MaxErrorBytes; annotations that pass
+// CheckAnnotations. The error is a *PluginError whose message begins
+// "protocol violation:" and quotes at most a short prefix of anything big.
+func CheckResponse(m protocol.Manifest, resp *protocol.ProcessResponse) error {
+	violation := func(format string, args ...any) error {
+		return &PluginError{Plugin: m.Name, Msg: "protocol violation: " + fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case len(resp.Error) > protocol.MaxErrorBytes:
+		return violation("an error message of %d bytes, over the %d-byte limit (it began %s)", len(resp.Error), protocol.MaxErrorBytes, quote(resp.Error, 60))
+	case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
+		return violation("an error (%s) and %d annotation(s) and %d model call(s) in one response: set exactly one of annotations, model_calls, error",
+			quote(resp.Error, 60), len(resp.Annotations), len(resp.ModelCalls))
+	case len(resp.Annotations) > 0 && len(resp.ModelCalls) > 0:
+		return violation("both annotations and model calls in one response")
+	}
+	return CheckAnnotations(m, resp.Annotations)
 }
 
 // PluginError is a conversation the plugin itself declined or failed to
@@ -107,7 +130,19 @@ func malformed(p Plugin, msg string) error {
 	return &PluginError{Plugin: p.Manifest().Name, Msg: "protocol violation: " + msg}
 }
 
-// CheckManifest checks what a plugin says of itself at load.
+// Bounds on a manifest's strings and lists: a manifest is printed by the
+// kit and `plugins list` and recorded in every run's manifest, so it must be
+// short text a terminal shows as it is.
+const (
+	maxManifestName        = 100
+	maxManifestVersion     = 100
+	maxManifestDescription = 4 << 10
+	maxManifestList        = protocol.MaxItems // labels, fields or needs
+)
+
+// CheckManifest checks what a plugin says of itself at load: the ABI, a
+// known kind and what that kind needs, a name and a field, and every string
+// short, valid UTF-8 and free of control and formatting characters.
 func CheckManifest(m protocol.Manifest) error {
 	var errs []string
 	if m.ABI != protocol.ABI {
@@ -126,15 +161,55 @@ func CheckManifest(m protocol.Manifest) error {
 	}
 	for _, n := range m.Needs {
 		if n != protocol.NeedModel && n != protocol.NeedEmbeddings {
-			errs = append(errs, fmt.Sprintf("needs %q: want %q or %q", n, protocol.NeedModel, protocol.NeedEmbeddings))
+			errs = append(errs, fmt.Sprintf("needs %s: want %q or %q", quote(n, 60), protocol.NeedModel, protocol.NeedEmbeddings))
 		}
 	}
+	text := func(what, s string, max int) {
+		if err := checkText(what, s, max); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	text("name", m.Name, maxManifestName)
+	text("version", m.Version, maxManifestVersion)
+	text("description", m.Description, maxManifestDescription)
+	text("field", m.Field, protocol.MaxAttrKeyBytes)
+	for _, l := range []struct {
+		what string
+		n    int
+	}{{"labels", len(m.Labels)}, {"fields", len(m.Fields)}, {"needs", len(m.Needs)}} {
+		if l.n > maxManifestList {
+			errs = append(errs, fmt.Sprintf("%d %s, over the limit of %d", l.n, l.what, maxManifestList))
+		}
+	}
+	for _, f := range m.Fields {
+		text("field", f, protocol.MaxAttrKeyBytes)
+	}
+	for _, l := range m.Labels {
+		text("label", l, protocol.MaxLabelBytes)
+	}
 	if len(errs) > 0 {
-		name := m.Name
-		if name == "" {
-			name = "plugin"
+		name := "plugin"
+		if m.Name != "" && checkText("", m.Name, maxManifestName) == nil {
+			name = m.Name
 		}
 		return fmt.Errorf("%s: invalid manifest: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkText refuses a manifest's string that is longer than max bytes, not
+// valid UTF-8, or has a control or formatting character (an escape code a
+// terminal would obey, a right-to-left override that makes text lie).
+func checkText(what, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return fmt.Errorf("%s %s is %d bytes long, over the limit of %d", what, quote(s, 60), len(s), max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s %s is not valid UTF-8", what, quote(s, 60))
+	}
+	if i := strings.IndexFunc(s, isControlOrFormat); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return fmt.Errorf("%s %s has the control or formatting character %U", what, quote(s, 60), r)
 	}
 	return nil
 }
@@ -143,30 +218,76 @@ func CheckManifest(m protocol.Manifest) error {
 // its old name for callers of this package.
 const MaxItemName = protocol.MaxItemNameBytes
 
-// CheckAnnotations checks a plugin's output against its manifest: fields it
-// declared, labels from its label set, item names short and non-empty.
+// CheckAnnotations checks a plugin's annotations against its manifest and the
+// protocol's limits: at most protocol.MaxItems annotations and items in all;
+// fields it declared; labels from its label set; item names that pass
+// protocol.CheckItemName (protocol.CheckDisplayName for a kind with display
+// names, a namer's); at most protocol.MaxAttrs attributes an item, with
+// non-empty keys of at most protocol.MaxAttrKeyBytes without control
+// characters and values of at most protocol.MaxAttrValueBytes, all valid
+// UTF-8. The error is a *PluginError.
 func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
+	bad := func(format string, args ...any) error {
+		return &PluginError{m.Name, fmt.Sprintf(format, args...)}
+	}
+	// Counted first, so that a huge reply is refused before it is walked.
+	items := 0
+	for _, a := range anns {
+		items += len(a.Items)
+	}
+	if len(anns) > protocol.MaxItems || items > protocol.MaxItems {
+		return bad("%d annotations with %d items in one reply, over the limit of %d", len(anns), items, protocol.MaxItems)
+	}
 	fields := append([]string{m.Field}, m.Fields...)
 	spec, _ := LookupKind(m.Kind) // known: CheckManifest passed at load
+	checkName := protocol.CheckItemName
+	if spec != nil && spec.DisplayNames {
+		checkName = protocol.CheckDisplayName
+	}
 	for i, a := range anns {
 		field := a.Field
 		if field == "" {
 			field = m.Field
 		}
 		if !slices.Contains(fields, field) {
-			return &PluginError{m.Name, fmt.Sprintf("annotation %d: field %q not declared in the manifest (%s)", i, field, strings.Join(fields, ", "))}
+			return bad("annotation %d: field %s not declared in the manifest (%s)", i, quote(field, 60), strings.Join(fields, ", "))
 		}
 		if a.Label != "" && !slices.Contains(m.Labels, a.Label) {
-			return &PluginError{m.Name, fmt.Sprintf("annotation %d: label %q not in the manifest's labels", i, a.Label)}
+			return bad("annotation %d: label %s not in the manifest's labels", i, quote(a.Label, 60))
 		}
 		if spec != nil && spec.Output == OutputLabels && a.Label == "" {
-			return &PluginError{m.Name, fmt.Sprintf("annotation %d: a classifier's annotation needs a label", i)}
+			return bad("annotation %d: a classifier's annotation needs a label", i)
 		}
 		for j, it := range a.Items {
-			if strings.TrimSpace(it.Name) == "" || len(it.Name) > MaxItemName {
-				return &PluginError{m.Name, fmt.Sprintf("annotation %d item %d: name %q: want 1 to %d bytes", i, j, truncate(it.Name, 40), MaxItemName)}
+			if err := checkName(it.Name); err != nil {
+				return bad("annotation %d item %d: %v", i, j, err)
+			}
+			if len(it.Attrs) > protocol.MaxAttrs {
+				return bad("annotation %d item %d (%s): %d attributes, over the limit of %d", i, j, quote(it.Name, 60), len(it.Attrs), protocol.MaxAttrs)
+			}
+			for k, v := range it.Attrs {
+				if err := checkAttr(k, v); err != nil {
+					return bad("annotation %d item %d (%s): %v", i, j, quote(it.Name, 60), err)
+				}
 			}
 		}
+	}
+	return nil
+}
+
+// checkAttr checks one attribute of an item against the protocol's limits.
+func checkAttr(k, v string) error {
+	switch {
+	case k == "":
+		return errors.New("an attribute with an empty key")
+	case len(k) > protocol.MaxAttrKeyBytes:
+		return fmt.Errorf("attribute key %s is %d bytes long, over the limit of %d", quote(k, 60), len(k), protocol.MaxAttrKeyBytes)
+	case !utf8.ValidString(k) || strings.ContainsFunc(k, isControlOrFormat):
+		return fmt.Errorf("attribute key %s: want valid UTF-8 without control or formatting characters", quote(k, 60))
+	case len(v) > protocol.MaxAttrValueBytes:
+		return fmt.Errorf("attribute %s is %d bytes long, over the limit of %d (it began %s)", quote(k, 60), len(v), protocol.MaxAttrValueBytes, quote(v, 60))
+	case !utf8.ValidString(v):
+		return fmt.Errorf("attribute %s: the value %s is not valid UTF-8", quote(k, 60), quote(v, 60))
 	}
 	return nil
 }
@@ -184,26 +305,51 @@ func ClusterName(m protocol.Manifest, anns []protocol.Annotation) (name, descrip
 		return "", "", &PluginError{m.Name, fmt.Sprintf("a namer answers one annotation with one item (the cluster's name); got %d annotation(s) with %d item(s)", len(anns), items)}
 	}
 	it := anns[0].Items[0]
-	if !utf8.ValidString(it.Name) || strings.TrimSpace(it.Name) != it.Name || strings.ContainsFunc(it.Name, unicode.IsControl) {
-		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %q: want valid UTF-8 without control characters or surrounding space", truncate(it.Name, 40))}
+	if err := protocol.CheckDisplayName(it.Name); err != nil {
+		return "", "", &PluginError{m.Name, "cluster " + err.Error()}
 	}
 	for k := range it.Attrs {
 		if k != protocol.AttrDescription {
-			return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %q: attribute %q: a namer's item has only %q", truncate(it.Name, 40), truncate(k, 40), protocol.AttrDescription)}
+			return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: attribute %s: a namer's item has only %q", quote(it.Name, 60), quote(k, 60), protocol.AttrDescription)}
 		}
 	}
 	desc := it.Attrs[protocol.AttrDescription]
-	if !utf8.ValidString(desc) {
-		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %q: the description is not valid UTF-8", truncate(it.Name, 40))}
+	if err := checkAttr(protocol.AttrDescription, desc); err != nil {
+		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: %v", quote(it.Name, 60), err)}
 	}
 	return it.Name, desc, nil
 }
 
-func truncate(s string, n int) string {
+// quote quotes s for an error message, cut to at most n bytes at a character
+// boundary (with "…" after it when cut), so that an error about a huge or
+// hostile string neither grows with it nor carries its control characters
+// to a terminal.
+func quote(s string, n int) string {
 	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	cut := n
+	for cut > 0 && cut > n-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
+func isControlOrFormat(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+
+// cleanText is a plugin's message made fit for a terminal and a report: its
+// invalid UTF-8, control and formatting characters (an escape code, a
+// right-to-left override) replaced by U+FFFD; new lines and tabs stay.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && isControlOrFormat(r) }) {
 		return s
 	}
-	return s[:n] + "..."
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && isControlOrFormat(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 }
 
 // CallError is a call the plugin did not complete (trap, deadline, crash,
