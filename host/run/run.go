@@ -86,6 +86,8 @@ func (o *Options) Validate() error {
 // Result is what a run did.
 type Result struct {
 	Dir string
+	// Started is set once the stages are loaded and the pipeline began.
+	Started bool
 	// Report is the path of report.html, when one was written, and
 	// Taxonomy what its tree is (the run's own taxonomy, built or reused,
 	// or why the values are listed flat).
@@ -95,11 +97,17 @@ type Result struct {
 	Manifest *runfolder.Manifest
 }
 
-// Execute runs cfg. It returns context.Canceled (wrapped) when interrupted:
-// what was finished is stored, and the same command resumes.
+// Execute runs cfg. Its Result is never nil: on an error it says as much as
+// was done (Started false: the run stopped before any conversation was read).
+//
+// Interrupted (ctx cancelled) at any moment, it returns an error that
+// wraps context.Canceled, once every plugin it loaded is closed: what was
+// finished is stored, and the same command resumes. A stage that failed for
+// more than its share stops the run with a *pipeline.StageFailedError, the
+// manifest and the exports written.
 func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
-		return nil, err
+		return &Result{Dir: opts.Out}, err
 	}
 	res, err := execute(ctx, cfg, opts)
 	if err != nil || opts.NoReport {
@@ -112,7 +120,7 @@ func Execute(ctx context.Context, cfg *config.Config, opts Options) (*Result, er
 		err = report.Write(res.Dir, d)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return res, fmt.Errorf("report: %w", err)
 	}
 	res.Report, res.Taxonomy = filepath.Join(res.Dir, report.HTMLFile), d.Taxonomy
 	return res, nil
@@ -129,10 +137,11 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if opts.Out != "" {
 		dir = opts.Out // as given, for the messages; the resolved config has it absolute
 	}
+	res = &Result{Dir: dir}
 	paths, format, limit := cfg.Dataset.Paths, cfg.Dataset.Format, cfg.Dataset.Limit
 	if opts.Resume {
 		if _, err := runfolder.Existing(dir); err != nil {
-			return nil, fmt.Errorf("--resume: no run to resume: %w", err)
+			return res, fmt.Errorf("--resume: no run to resume: %w", err)
 		}
 	}
 	// The dataset's files are listed before anything is made: a path that
@@ -141,12 +150,12 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	dsOpts := dataset.Options{Format: format, Strict: cfg.Dataset.Strict}
 	listing, err := dataset.Open(paths, dsOpts)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	listing.Close()
 	claim, err := runfolder.Claim(dir, "valuescope run "+cfg.Path)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	folder := claim.Folder
 	started := false
@@ -171,7 +180,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		st, err = store.Open(folder.Store())
 	}
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer st.Close()
 	// --fresh resets the store only once everything else has loaded (below):
@@ -191,9 +200,9 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	// another would mix conversations from both.
 	selection := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, paths...)...)
 	if prev, err := st.Meta("selection"); err != nil {
-		return nil, err
+		return res, err
 	} else if !fresh && prev != "" && prev != selection {
-		return nil, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
+		return res, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
 	}
 	var filePaths []string
 	for _, f := range listing.Files() {
@@ -201,17 +210,17 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 	ids, err := runfolder.Identify(filePaths)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	if prev, err := st.Meta(datasetKey); err != nil {
-		return nil, err
+		return res, err
 	} else if !fresh && prev != "" {
 		was, err := runfolder.DecodeFileIDs(prev)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		if err := folder.CheckDataset(was, ids); err != nil {
-			return nil, err
+			return res, err
 		}
 	}
 
@@ -219,43 +228,43 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	for _, other := range opts.CacheFrom {
 		of, err := runfolder.Existing(other)
 		if err != nil {
-			return nil, fmt.Errorf("--cache-from: %w", err)
+			return res, fmt.Errorf("--cache-from: %w", err)
 		}
 		o, err := store.Open(of.Store())
 		if err != nil {
-			return nil, fmt.Errorf("--cache-from: %w", err)
+			return res, fmt.Errorf("--cache-from: %w", err)
 		}
 		defer o.Close()
 		readCaches = append(readCaches, o)
 	}
 	models, err := model.Open(cfg.Models, model.Options{Cache: st, ReadCaches: readCaches, Offline: opts.Offline, Log: opts.Log})
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer models.Close()
 	stages, closeStages, err := loadStages(ctx, cfg, models, m, opts.Log)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer closeStages()
 	if fresh {
 		if err := st.Reset(ctx); err != nil {
-			return nil, err
+			return res, err
 		}
 	}
 	if err := writeConfigs(cfg, folder, opts); err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := st.SetMeta("selection", selection); err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := st.SetMeta(datasetKey, runfolder.EncodeFileIDs(ids)); err != nil {
-		return nil, err
+		return res, err
 	}
 	if opts.RetryErrors {
 		n, err := st.ClearErrors(ctx)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		opts.Log.Info("redoing failed stages", "results", n)
 	}
@@ -272,7 +281,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	running := *m
 	running.AddInvocation(prevManifest, inv)
 	if err := folder.WriteManifest(&running); err != nil {
-		return nil, err
+		return res, err
 	}
 
 	// The last reader opened has the per-file counts the manifest reports
@@ -293,9 +302,10 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 			opts.Progress(p)
 		}
 	}
+	res.Started = true
 	prog, runErr := pipeline.Run(ctx, open, st, stages, pipeline.Options{
 		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed,
-		Progress: progress, Log: opts.Log,
+		MaxFailureShare: cfg.Run.MaxFailureShare, Progress: progress, Log: opts.Log,
 	})
 	m.Models = models.Models()
 	inv.Finished, inv.Complete = time.Now().UTC(), prog.Finished
@@ -306,18 +316,23 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 	m.AddInvocation(prevManifest, inv)
 	m.Dataset.Files = describeFiles(last.Files(), ids)
+	res.Progress, res.Manifest = prog, m
 	if m.Counts, err = st.Count(context.WithoutCancel(ctx)); err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := folder.WriteManifest(m); err != nil {
-		return nil, err
+		return res, err
 	}
-	if runErr == nil {
+	// A run stopped by a failing stage is written out like a finished one:
+	// its exports show what failed (errors.csv) and what was done. An
+	// interrupted one is not: it is left to be resumed, promptly.
+	var failed *pipeline.StageFailedError
+	if runErr == nil || errors.As(runErr, &failed) {
 		if _, err := export.Write(context.WithoutCancel(ctx), st, dir); err != nil {
-			return nil, fmt.Errorf("exports: %w", err)
+			return res, fmt.Errorf("exports: %w", err)
 		}
 	}
-	return &Result{Dir: dir, Progress: prog, Manifest: m}, runErr
+	return res, runErr
 }
 
 // datasetKey is the store's metadata key for the identity of the dataset
@@ -356,6 +371,12 @@ func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m
 		}
 	}
 	for _, sc := range cfg.Stages {
+		// Interrupted between two loads: the next one would only be closed
+		// again (a gRPC plugin's start can take seconds).
+		if err := context.Cause(ctx); err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("loading stage %s: interrupted: %w", sc.Name, err)
+		}
 		var prompt []byte
 		if sc.Prompt != "" {
 			var err error
@@ -396,6 +417,10 @@ func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m
 		})
 		if err != nil {
 			closeAll()
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				// Whatever the backend made of the cancellation, it is one.
+				err = fmt.Errorf("interrupted: %w (%v)", context.Cause(ctx), err)
+			}
 			return nil, nil, fmt.Errorf("stage %s: %w", sc.Name, err)
 		}
 		promptSHA := ""
@@ -404,6 +429,11 @@ func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m
 		}
 		fp := pipeline.Fingerprint(sc.Plugin, info.SHA256, info.Manifest.Version, confJSON, promptSHA, modelSpec, strings.Join(sc.Keep, "\x00"))
 		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Models: caller, Fingerprint: fp})
+		if err := context.Cause(ctx); err != nil {
+			// Loaded as the signal came: closed with the others.
+			closeAll()
+			return nil, nil, fmt.Errorf("stage %s: interrupted: %w", sc.Name, err)
+		}
 		m.Stages = append(m.Stages, runfolder.StageInfo{Name: sc.Name, Plugin: runfolder.PluginInfo(info), ConfigJSON: confJSON, PromptFile: sc.Prompt,
 			PromptSHA256: promptSHA, Model: sc.Model, Keep: sc.Keep, Fingerprint: fp})
 	}
