@@ -48,3 +48,20 @@ func FuzzTranscript(f *testing.F) {
 		}
 	})
 }
+
+// A name NormalizeName accepts passes the host's rule: a model's odd output
+// is tidied or dropped, never sent to fail the conversation.
+func FuzzNormalizeName(f *testing.F) {
+	for _, s := range []string{"Epistemic Humility", "hon\u200besty", "a\x07b", "\ufeffcare\u202e", " x_y. ", "İstanbul", "ǅemal", "\xffhonesty"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		name, ok := NormalizeName(s, 60)
+		if !ok {
+			return
+		}
+		if err := protocol.CheckItemName(name); err != nil {
+			t.Fatalf("NormalizeName(%q) = %q: %v", s, name, err)
+		}
+	})
+}

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
-// MaxNameBytes is the host's bound on an item name (plugin.MaxItemName).
-const MaxNameBytes = 100
+// MaxNameBytes is the host's bound on an item name.
+const MaxNameBytes = protocol.MaxItemNameBytes
 
 // Patterns of personal data: what a name must not contain and what evidence
 // has redacted.
@@ -24,14 +26,24 @@ var (
 // canonical form: lower case; underscores read as spaces; white space
 // collapsed to single spaces; punctuation and symbols trimmed from both
 // ends (so "Honesty." and "- honesty" are "honesty"; hyphens and
-// apostrophes inside stay: "self-determination"). ok is false, and the name
+// apostrophes inside stay: "self-determination"); control characters read
+// as spaces and invisible formatting characters (a zero-width space, a
+// right-to-left override) dropped, so that the name passes the host's rule
+// (protocol.CheckItemName) rather than failing the conversation. ok is false, and the name
 // must be dropped, when the result is empty, longer than maxRunes characters
 // or MaxNameBytes bytes, has no letter (digits only, say), or looks like
 // personal data: an e-mail address, a URL or web domain, an @handle, or a
 // phone number (7 or more digits).
 func NormalizeName(s string, maxRunes int) (name string, ok bool) {
-	s = strings.ToValidUTF8(s, "")
-	s = strings.ReplaceAll(s, "_", " ")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '_' || unicode.IsControl(r):
+			return ' '
+		case unicode.Is(unicode.Cf, r):
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 	if PersonalData(s) {
 		return "", false
 	}
