@@ -66,7 +66,10 @@ type Options struct {
 	// NoReport skips report.html at the end of the run.
 	NoReport bool
 	Progress func(pipeline.Progress)
-	Log      *slog.Logger
+	// Log is the run's log (the terminal's): its level decides what shows,
+	// the plugins' own lines included, which are logged at Info and always
+	// go to RUN/plugins.log as well.
+	Log *slog.Logger
 }
 
 // Validate checks the options on their own (the config is checked by
@@ -166,6 +169,13 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 			claim.Release()
 		}
 	}()
+	// The plugins' own output goes to the folder's plugin log, whatever the
+	// terminal shows (opts.Log decides that).
+	plog, err := openPluginLog(folder, PluginLogLimit, fmt.Sprintf("valuescope run %s (valuescope %s, pid %d)", cfg.Path, runfolder.Build().Version, os.Getpid()))
+	if err != nil {
+		return res, err
+	}
+	defer plog.Close()
 	exists := !claim.New
 	if _, serr := os.Stat(folder.Store()); serr != nil {
 		exists = false
@@ -242,7 +252,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		return res, err
 	}
 	defer models.Close()
-	stages, closeStages, err := loadStages(ctx, cfg, models, m, opts.Log)
+	stages, closeStages, err := loadStages(ctx, cfg, models, m, plog.logger(opts.Log))
 	if err != nil {
 		return res, err
 	}
@@ -362,7 +372,8 @@ func resolve(cfg *config.Config, opts Options) *config.Config {
 	return &c
 }
 
-// loadStages loads each stage's plugin with its config and prompt.
+// loadStages loads each stage's plugin with its config and prompt; log
+// receives what the plugins write.
 func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m *runfolder.Manifest, log *slog.Logger) ([]pipeline.Stage, func(), error) {
 	var stages []pipeline.Stage
 	closeAll := func() {

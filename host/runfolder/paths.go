@@ -10,6 +10,8 @@
 //	config.orig.toml  the config as written
 //	manifest.json     what produced the results, over every invocation
 //	store.sqlite      the run store (package store)
+//	plugins.log       every line the plugins wrote, over every invocation
+//	                  (plugins.log.old: the one before, once it was full)
 //	annotations.csv, annotations.parquet, conversations.csv, errors.csv
 //	report.html, report.json  the report
 //	taxonomy/FIELD.tree.csv   the run's own taxonomy of a field
@@ -32,8 +34,13 @@ const (
 	OrigConfigFile = "config.orig.toml"
 	MarkerFile     = ".valuescope-run"
 	LockFile       = ".lock"
-	TreeDir        = "taxonomy"
-	AnalysisDir    = "analysis"
+	// PluginLogFile receives the plugins' own output (their stderr, a Wasm
+	// module's stdout), appended by every invocation; OldPluginLogFile is
+	// the previous one, kept when it reached its size bound.
+	PluginLogFile    = "plugins.log"
+	OldPluginLogFile = "plugins.log.old"
+	TreeDir          = "taxonomy"
+	AnalysisDir      = "analysis"
 )
 
 // Folder is a run folder's path; its methods name the files in it.
@@ -50,6 +57,12 @@ func (f Folder) Config() string { return filepath.Join(string(f), ConfigFile) }
 
 // OrigConfig is the path of the config as written.
 func (f Folder) OrigConfig() string { return filepath.Join(string(f), OrigConfigFile) }
+
+// PluginLog is the path of plugins.log.
+func (f Folder) PluginLog() string { return filepath.Join(string(f), PluginLogFile) }
+
+// OldPluginLog is the path of plugins.log.old.
+func (f Folder) OldPluginLog() string { return filepath.Join(string(f), OldPluginLogFile) }
 
 // Analysis is the folder of the analysis tables.
 func (f Folder) Analysis() string { return filepath.Join(string(f), AnalysisDir) }
