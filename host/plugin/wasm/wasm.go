@@ -54,7 +54,16 @@ type Options struct {
 	// little on every call (see the benchmarks); it is what stops a plugin
 	// that loops forever.
 	Deadline time.Duration
-	// MaxOutput bounds one reply; default 64 MiB.
+	// StartTimeout bounds an instance's start-up: instantiation (the
+	// module's start section and _initialize) and, at load, vs_abi,
+	// vs_encoding, vs_describe and vs_configure together; an instance the
+	// pool adds later gets it for its instantiation and vs_configure.
+	// Default 30 s; negative: none. It applies only when calls have a
+	// deadline (Deadline > 0): that is what makes wazero watch the context,
+	// and a plugin run without deadlines (a built-in) is trusted.
+	StartTimeout time.Duration
+	// MaxOutput bounds one reply (of vs_describe, vs_configure and
+	// vs_process); default protocol.MaxReplyBytes.
 	MaxOutput int
 	// CacheDir holds compiled modules; default the user cache folder.
 	// "off" disables the cache.
@@ -70,10 +79,11 @@ type Options struct {
 }
 
 const (
-	defaultMemoryLimit = 256 << 20
-	defaultDeadline    = 10 * time.Second
-	defaultMaxOutput   = 64 << 20
-	pageSize           = 64 << 10
+	defaultMemoryLimit  = 256 << 20
+	defaultDeadline     = 10 * time.Second
+	defaultStartTimeout = 30 * time.Second
+	defaultMaxOutput    = protocol.MaxReplyBytes
+	pageSize            = 64 << 10
 )
 
 // The exports protocol v1 requires (sdk/ABI.md).
@@ -117,6 +127,9 @@ func Load(ctx context.Context, wasm []byte, opts Options) (*Plugin, error) {
 	if opts.Deadline == 0 {
 		opts.Deadline = defaultDeadline
 	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = defaultStartTimeout
+	}
 	if opts.MaxOutput <= 0 {
 		opts.MaxOutput = defaultMaxOutput
 	}
@@ -155,24 +168,49 @@ func Load(ctx context.Context, wasm []byte, opts Options) (*Plugin, error) {
 		p.rt.Close(ctx)
 		return nil, err
 	}
-	inst, err := p.instantiate(ctx, false)
-	if err != nil {
+	if err := p.start(ctx); err != nil {
 		p.rt.Close(ctx)
 		return nil, err
+	}
+	return p, nil
+}
+
+// start makes the first instance, asks it what it is and configures it,
+// under the start-up deadline.
+func (p *Plugin) start(ctx context.Context) error {
+	ctx, cancel := p.startContext(ctx)
+	defer cancel()
+	inst, err := p.instantiate(ctx, false)
+	if err != nil {
+		return err
 	}
 	if err := p.handshake(ctx, inst); err != nil {
 		inst.mod.Close(ctx)
-		p.rt.Close(ctx)
-		return nil, err
+		return err
 	}
 	if err := p.configure(ctx, inst); err != nil {
 		inst.mod.Close(ctx)
-		p.rt.Close(ctx)
-		return nil, err
+		return err
 	}
 	p.tokens <- struct{}{}
 	p.idle <- inst
-	return p, nil
+	return nil
+}
+
+// startTimeout is the cause of a start-up context's end: the plugin did not
+// start within d.
+type startTimeout struct{ d time.Duration }
+
+func (e *startTimeout) Error() string {
+	return fmt.Sprintf("did not start within %s (instantiation, its start section or _initialize, or vs_abi, vs_describe or vs_configure did not return)", e.d)
+}
+
+// startContext is ctx bounded by the start-up deadline, when there is one.
+func (p *Plugin) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.opts.Deadline <= 0 || p.opts.StartTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, p.opts.StartTimeout, &startTimeout{p.opts.StartTimeout})
 }
 
 // compilationCache opens the on-disk cache of compiled modules. wazero keys
@@ -239,6 +277,10 @@ func (p *Plugin) instantiate(ctx context.Context, configure bool) (*instance, er
 	}
 	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			err = p.explain(ctx, err)
+		}
 		return nil, fmt.Errorf("%s: starting an instance: %w", p.name, err)
 	}
 	inst := &instance{
@@ -420,6 +462,10 @@ func (p *Plugin) explain(ctx context.Context, err error) error {
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
+			var start *startTimeout
+			if errors.As(context.Cause(ctx), &start) {
+				return p.callError(callerr.Timeout, start)
+			}
 			if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) && p.opts.Deadline > 0 {
 				return p.callError(callerr.Timeout, fmt.Errorf("did not finish within %s", p.opts.Deadline))
 			}
@@ -464,7 +510,9 @@ func (p *Plugin) get(ctx context.Context) (*instance, error) {
 			<-p.tokens
 			return nil, errClosed
 		}
-		inst, err := p.instantiate(ctx, true)
+		sctx, cancel := p.startContext(ctx)
+		inst, err := p.instantiate(sctx, true)
+		cancel()
 		if err != nil {
 			<-p.tokens
 			return nil, err

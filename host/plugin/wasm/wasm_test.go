@@ -109,7 +109,7 @@ func TestRawModules(t *testing.T) {
 		{"-X main.abi=2", "speaks plugin ABI 2; this host speaks ABI 1", ""},
 		{"-X main.reply=garbage", "", "malformed reply"},
 		{"-X main.reply=oob", "", "outside the module's memory"},
-		{"-X main.reply=huge", "", "over the 67108864-byte limit"},
+		{"-X main.reply=huge", "", "over the 8388608-byte limit"},
 		{"", "", ""},
 	}
 	for _, c := range cases {
