@@ -2,10 +2,14 @@
 // real conversations. This file is wiring only: each subcommand lives in its
 // own file and calls into host/.
 //
-// Exit status: 0 success, 1 failure, 2 usage error.
+// Exit status (README, "Exit codes"): 0 success; 1 failure; 2 usage error;
+// 3 the run finished but a stage failed for some conversations; 4 the run
+// stopped early because a stage failed for more than its share
+// (max_failure_share); 130 interrupted (Ctrl-C, SIGTERM).
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +24,26 @@ import (
 // version is set at build time with -ldflags "-X main.version=..."; main
 // hands it to runfolder, which reports it in --version and every manifest.
 var version = ""
+
+// The exit statuses, in one place (the package doc, run --help and the
+// README list them).
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitStageErrors = 3
+	exitStopped     = 4
+	exitInterrupted = 130 // 128 + SIGINT, as a shell reports a Ctrl-C
+)
+
+// statusError is an error with its own exit status.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+func (e statusError) Unwrap() error { return e.err }
 
 // usageError marks an error in how the command was called (exit status 2).
 type usageError struct{ error }
@@ -68,13 +92,19 @@ func execute(argv []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
-		return 0
+		return exitOK
 	}
 	fmt.Fprintln(stderr, "valuescope:", err)
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+	var se statusError
+	switch {
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command"):
 		fmt.Fprintln(stderr, "Run 'valuescope --help' for usage.")
-		return 2
+		return exitUsage
+	case errors.As(err, &se):
+		return se.status
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
 	}
-	return 1
+	return exitFailed
 }

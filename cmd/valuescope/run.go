@@ -1,13 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,7 +29,7 @@ func init() { commands = append(commands, newRunCmd) }
 
 func newRunCmd() *cobra.Command {
 	var o run.Options
-	var quiet bool
+	var quiet, verbose bool
 	cmd := &cobra.Command{
 		Use:   "run CONFIG",
 		Short: "Run a config's stages over its dataset into a run folder (resumes an interrupted run)",
@@ -33,7 +38,18 @@ func newRunCmd() *cobra.Command {
 			"Interrupted (Ctrl-C, kill, crash), the same command finishes the run: nothing done\n" +
 			"is lost or redone. Changing a stage's plugin, config, prompt or model redoes that\n" +
 			"stage and the ones after it. --dataset runs the same stages over another dataset\n" +
-			"(a cross-dataset run; give it its own --out).",
+			"(a cross-dataset run; give it its own --out).\n\n" +
+			"Every plugin's own output (stderr, a Wasm module's stdout) goes to RUN/plugins.log,\n" +
+			"and to the terminal too with --verbose.\n\n" +
+			"Exit status:\n" +
+			"  0    the run finished and every stage succeeded for every conversation\n" +
+			"  1    an error (a config, plugin or dataset that cannot be used, a failing store)\n" +
+			"  2    a usage error\n" +
+			"  3    the run finished, but some stage failed for some conversations (errors.csv;\n" +
+			"       --retry-errors redoes them)\n" +
+			"  4    the run stopped early: a stage failed for more than [run] max_failure_share\n" +
+			"       (default 0.5) of its conversations; what was done is kept and exported\n" +
+			"  130  interrupted (Ctrl-C, SIGTERM); the same command resumes",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			cfg, err := loadConfig(a[0])
@@ -46,34 +62,47 @@ func newRunCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			stderr := cmd.ErrOrStderr()
-			o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo // the plugins' own lines among them
+			}
+			o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 			if !quiet {
 				o.Progress = progressReporter(stderr, int64(max(o.Limit, o.Sample, cfg.Dataset.Limit)))
 			}
 			res, err := run.Execute(ctx, cfg, o)
-			if errors.Is(err, context.Canceled) && res != nil {
-				fmt.Fprintf(stderr, "\ninterrupted: %d conversations done and stored in %s; run the same command again to resume\n",
-					res.Progress.Done+res.Progress.Skipped, res.Dir)
-				return errors.New("interrupted")
-			}
-			if err != nil {
+			var failed *pipeline.StageFailedError
+			switch {
+			case errors.Is(err, context.Canceled):
+				if !quiet {
+					fmt.Fprintln(stderr) // end the progress bar's line
+				}
+				if !res.Started {
+					return statusError{exitInterrupted, fmt.Errorf("interrupted before any conversation was processed (%s); the same command starts the run", res.Dir)}
+				}
+				return statusError{exitInterrupted, fmt.Errorf("interrupted: %d conversations done and stored in %s; run the same command again to resume",
+					res.Progress.Done+res.Progress.Skipped, res.Dir)}
+			case errors.As(err, &failed):
+				summary(cmd.OutOrStdout(), res)
+				return statusError{exitStopped, fmt.Errorf("stopped early: %w; what was done is kept and exported (%s); fix the stage, then run the same command with --retry-errors",
+					failed, filepath.Join(res.Dir, "errors.csv"))}
+			case err != nil:
 				return err
 			}
-			p := res.Progress
-			fmt.Fprintf(cmd.OutOrStdout(), "%d conversations (%d done now, %d already done), %d stage errors, %d bad records set aside, in %s\n",
-				p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), p.BadRecords, p.Elapsed.Round(time.Millisecond))
-			if len(res.Manifest.ModelUsage) > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "models: %s\n", model.Summary(res.Manifest.ModelUsage))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "run folder: %s\n", res.Dir)
+			summary(cmd.OutOrStdout(), res)
 			if res.Report != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", res.Report)
 				writeTaxonomy(cmd.OutOrStdout(), res.Taxonomy)
+			}
+			if n := res.Manifest.Counts.Total(); n > 0 {
+				return statusError{exitStageErrors, fmt.Errorf("the run finished with %d stage errors (%s); see %s; --retry-errors redoes them",
+					n, byStage(res.Manifest.Counts.Errors), filepath.Join(res.Dir, "errors.csv"))}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
+
 	f.StringSliceVar(&o.Dataset, "dataset", nil, "run over this dataset instead of the config's (files, folders, globs)")
 	f.StringVar(&o.Format, "format", "", "format of --dataset (default auto)")
 	f.IntVar(&o.Limit, "limit", 0, "only the first N conversations")
@@ -87,7 +116,32 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&o.RetryErrors, "retry-errors", false, "redo the stages that failed for some conversations in an earlier invocation")
 	f.BoolVar(&o.NoReport, "no-report", false, "do not write report.html at the end of the run")
 	f.BoolVar(&quiet, "quiet", false, "no progress output")
+	f.BoolVarP(&verbose, "verbose", "v", false, "show the plugins' own output (always in RUN/plugins.log) and the run's notes on stderr")
 	return cmd
+}
+
+// summary prints what a run did: its counts, model usage and folder.
+func summary(w io.Writer, res *run.Result) {
+	p := res.Progress
+	fmt.Fprintf(w, "%d conversations (%d done now, %d already done), %d stage errors, %d bad records set aside, in %s\n",
+		p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), p.BadRecords, p.Elapsed.Round(time.Millisecond))
+	if len(res.Manifest.ModelUsage) > 0 {
+		fmt.Fprintf(w, "models: %s\n", model.Summary(res.Manifest.ModelUsage))
+	}
+	fmt.Fprintf(w, "run folder: %s\n", res.Dir)
+}
+
+// byStage is "values 8, task 1": the stages with errors, most first.
+func byStage(errs map[string]int64) string {
+	names := slices.Collect(maps.Keys(errs))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(errs[b], errs[a]), cmp.Compare(a, b)) })
+	var parts []string
+	for _, n := range names {
+		if errs[n] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", n, errs[n]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // progressReporter shows a progress bar on a terminal and a log line every

@@ -200,7 +200,9 @@ func TestRetryErrors(t *testing.T) {
 	os.WriteFile(wasm, testplugins.Wasm(t, "echo", ""), 0o644)
 	demo, _ := filepath.Abs(filepath.Join("..", "..", "data", "demo", "conversations.jsonl"))
 	cfg := filepath.Join(dir, "panic.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`[dataset]
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[run]
+max_failure_share = 1
+[dataset]
 paths = [%q]
 [[stages]]
 name = "echo"
@@ -219,8 +221,99 @@ mode = "panic"
 	} {
 		argv := append([]string{"run", "--quiet", "--no-report", "--out", out}, c.args...)
 		code, stdout, errs := valuescope(t, append(argv, cfg)...)
-		if code != 0 || !strings.Contains(stdout, c.want) {
+		if code != exitStageErrors || !strings.Contains(stdout, c.want) || !strings.Contains(errs, "the run finished with 80 stage errors (echo 80)") {
 			t.Fatalf("%v: exit %d\n%s\n%s", c.args, code, stdout, errs)
+		}
+	}
+}
+
+// stageConfig writes a config of one stage, the gRPC test plugin
+// host/run/testdata/stageplugin with the given flags and [stages.config]
+// lines, over the demo conversations.
+func stageConfig(t *testing.T, flags, config string) string {
+	t.Helper()
+	bin := testplugins.Binary(t, "host/run/testdata/stageplugin")
+	demo, _ := filepath.Abs(filepath.Join("..", "..", "data", "demo", "conversations.jsonl"))
+	cfg := filepath.Join(t.TempDir(), "stage.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[run]
+workers = 2
+[dataset]
+paths = [%q]
+[[stages]]
+name = "flaky"
+plugin = "grpc:%s %s"
+[stages.config]
+%s
+`, demo, bin, flags, config)), 0o644)
+	return cfg
+}
+
+// The exit status says how the run went: 0 clean; 3 finished with stage
+// errors; 4 stopped early by a stage failing for most conversations, having
+// written its manifest and exports but not attempted the rest.
+func TestRunExitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a gRPC plugin")
+	}
+	for _, c := range []struct {
+		config string
+		status int
+		stdout string
+		stderr string
+	}{
+		{"", exitOK, "(80 done now, 0 already done), 0 stage errors", ""},
+		{"fail_every = 10", exitStageErrors, "(80 done now, 0 already done), 8 stage errors", "the run finished with 8 stage errors (flaky 8)"},
+		{"fail_every = 1", exitStopped, "stage errors", "stopped early: stage flaky failed for "},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		code, stdout, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, stageConfig(t, "", c.config))
+		if code != c.status || !strings.Contains(stdout, c.stdout) || !strings.Contains(errs, c.stderr) {
+			t.Fatalf("%s: exit %d, want %d\n%s\n%s", c.config, code, c.status, stdout, errs)
+		}
+		if c.status != exitStopped {
+			continue
+		}
+		if !strings.Contains(errs, "more than max_failure_share = 0.5); most common error") || !strings.Contains(errs, "stageplugin: failing as configured") {
+			t.Errorf("the message names no share or error: %s", errs)
+		}
+		for _, f := range []string{"manifest.json", "errors.csv", "annotations.csv"} {
+			if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+				t.Error(err)
+			}
+		}
+		if rows := readCSV(t, filepath.Join(out, "errors.csv")); len(rows)-1 < 20 || len(rows)-1 >= 80 {
+			t.Errorf("%d errors stored: want at least 20 and not all 80 attempted", len(rows)-1)
+		}
+	}
+}
+
+// What a plugin writes to its stderr is in RUN/plugins.log, under its name;
+// on the terminal only with --verbose.
+func TestPluginOutputLogged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a gRPC plugin")
+	}
+	cfg := stageConfig(t, "-name b", `say = "hello from b"`)
+	for _, verbose := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "run")
+		argv := []string{"run", "--quiet", "--no-report", "--out", out}
+		if verbose {
+			argv = append(argv, "--verbose")
+		}
+		code, stdout, errs := valuescope(t, append(argv, cfg)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "plugins.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(b)
+		if !strings.Contains(log, " -name b: b: hello from b (configured)") || strings.Count(log, "hello from b (conversation ") != 80 {
+			t.Fatalf("plugins.log:\n%s", log)
+		}
+		if shown := strings.Contains(errs, "hello from b (configured)"); shown != verbose {
+			t.Errorf("verbose %v: on stderr %v:\n%s", verbose, shown, errs)
 		}
 	}
 }
