@@ -29,6 +29,11 @@ type Options struct {
 	// call, which costs ~6x on a Go-compiled module's round trip (see the
 	// wasm package's benchmarks). Negative: no deadline.
 	Deadline time.Duration
+	// StartTimeout bounds a plugin's start-up when calls have a deadline:
+	// for a Wasm module, instantiation (its start section, _initialize) and
+	// vs_abi, vs_describe and vs_configure. 0 takes the default, 30 s;
+	// negative: none. A built-in, run without deadlines, gets none.
+	StartTimeout time.Duration
 	// Log receives the plugin's stderr; default slog.Default().
 	Log *slog.Logger
 	// Env is the environment of a Wasm plugin's instances; default empty.
@@ -110,12 +115,13 @@ func Load(ctx context.Context, ref string, opts Options) (Plugin, Info, error) {
 
 func wasmOptions(ref string, opts Options) wasm.Options {
 	return wasm.Options{
-		Name:        ref,
-		Instances:   opts.Instances,
-		MemoryLimit: opts.MemoryLimit,
-		Deadline:    opts.Deadline,
-		Config:      opts.Config,
-		Log:         opts.Log,
-		Env:         opts.Env,
+		Name:         ref,
+		Instances:    opts.Instances,
+		MemoryLimit:  opts.MemoryLimit,
+		Deadline:     opts.Deadline,
+		StartTimeout: opts.StartTimeout,
+		Config:       opts.Config,
+		Log:          opts.Log,
+		Env:          opts.Env,
 	}
 }

@@ -117,3 +117,16 @@ func TestHostileModulesBuilt(t *testing.T) {
 		}
 	}
 }
+
+// A configuration refusal over the protocol's error limit fails Load with a
+// short error; before, the whole message was quoted.
+func TestConfigureErrorLimit(t *testing.T) {
+	p, err, _ := loadWithin(t, hostile(t, "configerror"), wasm.Options{Name: "configerror.wasm"}, 20*time.Second)
+	if err == nil {
+		p.Close()
+		t.Fatal("loaded")
+	}
+	if !strings.Contains(err.Error(), "an error message of 5000 bytes, over the 4096-byte limit") || len(err.Error()) > 300 {
+		t.Errorf("error %.300q (%d bytes): want a short one saying the message is over the limit", err, len(err.Error()))
+	}
+}
