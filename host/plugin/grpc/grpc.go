@@ -12,17 +12,46 @@
 // Failures fail the call they happen in, with an error naming the plugin and
 // the conversation, and never the host:
 //
-//   - the process dies (crash, killed): the calls in flight fail with a
-//     call error (callerr.Error, which is plugin.CallError) of kind Crashed
-//     giving its exit status and the end of its stderr; the next call
-//     starts a new process (describe, check, configure again);
+//   - the process dies (crash, killed, over its memory limit): the call in
+//     flight fails with a call error (callerr.Error, which is
+//     plugin.CallError) of kind Crashed giving its exit status and the end
+//     of its stderr, and the next call starts a new process (describe,
+//     check, configure again). When several calls were in flight, which one
+//     killed the process is not known: each is run once more, alone in a
+//     new process, so that only the calls that crash a process fail;
 //   - a call overruns the deadline: it fails with kind Timeout. A plugin
 //     cannot be told to stop a call (sdk.Plugin.Process takes no context), so
 //     the process is retired: new calls go to a fresh one, and the old one is
 //     killed as soon as its other calls in flight have ended;
-//   - restarts are serialized, spaced by an exponential backoff, and bounded
-//     (MaxRestarts within RestartWindow): past the bound, Process fails at
-//     once with ErrKeepsCrashing until the window lets a restart through.
+//   - restarts are serialized; the calls that need a process wait for the
+//     restart under way (within their context) rather than fail. A process
+//     that completed a call is restarted at once; one that died before
+//     completing any, after a backoff that doubles with each such death in a
+//     row (Options.Backoff, MaxBackoff). A plugin that crashes on some
+//     conversations is so restarted as often as it crashes; one that cannot
+//     start (Options.MaxStartFailures restarts in a row failed) is given up
+//     on, and every later call fails at once with ErrCannotRestart.
+//
+// A plugin process runs in a process group of its own, and its children are
+// killed with it whenever it ends (retired, crashed, killed over its memory,
+// closed, or a load cancelled while it starts): a plugin leaves no process
+// behind. On Linux, when the host may make cgroups in the cgroup v2
+// hierarchy (root, or a delegated subtree), each process starts in a cgroup
+// of its own, which holds every descendant whatever it does (setsid, double
+// fork); without one, the descendants are found under /proc every 100 ms
+// and at the kill, so a child that leaves the process group and whose
+// parent exits within those 100 ms escapes. On other Unix systems only the
+// process group is killed; on Windows, only the process. The host reads the
+// plugin's stdout and stderr itself and closes them shortly after the
+// process exited, so a child still holding them cannot keep Close (or the
+// handling of a crash) waiting.
+//
+// Options.MemoryLimit bounds the resident memory (VmRSS) of a process and
+// its children, summed, measured every 100 ms (Linux only; elsewhere it is
+// not enforced): over it, the process is killed, and the calls in flight
+// fail saying so. Memory allocated faster than it is measured may exceed
+// the limit by what can be touched in 100 ms; PeakMemory reports the
+// highest measured.
 //
 // The plugin's stderr (and the stdout and stderr of a Go plugin, which
 // go-plugin forwards) goes to the log, a line at a time, under its name.
@@ -33,10 +62,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,21 +98,29 @@ type Options struct {
 	Config protocol.ConfigureRequest
 	// Log receives the plugin's stderr and the restarts; default slog.Default().
 	Log *slog.Logger
-	// MaxRestarts bounds the restarts within RestartWindow; default 5,
-	// negative: a dead process is not restarted.
-	MaxRestarts int
+	// MemoryLimit bounds the resident memory of a plugin process and of every
+	// process it starts, summed (Linux; see the package comment); default
+	// 256 MiB, negative: none.
+	MemoryLimit int64
+	// MaxStartFailures is how many restarts in a row may fail (the process
+	// does not come up, or does not answer its health check, Describe or
+	// Configure) before the plugin is given up on: every later call then
+	// fails at once with ErrCannotRestart. Default 3.
+	MaxStartFailures int
+	// Backoff is the wait before restarting a process that died without
+	// completing a call since it started, doubled for each further one in a
+	// row, up to MaxBackoff; a process that completed a call is restarted at
+	// once. Defaults 100 ms and 5 s.
+	Backoff, MaxBackoff time.Duration
 }
 
 const (
-	defaultDeadline     = 10 * time.Second
-	defaultStartTimeout = 30 * time.Second
-	defaultMaxRestarts  = 5
-	// RestartWindow is the period MaxRestarts counts restarts over.
-	RestartWindow = time.Minute
-	// The backoff before the n-th restart within the window (n ≥ 2) is
-	// firstBackoff·2^(n-2), at most maxBackoff; the first is immediate.
-	firstBackoff = 100 * time.Millisecond
-	maxBackoff   = 5 * time.Second
+	defaultDeadline         = 10 * time.Second
+	defaultStartTimeout     = 30 * time.Second
+	defaultMemoryLimit      = 256 << 20
+	defaultMaxStartFailures = 3
+	defaultBackoff          = 100 * time.Millisecond
+	defaultMaxBackoff       = 5 * time.Second
 )
 
 // Plugin is a plugin subprocess, restarted when it dies. It is safe for
@@ -94,34 +131,47 @@ type Plugin struct {
 	opts     Options
 	manifest protocol.Manifest
 
-	starting chan struct{} // one slot: one (re)start at a time
+	// life is cancelled by Close: it ends a restart under way.
+	life   context.Context
+	cancel context.CancelFunc
+	gate   gate // a call retried alone holds it exclusively
 
-	mu       sync.Mutex
-	cur      *proc              // where new calls go; nil once it died or was retired
-	procs    map[*proc]struct{} // every process not yet killed
-	restarts []time.Time        // restarts within the window
-	lastExit string             // why the last process was retired
-	closed   bool
-	kills    sync.WaitGroup
+	mu         sync.Mutex
+	cur        *proc              // where new calls go; nil once it died or was retired
+	procs      map[*proc]struct{} // every process not yet killed
+	restarting chan struct{}      // closed when the restart under way ends; nil when none is
+	fruitless  int                // processes in a row that died, or did not start, without completing a call
+	startFails int                // restarts in a row that failed
+	broken     error              // set once startFails reached MaxStartFailures
+	lastExit   string             // why the last process was retired
+	restarts   int
+	peak       int64 // the highest resident memory of a process that ended
+	closed     bool
+	kills      sync.WaitGroup
 }
 
 // proc is one running subprocess.
 type proc struct {
 	client *goplugin.Client
-	cmd    *exec.Cmd
+	r      *procRunner
 	rpc    pluginv1.PluginClient
 	pid    int
 	out    *pluginlog.Writer
 
 	// guarded by Plugin.mu
 	inflight int
+	served   bool // completed a call
 	retired  bool
 	killed   bool
+	// atDeath is how many calls were in flight when the process was found
+	// dead (by the first of them to fail); 0 until then.
+	atDeath int
 }
 
 // Load starts the plugin command (command[0] is the program, looked up in
 // PATH when it has no slash), checks that it speaks protocol v1, reads its
-// manifest and configures it.
+// manifest and configures it. When ctx ends first, Load returns at once and
+// the process is killed, with its children.
 func Load(ctx context.Context, command []string, opts Options) (*Plugin, error) {
 	if len(command) == 0 || command[0] == "" {
 		return nil, errors.New("grpc plugin: empty command")
@@ -132,18 +182,29 @@ func Load(ctx context.Context, command []string, opts Options) (*Plugin, error) 
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = defaultStartTimeout
 	}
-	if opts.MaxRestarts == 0 {
-		opts.MaxRestarts = defaultMaxRestarts
+	if opts.MemoryLimit == 0 {
+		opts.MemoryLimit = defaultMemoryLimit
+	}
+	if opts.MemoryLimit < 0 {
+		opts.MemoryLimit = 0
+	}
+	if opts.MaxStartFailures <= 0 {
+		opts.MaxStartFailures = defaultMaxStartFailures
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = defaultBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = defaultMaxBackoff
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
 	p := &Plugin{
-		name:     opts.Name,
-		command:  slices.Clone(command),
-		opts:     opts,
-		starting: make(chan struct{}, 1),
-		procs:    map[*proc]struct{}{},
+		name:    opts.Name,
+		command: slices.Clone(command),
+		opts:    opts,
+		procs:   map[*proc]struct{}{},
 	}
 	if p.name == "" {
 		p.name = filepath.Base(command[0])
@@ -158,35 +219,40 @@ func Load(ctx context.Context, command []string, opts Options) (*Plugin, error) 
 	p.manifest = m
 	p.cur = pr
 	p.procs[pr] = struct{}{}
+	p.life, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
 
 // launch starts a process and brings it to the point where it takes calls:
 // handshake, health, manifest, configuration.
 func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
-	cmd := exec.Command(p.command[0], p.command[1:]...)
+	r := newProcRunner(p.command, p.opts.MemoryLimit)
 	out := pluginlog.New(p.opts.Log, p.name)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  sdkgrpc.Handshake,
 		VersionedPlugins: map[int]goplugin.PluginSet{int(sdkgrpc.Handshake.ProtocolVersion): sdkgrpc.Plugins(nil)},
-		Cmd:              cmd,
+		RunnerFunc:       r.runnerFunc,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		StartTimeout:     p.opts.StartTimeout,
 		Stderr:           out,
 		SyncStdout:       out,
 		SyncStderr:       out,
-		Logger:           newHCLogger(p.opts.Log.With("plugin", p.name), filepath.Base(cmd.Path)),
+		Logger:           newHCLogger(p.opts.Log.With("plugin", p.name), commandName(p.command)),
+		// A reply is at most protocol.MaxReplyBytes (sdk/ABI.md, "Limits"):
+		// a bigger one fails its call (ResourceExhausted) before it is read
+		// whole. A request carries a whole conversation.
 		GRPCDialOptions: []grpcgo.DialOption{grpcgo.WithDefaultCallOptions(
-			grpcgo.MaxCallRecvMsgSize(sdkgrpc.MaxMessageSize), grpcgo.MaxCallSendMsgSize(sdkgrpc.MaxMessageSize))},
+			grpcgo.MaxCallRecvMsgSize(protocol.MaxReplyBytes), grpcgo.MaxCallSendMsgSize(sdkgrpc.MaxMessageSize))},
 	})
-	pr := &proc{client: client, cmd: cmd, out: out}
+	pr := &proc{client: client, r: r, out: out}
 	fail := func(err error) (*proc, protocol.Manifest, error) {
 		pr.kill()
 		return nil, protocol.Manifest{}, err
 	}
 
-	// go-plugin's Start takes no context: run it aside, and give up on it
-	// (killing what it started) when ctx ends first.
+	// go-plugin's Start takes no context: run it aside, and when ctx ends
+	// first, kill the process (and its children) at once, which ends Start,
+	// and let go-plugin clean up after it in the background.
 	type started struct {
 		rpc  goplugin.ClientProtocol
 		err  error
@@ -207,16 +273,18 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	select {
 	case s = <-done:
 	case <-ctx.Done():
+		_ = r.Kill(context.Background())
 		go func() { <-done; client.Kill() }()
-		return nil, protocol.Manifest{}, fmt.Errorf("%s: starting %s: %w", p.name, p.command[0], ctx.Err())
+		return nil, protocol.Manifest{}, fmt.Errorf("%s: starting %s: %w", p.name, p.command[0], context.Cause(ctx))
 	}
 	if s.err != nil {
 		return fail(p.startError(pr, s.err))
 	}
 	pr.rpc = s.impl
-	if cmd.Process != nil {
-		pr.pid = cmd.Process.Pid
+	if id, err := strconv.Atoi(r.ID()); err == nil {
+		pr.pid = id
 	}
+	r.track()
 
 	// Health: go-plugin's Ping has no deadline; a server that accepts and
 	// never answers must not hang the load.
@@ -280,9 +348,9 @@ func (p *Plugin) startError(pr *proc, err error) error {
 		return fmt.Errorf("%s: starting %s: its first line on stdout, %q, is not a go-plugin handshake (want \"1|%d|tcp|127.0.0.1:PORT|grpc\"); is it a valuescope plugin?%s",
 			p.name, p.command[0], line, sdkgrpc.Handshake.ProtocolVersion, pr.out.TailNote())
 	}
-	if unrecognized || pr.client.Exited() || strings.Contains(msg, "exited before we could connect") {
+	if unrecognized || pr.r.hasExited() || strings.Contains(msg, "exited before we could connect") {
 		if pr.waitExit(time.Second) {
-			return fmt.Errorf("%s: starting %s: the process exited (%s) before its handshake; is it a valuescope plugin?%s", p.name, p.command[0], pr.exitStatus(), pr.out.TailNote())
+			return fmt.Errorf("%s: starting %s: the process exited (%s) before its handshake; is it a valuescope plugin?%s", p.name, p.command[0], pr.r.exitStatus(), pr.out.TailNote())
 		}
 		return fmt.Errorf("%s: starting %s: the process closed its stdout without a handshake line; is it a valuescope plugin?%s", p.name, p.command[0], pr.out.TailNote())
 	}
@@ -304,27 +372,81 @@ func (p *Plugin) Manifest() protocol.Manifest { return p.manifest }
 func (p *Plugin) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur == nil || p.cur.client.Exited() {
+	if p.cur == nil || p.cur.r.hasExited() {
 		return 0
 	}
 	return p.cur.pid
 }
 
+// PeakMemory is the highest resident memory measured of one of the plugin's
+// processes with its children (summed, as MemoryLimit counts it), over every
+// process the plugin ran in so far; 0 where it is not measured (see the
+// package comment).
+func (p *Plugin) PeakMemory() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	peak := p.peak
+	for pr := range p.procs {
+		peak = max(peak, pr.r.peak.Load())
+	}
+	return peak
+}
+
+// Restarts is how many processes the plugin started after its first.
+func (p *Plugin) Restarts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.restarts
+}
+
 // Process runs one round of one conversation in the subprocess, starting a
-// new one first when the last died.
+// new one first when the last died (waiting for it, within ctx). When the
+// process dies with other calls in flight, which of them killed it is not
+// known: each is run once more, alone in a new process, and fails only if
+// it kills that one too.
 func (p *Plugin) Process(ctx context.Context, req *protocol.ProcessRequest) (*protocol.ProcessResponse, error) {
+	resp, err, again := p.call(ctx, req, false)
+	if again {
+		p.opts.Log.Info("plugin process died with other calls in flight: retrying the call alone", "plugin", p.name, "conversation", conversationID(req))
+		resp, err, _ = p.call(ctx, req, true)
+	}
+	return resp, err
+}
+
+// call is one try of Process; alone, it runs with no other call in flight.
+// again says whether the call failed because its process died with other
+// calls in flight (and was not alone).
+func (p *Plugin) call(ctx context.Context, req *protocol.ProcessRequest, alone bool) (_ *protocol.ProcessResponse, _ error, again bool) {
+	if err := p.gate.lock(ctx, alone); err != nil {
+		return nil, p.wrap(req, p.failed(callerr.Canceled, err)), false
+	}
+	defer p.gate.unlock(alone)
 	pr, err := p.acquire(ctx)
 	if err != nil {
-		return nil, p.wrap(req, err)
+		return nil, p.wrap(req, err), false
 	}
-	defer p.release(pr)
 	callCtx, cancel := p.callContext(ctx)
 	defer cancel()
 	resp, err := pr.rpc.Process(callCtx, sdkgrpc.ToProtoProcessRequest(req))
 	if err != nil {
-		return nil, p.wrap(req, p.callError(ctx, callCtx, pr, err))
+		err = p.callError(ctx, callCtx, pr, err)
+		p.mu.Lock()
+		shared := pr.atDeath > 1
+		p.mu.Unlock()
+		p.release(pr, false)
+		var ce *callerr.Error
+		again = !alone && shared && errors.As(err, &ce) && ce.Kind == callerr.Crashed
+		return nil, p.wrap(req, err), again
 	}
-	return sdkgrpc.FromProtoProcessResponse(resp), nil
+	p.release(pr, true)
+	return sdkgrpc.FromProtoProcessResponse(resp), nil, false
+}
+
+func conversationID(req *protocol.ProcessRequest) string {
+	if req == nil || req.Conversation == nil {
+		return ""
+	}
+	return req.Conversation.ID
 }
 
 func (p *Plugin) wrap(req *protocol.ProcessRequest, err error) error {
@@ -362,16 +484,27 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 		}
 		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", p.opts.Deadline))
 		return p.failed(callerr.Timeout, fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", p.opts.Deadline))
-	case st.Code() == codes.Unavailable || st.Code() == codes.Canceled || pr.client.Exited():
+	case st.Code() == codes.Unavailable || st.Code() == codes.Canceled || pr.r.hasExited():
+		p.mu.Lock()
+		if pr.atDeath == 0 {
+			pr.atDeath = pr.inflight
+		}
+		p.mu.Unlock()
+		if over := pr.r.overMem.Load(); over > 0 {
+			pr.waitExit(2 * time.Second)
+			p.retire(pr, fmt.Sprintf("exceeded its %d MiB memory limit", p.opts.MemoryLimit>>20))
+			return p.failed(callerr.Crashed, fmt.Errorf("the plugin process (pid %d) exceeded its %d MiB memory limit (resident memory %d MiB, with its children) and was killed during the call; the next call restarts it%s",
+				pr.pid, p.opts.MemoryLimit>>20, over>>20, pr.out.TailNote()))
+		}
 		if pr.waitExit(2 * time.Second) {
-			why := "the process exited: " + pr.exitStatus()
+			why := "the process exited: " + pr.r.exitStatus()
 			p.retire(pr, why)
-			return p.failed(callerr.Crashed, fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.exitStatus(), pr.out.TailNote()))
+			return p.failed(callerr.Crashed, fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.r.exitStatus(), pr.out.TailNote()))
 		}
 		p.retire(pr, "lost the connection: "+st.Message())
 		return p.failed(callerr.Crashed, fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, st.Message()))
 	case st.Code() == codes.ResourceExhausted:
-		return p.failed(callerr.Malformed, errors.New(st.Message()))
+		return p.failed(callerr.Malformed, fmt.Errorf("protocol violation: the reply is over the %d MiB limit (protocol.MaxReplyBytes): %s", protocol.MaxReplyBytes>>20, st.Message()))
 	case st.Code() == codes.Internal && strings.Contains(st.Message(), "unmarshal"):
 		return p.failed(callerr.Malformed, errors.New(st.Message()))
 	}
@@ -380,7 +513,8 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 	return p.failed(callerr.HandlerFailed, fmt.Errorf("the plugin's handler failed: %s: %s", st.Code(), st.Message()))
 }
 
-// acquire returns the process to call, (re)starting one when needed.
+// acquire returns the process to call, waiting for a restart when needed
+// (one restart at a time, shared by the calls that wait for it).
 func (p *Plugin) acquire(ctx context.Context) (*proc, error) {
 	for {
 		p.mu.Lock()
@@ -388,109 +522,117 @@ func (p *Plugin) acquire(ctx context.Context) (*proc, error) {
 			p.mu.Unlock()
 			return nil, ErrClosed
 		}
+		if p.broken != nil {
+			err := p.broken
+			p.mu.Unlock()
+			return nil, err
+		}
 		if pr := p.cur; pr != nil {
-			if !pr.client.Exited() {
+			if !pr.r.hasExited() {
 				pr.inflight++
 				p.mu.Unlock()
 				return pr, nil
 			}
-			p.retireLocked(pr, "the process exited: "+pr.exitStatus())
+			p.retireLocked(pr, "the process exited: "+pr.r.exitStatus())
 		}
+		if p.restarting == nil {
+			p.restarting = make(chan struct{})
+			go p.restart(p.restarting)
+		}
+		wait := p.restarting
 		p.mu.Unlock()
-		if err := p.restart(ctx); err != nil {
-			return nil, err
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, p.failed(callerr.Canceled, fmt.Errorf("waiting for the plugin process to restart: %w", context.Cause(ctx)))
 		}
 	}
 }
 
-func (p *Plugin) release(pr *proc) {
+func (p *Plugin) release(pr *proc, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr.inflight--
+	if ok {
+		pr.served = true
+		p.fruitless = 0
+	}
 	p.maybeKillLocked(pr)
 }
 
-// restart starts a new process, unless another call did so meanwhile. One
-// restart at a time; the others wait for it.
-func (p *Plugin) restart(ctx context.Context) error {
-	select {
-	case p.starting <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-p.starting }()
-
+// restart starts a new process, after the backoff, and closes done. It runs
+// on its own, not under a caller's context: a caller that gives up does not
+// end a restart the others wait for; Close does.
+func (p *Plugin) restart(done chan struct{}) {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return ErrClosed
-	}
-	if p.cur != nil {
-		p.mu.Unlock()
-		return nil
-	}
-	now := time.Now()
-	p.restarts = slices.DeleteFunc(p.restarts, func(t time.Time) bool { return now.Sub(t) >= RestartWindow })
-	if p.opts.MaxRestarts < 0 {
-		last := p.lastExit
-		p.mu.Unlock()
-		return fmt.Errorf("%w: the process is gone (%s) and restarts are off (MaxRestarts < 0)", ErrKeepsCrashing, last)
-	}
-	if len(p.restarts) >= p.opts.MaxRestarts {
-		last, wait := p.lastExit, RestartWindow-now.Sub(p.restarts[0])
-		p.mu.Unlock()
-		return fmt.Errorf("%w: %d restarts in the last %s (last: %s); not restarting for another %s",
-			ErrKeepsCrashing, len(p.restarts), RestartWindow, last, wait.Round(time.Second))
-	}
-	delay := backoff(len(p.restarts))
-	p.restarts = append(p.restarts, now)
-	n, last := len(p.restarts), p.lastExit
+	delay := p.backoffLocked()
+	p.restarts++
+	n, last := p.restarts, p.lastExit
 	p.mu.Unlock()
-
 	p.opts.Log.Warn("restarting plugin", "plugin", p.name, "reason", last, "restart", n, "backoff", delay)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+
+	err := sleep(p.life, delay)
+	var pr *proc
+	if err == nil {
+		var m protocol.Manifest
+		pr, m, err = p.launch(p.life)
+		if err == nil && !sameManifest(m, p.manifest) {
+			pr.kill()
+			pr, err = nil, fmt.Errorf("the plugin's manifest changed (was %+v, now %+v); was its program replaced?", p.manifest, m)
 		}
 	}
-	pr, m, err := p.launch(ctx)
-	if err != nil {
-		p.mu.Lock()
-		p.lastExit = "restart failed: " + err.Error()
-		p.mu.Unlock()
-		return fmt.Errorf("restarting: %w", err)
-	}
-	if !sameManifest(m, p.manifest) {
-		pr.kill()
-		p.mu.Lock()
-		p.lastExit = "the manifest changed"
-		p.mu.Unlock()
-		return fmt.Errorf("restarting: the plugin's manifest changed (was %+v, now %+v); was the binary replaced?", p.manifest, m)
-	}
+
 	p.mu.Lock()
+	defer close(done)
 	defer p.mu.Unlock()
-	if p.closed {
-		pr.kill()
-		return ErrClosed
+	p.restarting = nil
+	switch {
+	case p.closed:
+		if pr != nil {
+			go pr.kill()
+		}
+	case err != nil:
+		p.startFails++
+		p.fruitless++
+		p.lastExit = "restart failed: " + err.Error()
+		p.opts.Log.Warn("restarting plugin failed", "plugin", p.name, "error", err, "failures_in_a_row", p.startFails)
+		if p.startFails >= p.opts.MaxStartFailures {
+			p.broken = fmt.Errorf("%w: %d restarts in a row failed; the last: %w", ErrCannotRestart, p.startFails, err)
+		}
+	default:
+		p.startFails = 0
+		p.cur = pr
+		p.procs[pr] = struct{}{}
 	}
-	p.cur = pr
-	p.procs[pr] = struct{}{}
-	return nil
 }
 
-func backoff(n int) time.Duration {
+// backoffLocked is the wait before the next restart: none after a process
+// that completed a call; Backoff·2^(n-1), at most MaxBackoff, after n
+// processes in a row that did not.
+func (p *Plugin) backoffLocked() time.Duration {
+	n := p.fruitless
 	if n == 0 {
 		return 0
 	}
-	d := firstBackoff << (n - 1)
-	if d > maxBackoff || d <= 0 {
-		d = maxBackoff
+	d := p.opts.Backoff
+	for i := 1; i < n && d < p.opts.MaxBackoff; i++ {
+		d *= 2
 	}
-	return d
+	return min(d, p.opts.MaxBackoff)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func sameManifest(a, b protocol.Manifest) bool {
@@ -511,6 +653,9 @@ func (p *Plugin) retireLocked(pr *proc, why string) {
 	if p.cur == pr {
 		p.cur = nil
 		p.lastExit = why
+		if !pr.served {
+			p.fruitless++
+		}
 		p.opts.Log.Warn("plugin process retired", "plugin", p.name, "pid", pr.pid, "reason", why)
 	}
 	pr.retired = true
@@ -523,53 +668,50 @@ func (p *Plugin) maybeKillLocked(pr *proc) {
 	}
 	pr.killed = true
 	delete(p.procs, pr)
+	p.peak = max(p.peak, pr.r.peak.Load())
 	p.kills.Go(pr.kill)
 }
 
-// kill ends the process at once (a retired process may be wedged: it gets no
-// chance to shut down) and lets go-plugin clean up after it.
+// kill ends the process and its children at once (a retired process may be
+// wedged: it gets no chance to shut down) and lets go-plugin clean up after
+// it.
 func (pr *proc) kill() {
-	if pr.cmd.Process != nil {
-		_ = pr.cmd.Process.Kill()
-	}
+	_ = pr.r.Kill(context.Background())
 	pr.client.Kill()
 }
 
 // shutdown asks the process to stop (go-plugin's GRPCController/Shutdown),
-// and kills it if it has not within a few seconds.
+// and kills it, with its children, if it has not within a few seconds.
 func (pr *proc) shutdown() {
+	pr.r.track()
 	done := make(chan struct{})
 	go func() { pr.client.Kill(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(3 * time.Second):
-		pr.kill()
+		_ = pr.r.Kill(context.Background())
 		<-done
 	}
+	// The process exited; children it left behind go with it.
+	_ = pr.r.Kill(context.Background())
 }
 
-// waitExit waits up to d for the process to have exited and been reaped.
+// waitExit waits up to d for the process to have exited and its output to
+// have been read (so that the end of its stderr is in the log's tail).
 func (pr *proc) waitExit(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for !pr.client.Exited() {
 		if time.Now().After(deadline) {
-			return false
+			return pr.r.hasExited()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
 }
 
-// exitStatus is "exit status 3", "signal: killed"..., once the process exited.
-func (pr *proc) exitStatus() string {
-	if !pr.client.Exited() || pr.cmd.ProcessState == nil {
-		return "status unknown"
-	}
-	return pr.cmd.ProcessState.String()
-}
-
-// Close ends every process of the plugin: the current one is asked to shut
-// down, retired ones are killed. Calls in flight fail with ErrClosed.
+// Close ends every process of the plugin, with their children: the current
+// one is asked to shut down, retired ones are killed. Calls in flight fail
+// with ErrClosed.
 func (p *Plugin) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -577,6 +719,7 @@ func (p *Plugin) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.cancel()
 	var graceful, kill []*proc
 	for pr := range p.procs {
 		if pr == p.cur {
@@ -588,6 +731,7 @@ func (p *Plugin) Close() error {
 	}
 	p.procs = map[*proc]struct{}{}
 	p.cur = nil
+	restarting := p.restarting
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, pr := range graceful {
@@ -597,6 +741,9 @@ func (p *Plugin) Close() error {
 		wg.Go(pr.kill)
 	}
 	wg.Wait()
+	if restarting != nil {
+		<-restarting
+	}
 	p.kills.Wait()
 	return nil
 }
@@ -604,9 +751,9 @@ func (p *Plugin) Close() error {
 // ErrClosed is returned by Process after Close.
 var ErrClosed = errors.New("plugin closed")
 
-// ErrKeepsCrashing is returned, wrapped, by Process while the plugin has used
-// up its restarts.
-var ErrKeepsCrashing = errors.New("plugin keeps crashing")
+// ErrCannotRestart is returned, wrapped, by Process once the plugin's
+// process died and Options.MaxStartFailures restarts in a row failed.
+var ErrCannotRestart = errors.New("plugin cannot be restarted")
 
 // failed is a call the plugin did not complete (the wrapping in Process adds
 // the conversation).

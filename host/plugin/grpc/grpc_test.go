@@ -1,3 +1,5 @@
+//go:build unix
+
 package grpc_test
 
 import (
@@ -42,7 +44,9 @@ func misbehaving(id, mode string) *protocol.Conversation {
 
 func load(t testing.TB, mode string, opts grpc.Options, args ...string) *grpc.Plugin {
 	t.Helper()
-	opts.Config = protocol.ConfigureRequest{ConfigJSON: `{"mode": "` + mode + `"}`}
+	if opts.Config.ConfigJSON == "" {
+		opts.Config = protocol.ConfigureRequest{ConfigJSON: `{"mode": "` + mode + `"}`}
+	}
 	if opts.Log == nil {
 		opts.Log = quiet
 	}
@@ -195,33 +199,6 @@ func TestExitMidCall(t *testing.T) {
 	}
 	t.Log(err)
 	echoes(t, p)
-}
-
-// Past MaxRestarts restarts within the window, Process fails at once.
-func TestRestartLimit(t *testing.T) {
-	var log logBuffer
-	p := load(t, "echo", grpc.Options{MaxRestarts: 2, Log: log.logger()})
-	for i := range 3 {
-		if _, err := process(p, misbehaving(fmt.Sprint("x", i), "exit")); err == nil {
-			t.Fatal("exit: no error")
-		}
-		if i == 2 {
-			break
-		}
-		echoes(t, p)
-	}
-	start := time.Now()
-	_, err := process(p, conv)
-	if !errors.Is(err, grpc.ErrKeepsCrashing) || !strings.Contains(err.Error(), "goplugin: conversation c1: plugin keeps crashing: 2 restarts in the last 1m0s (last: the process exited: exit status 3)") {
-		t.Fatalf("got %v", err)
-	}
-	t.Log(err)
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Fatalf("failing took %s; want at once", d)
-	}
-	if n := strings.Count(log.String(), "restarting plugin"); n != 2 {
-		t.Fatalf("%d restarts logged, want 2:\n%s", n, log.String())
-	}
 }
 
 func TestWrongVersion(t *testing.T) {

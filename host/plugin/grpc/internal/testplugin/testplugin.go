@@ -12,6 +12,11 @@
 //	exit      exits with status 3 in the middle of the call (a crash)
 //	panic     panics in Process (the SDK turns it into an error response)
 //	badlabel  answers a label outside its manifest
+//	alloc     allocates and touches 1 GiB, then sleeps (the memory limit)
+//	bigreply  answers an attribute of 9 MiB (over protocol.MaxReplyBytes)
+//
+// The config's "crash_suffix", when set, makes the plugin exit with status 3
+// on every conversation whose ID ends with it, whatever the mode.
 package testplugin
 
 import (
@@ -30,13 +35,14 @@ import (
 var manifest = protocol.Manifest{Name: "goplugin", Version: "0.1.0", Kind: protocol.Extractor, Field: "echo",
 	Labels: []string{"ok"}, Needs: []string{protocol.NeedModel}}
 
-var modes = []string{"echo", "rounds", "sleep", "exit", "panic", "badlabel"}
+var modes = []string{"echo", "rounds", "sleep", "exit", "panic", "badlabel", "alloc", "bigreply"}
 
 // Plugin is the test plugin. ABI, when set, is the ABI its manifest states.
 type Plugin struct {
 	ABI    uint32
 	Stderr io.Writer // where Configure says what it did; default os.Stderr
 	mode   string
+	crash  string // crash_suffix
 }
 
 func (p *Plugin) Manifest() protocol.Manifest {
@@ -47,7 +53,8 @@ func (p *Plugin) Manifest() protocol.Manifest {
 
 func (p *Plugin) Configure(req protocol.ConfigureRequest) error {
 	var c struct {
-		Mode string `json:"mode"`
+		Mode        string `json:"mode"`
+		CrashSuffix string `json:"crash_suffix"`
 	}
 	if err := sdk.DecodeConfig(req, &c); err != nil {
 		return err
@@ -58,7 +65,7 @@ func (p *Plugin) Configure(req protocol.ConfigureRequest) error {
 	if !valid(c.Mode) {
 		return fmt.Errorf("unknown mode %q", c.Mode)
 	}
-	p.mode = c.Mode
+	p.mode, p.crash = c.Mode, c.CrashSuffix
 	w := p.Stderr
 	if w == nil {
 		w = os.Stderr
@@ -98,6 +105,9 @@ func (p *Plugin) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse
 		if req.Conversation == nil {
 			return &protocol.ProcessResponse{Error: "request has no conversation"}
 		}
+		if p.crash != "" && strings.HasSuffix(req.Conversation.ID, p.crash) {
+			os.Exit(3)
+		}
 		mode := p.mode
 		if meta := req.Conversation.MetaJSON; meta != "" {
 			var m struct {
@@ -117,6 +127,16 @@ func (p *Plugin) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse
 		case "panic":
 			var m map[string]int
 			m["boom"]++
+		case "alloc":
+			b := make([]byte, 1<<30)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			time.Sleep(time.Hour)
+			return &protocol.ProcessResponse{Error: fmt.Sprint(b[len(b)/2])}
+		case "bigreply":
+			return &protocol.ProcessResponse{Annotations: []protocol.Annotation{{Items: []protocol.Item{{Name: "big",
+				Attrs: map[string]string{"blob": strings.Repeat("x", 9<<20)}}}}}}
 		case "badlabel":
 			return &protocol.ProcessResponse{Annotations: []protocol.Annotation{{Label: "not-declared"}}}
 		}

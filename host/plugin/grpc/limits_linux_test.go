@@ -1,0 +1,69 @@
+package grpc_test
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valuescope/valuescope/host/plugin/callerr"
+	"github.com/valuescope/valuescope/host/plugin/grpc"
+)
+
+func withoutCgroups(t *testing.T) { grpc.WithoutCgroups(t) }
+
+// A plugin over its memory limit is killed: the call fails saying so, and
+// the next call restarts it.
+func TestMemoryLimit(t *testing.T) {
+	noLeftovers(t)
+	p := load(t, "echo", grpc.Options{MemoryLimit: 128 << 20, Deadline: time.Minute})
+	start := time.Now()
+	_, err := process(p, misbehaving("m1", "alloc"))
+	var ce *callerr.Error
+	if !errors.As(err, &ce) || ce.Kind != callerr.Crashed || !strings.Contains(err.Error(), "goplugin: conversation m1: crash: the plugin process") ||
+		!strings.Contains(err.Error(), "exceeded its 128 MiB memory limit") {
+		t.Fatalf("got %v", err)
+	}
+	t.Logf("%v (after %s)", err, time.Since(start).Round(time.Millisecond))
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("killed after %s", d)
+	}
+	if peak := p.PeakMemory(); peak <= 128<<20 {
+		t.Fatalf("peak memory %d MiB, want over the limit", peak>>20)
+	}
+	echoes(t, p)
+	if peak := p.PeakMemory(); peak <= 128<<20 {
+		t.Fatalf("peak memory %d MiB after the restart, want the dead process's", peak>>20)
+	}
+}
+
+// A daemon child (forked twice, in a session of its own, orphaned at once)
+// is no descendant of the plugin by the time anyone looks: a cgroup holds it
+// all the same, and it goes with the plugin. Without a cgroup it escapes
+// (the documented limit), and even then, holding the plugin's pipes, it
+// does not hang Close.
+func TestDaemonChild(t *testing.T) {
+	t.Run("cgroup", func(t *testing.T) {
+		if !grpc.UsesCgroups() {
+			t.Skip("the cgroup v2 hierarchy is not writable here")
+		}
+		noLeftovers(t)
+		p := loadCommand(t, hostile(t, "daemon.sh"), grpc.Options{})
+		echoes(t, p)
+		closeWithin(t, p, 20*time.Second)
+	})
+	t.Run("no-cgroup", func(t *testing.T) {
+		withoutCgroups(t)
+		noLeftovers(t)
+		p := loadCommand(t, hostile(t, "daemon.sh"), grpc.Options{})
+		echoes(t, p)
+		closeWithin(t, p, 20*time.Second)
+		// The daemon escaped: end it here, so that noLeftovers checks the rest.
+		t.Cleanup(func() {
+			for _, pid := range tagged(currentTag()) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		})
+	})
+}
