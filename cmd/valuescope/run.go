@@ -70,6 +70,15 @@ func newRunCmd() *cobra.Command {
 			if !quiet {
 				o.Progress = progressReporter(stderr, int64(max(o.Limit, o.Sample, cfg.Dataset.Limit)))
 			}
+			o.Plan = func(plans []pipeline.StagePlan) {
+				// Said when a resumed run redoes something, before it does.
+				if !slices.ContainsFunc(plans, func(p pipeline.StagePlan) bool { return p.Status != "kept" }) {
+					return
+				}
+				for _, p := range plans {
+					fmt.Fprintln(stderr, p)
+				}
+			}
 			res, err := run.Execute(ctx, cfg, o)
 			var failed *pipeline.StageFailedError
 			switch {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
 	"fmt"
 	"maps"
@@ -315,5 +316,59 @@ func TestPluginOutputLogged(t *testing.T) {
 		if shown := strings.Contains(errs, "hello from b (configured)"); shown != verbose {
 			t.Errorf("verbose %v: on stderr %v:\n%s", verbose, shown, errs)
 		}
+	}
+}
+
+// Resuming after a change, the run says which stages it redoes and why
+// before it runs: a stage whose config changed names "config", one whose
+// .wasm file was swapped for another names the plugin and its digests, and
+// the stages it keeps say how many conversations they have done.
+func TestResumeSaysWhatIsRedone(t *testing.T) {
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "echo.wasm")
+	os.WriteFile(wasm, testplugins.Wasm(t, "echo", ""), 0o644)
+	demo, _ := filepath.Abs(filepath.Join("..", "..", "data", "demo", "conversations.jsonl"))
+	cfg := filepath.Join(dir, "two.toml")
+	write := func(mode string) {
+		os.WriteFile(cfg, []byte(fmt.Sprintf(`[dataset]
+paths = [%q]
+[[stages]]
+name = "task"
+plugin = "builtin:response-type"
+[[stages]]
+name = "echo"
+plugin = %q
+[stages.config]
+mode = %q
+`, demo, wasm, mode)), 0o644)
+	}
+	out := filepath.Join(dir, "run")
+	run := func() string {
+		t.Helper()
+		code, stdout, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, cfg)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+		}
+		return errs
+	}
+	write("echo")
+	if errs := run(); strings.Contains(errs, "stage ") {
+		t.Fatalf("a new run said:\n%s", errs)
+	}
+	if errs := run(); strings.Contains(errs, "stage ") {
+		t.Fatalf("a run with nothing to redo said:\n%s", errs)
+	}
+	write("") // the same mode, another config
+	errs := run()
+	if !strings.Contains(errs, "stage task: kept (80 conversations done)\n") || !strings.Contains(errs, "stage echo: redone (config changed)\n") {
+		t.Fatalf("after a config change:\n%s", errs)
+	}
+	before := sha256.Sum256(testplugins.Wasm(t, "echo", ""))
+	after := sha256.Sum256(testplugins.Wasm(t, "echo", "-X main.mode=echo"))
+	os.WriteFile(wasm, testplugins.Wasm(t, "echo", "-X main.mode=echo"), 0o644)
+	errs = run()
+	want := fmt.Sprintf("stage echo: redone (plugin %s changed: sha256 %x… → %x…)\n", wasm, before[:4], after[:4])
+	if !strings.Contains(errs, want) {
+		t.Fatalf("after swapping the module, want %q in:\n%s", want, errs)
 	}
 }

@@ -45,6 +45,9 @@ type Stage struct {
 	// Fingerprint identifies everything that decides the stage's output
 	// (see Fingerprint); a change invalidates this stage and the ones after.
 	Fingerprint string
+	// Identity, when set, is what Fingerprint hashes, part by part: a run
+	// resumed after a change says which part changed (Options.Plan).
+	Identity *Identity
 }
 
 // Fingerprint hashes the parts that decide a stage's output.
@@ -77,6 +80,12 @@ type Options struct {
 	// model that is down), and going on would spend time and model calls on
 	// errors. 0 or 1 and above: never stop.
 	MaxFailureShare float64
+	// Plan, if set, is told what a resumed run does with each stage (kept,
+	// redone and why, new, dropped) before any conversation is read.
+	Plan func([]StagePlan)
+	// Previous is what the caller knows of the stages of the run before,
+	// for a run store that kept no identities (made before they were kept).
+	Previous []StageRecord
 	// Progress, if set, is called about every ProgressEvery with the counts so far.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
@@ -147,8 +156,20 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 		}
 		fps[i] = store.Stage{Name: s.Name, Fingerprint: s.Fingerprint}
 	}
+	prev, err := readRecords(st)
+	if err != nil {
+		return Progress{}, err
+	}
+	if prev == nil {
+		prev = opts.Previous
+	}
 	invalidated, err := st.SetStages(fps)
 	if err != nil {
+		return Progress{}, fmt.Errorf("run store: %w", err)
+	}
+	// After SetStages: a run killed between the two is told of changes
+	// the store did not make, which plan ignores (the store decides).
+	if err := writeRecords(st, stages); err != nil {
 		return Progress{}, fmt.Errorf("run store: %w", err)
 	}
 	if len(invalidated) > 0 {
@@ -157,6 +178,9 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 	done, err := st.LoadDone(ctx)
 	if err != nil {
 		return Progress{}, fmt.Errorf("run store: %w", err)
+	}
+	if opts.Plan != nil && (prev != nil || len(invalidated) > 0) {
+		opts.Plan(plan(stages, prev, invalidated, done))
 	}
 	var sample map[string]bool
 	if opts.Sample > 0 {

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -66,6 +65,9 @@ type Options struct {
 	// NoReport skips report.html at the end of the run.
 	NoReport bool
 	Progress func(pipeline.Progress)
+	// Plan, if set, is told what a resumed run does with each stage (kept,
+	// redone and why, new, dropped) before it reads the dataset.
+	Plan func([]pipeline.StagePlan)
 	// Log is the run's log (the terminal's): its level decides what shows,
 	// the plugins' own lines included, which are logged at Info and always
 	// go to RUN/plugins.log as well.
@@ -316,6 +318,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	prog, runErr := pipeline.Run(ctx, open, st, stages, pipeline.Options{
 		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed,
 		MaxFailureShare: cfg.Run.MaxFailureShare, Progress: progress, Log: opts.Log,
+		Plan: opts.Plan, Previous: previousStages(prevManifest, cfg, stages),
 	})
 	m.Models = models.Models()
 	inv.Finished, inv.Complete = time.Now().UTC(), prog.Finished
@@ -438,8 +441,10 @@ func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m
 		if prompt != nil {
 			promptSHA = sha(prompt)
 		}
-		fp := pipeline.Fingerprint(sc.Plugin, info.SHA256, info.Manifest.Version, confJSON, promptSHA, modelSpec, strings.Join(sc.Keep, "\x00"))
-		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Models: caller, Fingerprint: fp})
+		id := &pipeline.Identity{Plugin: sc.Plugin, SHA256: info.SHA256, Version: info.Manifest.Version, Config: confJSON,
+			Prompt: promptSHA, Model: modelSpec, Keep: sc.Keep}
+		fp := id.Fingerprint()
+		stages = append(stages, pipeline.Stage{Name: sc.Name, Plugin: p, Keep: sc.Keep, Models: caller, Fingerprint: fp, Identity: id})
 		if err := context.Cause(ctx); err != nil {
 			// Loaded as the signal came: closed with the others.
 			closeAll()
@@ -449,6 +454,31 @@ func loadStages(ctx context.Context, cfg *config.Config, models *model.Client, m
 			PromptSHA256: promptSHA, Model: sc.Model, Keep: sc.Keep, Fingerprint: fp})
 	}
 	return stages, closeAll, nil
+}
+
+// previousStages is what an earlier invocation's manifest says of its
+// stages, for a store that kept no identities (a run folder from before
+// they were kept). The manifest names a stage's model but not its settings:
+// a model of the same name as now is taken as unchanged.
+func previousStages(m *runfolder.Manifest, cfg *config.Config, now []pipeline.Stage) []pipeline.StageRecord {
+	if m == nil {
+		return nil
+	}
+	var out []pipeline.StageRecord
+	for _, s := range m.Stages {
+		id := &pipeline.Identity{Plugin: s.Plugin.Ref, SHA256: s.Plugin.SHA256, Version: s.Plugin.Manifest.Version,
+			Config: s.ConfigJSON, Prompt: s.PromptSHA256, Keep: s.Keep}
+		if s.Model != "" {
+			id.Model = "model " + s.Model // unlike any spec: changed, unless named as now
+		}
+		for i, sc := range cfg.Stages {
+			if sc.Name == s.Name && sc.Model == s.Model && i < len(now) && now[i].Identity != nil {
+				id.Model = now[i].Identity.Model
+			}
+		}
+		out = append(out, pipeline.StageRecord{Name: s.Name, Fingerprint: s.Fingerprint, Identity: id})
+	}
+	return out
 }
 
 // describeFiles joins what the reader found in each file with its identity.
