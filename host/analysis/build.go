@@ -83,6 +83,7 @@ func (a Axis) values(r *Run, i int, m Mapper, buf []string) (vals []string, defi
 	if !f.Done[i] {
 		return buf, false, 0
 	}
+	d := newDistinct(len(f.Items[i]))
 	for _, it := range f.Items[i] {
 		node, ok := it.Value, true
 		if !f.Label {
@@ -92,9 +93,7 @@ func (a Axis) values(r *Run, i int, m Mapper, buf []string) (vals []string, defi
 			unplaced++
 			continue
 		}
-		if !slices.Contains(buf, node) {
-			buf = append(buf, node)
-		}
+		buf = d.add(buf, node)
 	}
 	return buf, true, unplaced
 }

@@ -68,16 +68,49 @@ type Item struct {
 }
 
 // Values returns conversation i's distinct values (in order of first
-// appearance).
+// appearance), in time linear in its items: a plugin may answer a
+// thousand items a conversation, and a run may hold more.
 func (f *Field) Values(i int) []string {
 	items := f.Items[i]
 	out := make([]string, 0, len(items))
+	d := newDistinct(len(items))
 	for _, it := range items {
-		if !slices.Contains(out, it.Value) {
-			out = append(out, it.Value)
-		}
+		out = d.add(out, it.Value)
 	}
 	return out
+}
+
+// smallList is the longest list distinct searches rather than hashes: for
+// the usual handful of values a search is faster than a map.
+const smallList = 16
+
+// distinct removes repeats from a list as it is built, keeping the first of
+// each: a list of at most smallList values is searched, a longer one gets a
+// set, so that the cost stays linear (a conversation with 100k items took
+// minutes to report while every value was searched for among the others).
+type distinct struct{ seen map[string]struct{} }
+
+// newDistinct is a distinct for a list of at most n values.
+func newDistinct(n int) distinct {
+	if n <= smallList {
+		return distinct{}
+	}
+	return distinct{seen: make(map[string]struct{}, n)}
+}
+
+// add appends v to out, a list built with this distinct, unless out has it.
+func (d distinct) add(out []string, v string) []string {
+	if d.seen == nil {
+		if slices.Contains(out, v) {
+			return out
+		}
+		return append(out, v)
+	}
+	if _, ok := d.seen[v]; ok {
+		return out
+	}
+	d.seen[v] = struct{}{}
+	return append(out, v)
 }
 
 // LoadOptions control LoadRun.

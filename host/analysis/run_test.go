@@ -114,3 +114,21 @@ func TestLoadRunNotARun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Values drops repeats and keeps the order of first appearance, for a short
+// list (searched) and a long one (hashed) alike.
+func TestFieldValues(t *testing.T) {
+	for _, n := range []int{5, 1000} {
+		var items []analysis.Item
+		var want []string
+		for i := range n {
+			v := fmt.Sprint("value ", i)
+			want = append(want, v)
+			items = append(items, analysis.Item{Value: v}, analysis.Item{Value: fmt.Sprint("value ", i/2)})
+		}
+		f := &analysis.Field{Items: [][]analysis.Item{items}}
+		if got := f.Values(0); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%d values: got %d values, %.80q…; want %.80q…", n, len(got), got, want)
+		}
+	}
+}

@@ -310,11 +310,14 @@ func valueSets(r *analysis.Run, f *analysis.Field, m analysis.Mapper) sets {
 			if !f.Label {
 				v, ok = m.Node(f.Name, it.Value)
 			}
-			if ok && !slices.Contains(vs, v) {
+			if ok {
 				vs = append(vs, v)
 			}
 		}
+		// Sorted, then repeats dropped: linear after the sort, where a
+		// search of vs for each value was quadratic in the items.
 		sort.Strings(vs)
+		vs = slices.Compact(vs)
 		s.vals[i] = vs
 		u := r.Conversations[i].User
 		for _, v := range vs {
