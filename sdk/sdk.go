@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
@@ -131,14 +132,30 @@ func (r *Rounds) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse
 }
 
 // Guard runs f, turning a panic into an error response: a bug in one
-// conversation's handling must not take the plugin down.
+// conversation's handling must not take the plugin down. An error message
+// over protocol.MaxErrorBytes is cut to fit, so that the host reports the
+// plugin's error rather than a protocol violation.
 func Guard(f func() *protocol.ProcessResponse) (resp *protocol.ProcessResponse) {
 	defer func() {
 		if p := recover(); p != nil {
 			resp = &protocol.ProcessResponse{Error: fmt.Sprintf("plugin panicked: %v", p)}
 		}
+		if resp != nil && len(resp.Error) > protocol.MaxErrorBytes {
+			resp.Error = clip(resp.Error, protocol.MaxErrorBytes)
+		}
 	}()
 	return f()
+}
+
+// clip cuts s to at most n bytes at a character boundary, ending it with
+// "…" (which the n bytes include).
+func clip(s string, n int) string {
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
 
 // DecodeConfig decodes the config table into v, rejecting keys v does not
