@@ -19,7 +19,7 @@ func (k *kit) checkConcurrency(ctx context.Context) {
 	workers := 2 * k.opts.Instances
 	jobs := make(chan int)
 	var mu sync.Mutex
-	var problems []string
+	var answers, failures []string // different answers; calls that failed
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -30,7 +30,15 @@ func (k *kit) checkConcurrency(ctx context.Context) {
 					continue
 				}
 				mu.Lock()
-				problems = append(problems, fmt.Sprintf("conversation %q: a different output with %d calls in parallel: %s", k.corpus[i].ID, workers, diff(want, got)))
+				if sameKindOfAnswer(want, got) {
+					// Both answered, differently: that is shared state.
+					answers = append(answers, fmt.Sprintf("conversation %q: a different output with %d calls in parallel: %s", k.corpus[i].ID, workers, diff(want, got)))
+				} else {
+					// A crash, a deadline, a trap is not a different answer:
+					// say what it was.
+					failures = append(failures, fmt.Sprintf("conversation %q: %s with %d calls in parallel, where one at a time gave %s: %s",
+						k.corpus[i].ID, got.what(), workers, want.what(), got.describe()))
+				}
 				mu.Unlock()
 			}
 		})
@@ -47,10 +55,20 @@ func (k *kit) checkConcurrency(ctx context.Context) {
 	}
 	close(jobs)
 	wg.Wait()
-	if len(problems) > 0 {
-		slices.Sort(problems)
-		problems = slices.Compact(problems)
-		k.set("concurrency", Fail, problems[0]+"; keep no state shared between calls (a gRPC plugin serves calls on many threads at once)", problems[1:]...)
+	slices.Sort(answers)
+	answers = slices.Compact(answers)
+	slices.Sort(failures)
+	failures = slices.Compact(failures)
+	switch {
+	case len(failures) > 0:
+		advice := "; a plugin must serve calls in parallel as it serves them one at a time (the host sends a gRPC plugin many calls at once, and runs several Wasm instances)"
+		if len(answers) > 0 {
+			advice += "; other calls answered differently, which is shared state between calls"
+		}
+		k.set("concurrency", Fail, failures[0]+advice, append(failures[1:], answers...)...)
+		return
+	case len(answers) > 0:
+		k.set("concurrency", Fail, answers[0]+"; keep no state shared between calls (a gRPC plugin serves calls on many threads at once)", answers[1:]...)
 		return
 	}
 	what := fmt.Sprintf("%d Wasm instances", k.opts.Instances)
@@ -58,4 +76,12 @@ func (k *kit) checkConcurrency(ctx context.Context) {
 		what = "one process"
 	}
 	k.set("concurrency", Pass, fmt.Sprintf("the same output for %d calls, %d at a time on %s", calls, workers, what))
+}
+
+// sameKindOfAnswer reports whether two outcomes are both answers of the
+// plugin's (annotations or its own error), so that their difference is the
+// plugin's doing and not a failed call.
+func sameKindOfAnswer(a, b outcome) bool {
+	answer := func(o outcome) bool { return o.kind == annotated || o.kind == refused }
+	return answer(a) && answer(b)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -32,10 +31,10 @@ func (k *kit) checkConfigure(ctx context.Context) {
 	var problems, details []string
 	for _, c := range cases {
 		mark := k.tail.count()
-		p, _, err := plugin.Load(ctx, k.ref, k.pluginOptions(protocol.ConfigureRequest{ConfigJSON: c.config, Prompt: k.opts.Config.Prompt}, 1))
+		p, _, err := k.loader(ctx, k.ref, k.pluginOptions(protocol.ConfigureRequest{ConfigJSON: c.config, Prompt: k.opts.Config.Prompt}, 1))
 		switch {
 		case err == nil:
-			p.Close()
+			k.closePlugin(p)
 			problems = append(problems, fmt.Sprintf("accepted %s (%s): %s", c.name, c.config, c.advice))
 		case strings.Contains(err.Error(), "configuration refused"):
 			details = append(details, fmt.Sprintf("%s: refused: %s", c.name, truncate(afterLast(err.Error(), "configuration refused: "), 160)))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -14,12 +13,12 @@ func (k *kit) checkDeterminism(ctx context.Context) {
 	if k.check("determinism").Status != "" {
 		return
 	}
-	p, info, err := plugin.Load(ctx, k.ref, k.pluginOptions(k.opts.Config, 1))
+	p, info, err := k.loader(ctx, k.ref, k.pluginOptions(k.opts.Config, 1))
 	if err != nil {
 		k.set("determinism", Fail, "a second instance of the plugin did not load: "+err.Error())
 		return
 	}
-	defer p.Close()
+	defer k.closePlugin(p)
 	if !sameManifest(info.Manifest, k.manifest) {
 		k.set("determinism", Fail, fmt.Sprintf("a second instance describes itself differently: %+v, then %+v", k.manifest, info.Manifest))
 		return

@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
 func (k *kit) checkLimits() {
@@ -57,4 +60,52 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// overLimits reports whether a reply is over one of the protocol's limits on
+// counts and sizes (sdk/protocol/limits.go): the error message's length,
+// the items of the reply, an item's attributes, an attribute's key or
+// value, a label. The host refuses such a reply (plugin.CheckResponse says
+// why); the kit reports it under limits, not as an invalid output, since
+// a plugin that writes 60 MB where a sentence goes has a limit to learn.
+func overLimits(resp *protocol.ProcessResponse) bool {
+	if len(resp.Error) > protocol.MaxErrorBytes || len(resp.Annotations) > protocol.MaxItems {
+		return true
+	}
+	items := 0
+	for _, a := range resp.Annotations {
+		items += len(a.Items)
+		if items > protocol.MaxItems || len(a.Label) > protocol.MaxLabelBytes {
+			return true
+		}
+		for _, it := range a.Items {
+			if len(it.Attrs) > protocol.MaxAttrs {
+				return true
+			}
+			for k, v := range it.Attrs {
+				if len(k) > protocol.MaxAttrKeyBytes || len(v) > protocol.MaxAttrValueBytes {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// replyTooBig reports whether a malformed reply is one the transport refused
+// for its size (over protocol.MaxReplyBytes): the Wasm backend says "over
+// the ... limit", gRPC "larger than max". TestGalleryLimits pins the words.
+func replyTooBig(ce *plugin.CallError) bool {
+	msg := ce.Err.Error()
+	return strings.Contains(msg, "over the") && strings.Contains(msg, "limit") || strings.Contains(msg, "larger than max")
+}
+
+// violationText is the host's reason for refusing a reply, without the
+// plugin's name (the kit's reasons say which conversation it was).
+func violationText(err error) string {
+	var pe *plugin.PluginError
+	if errors.As(err, &pe) {
+		return pe.Msg
+	}
+	return err.Error()
 }

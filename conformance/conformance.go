@@ -31,7 +31,9 @@
 //     exports protocol v1.
 //   - concurrency: many instances (or calls) in parallel give the same
 //     answers as one at a time.
-//   - throughput: conversations per second; informational, never fails.
+//   - throughput: conversations per second, over the calls that succeeded;
+//     informational, never fails.
+//   - shutdown: a gRPC plugin closes promptly and leaves no process behind.
 //
 // A failure in one check is not repeated by the others: a plugin that
 // overruns its deadline on ordinary input fails limits, and the checks that
@@ -121,23 +123,25 @@ func (r *Report) FailedChecks() []string {
 
 // WriteText writes the report for a terminal: a line per check (PASS, FAIL
 // or SKIP, its name and reason), the details of failures (all details when
-// verbose), and a summary line.
+// verbose), and a summary line. What a plugin said (its manifest, errors,
+// stderr) is printed with control characters escaped and long strings cut,
+// so that a plugin cannot send the terminal escape codes.
 func (r *Report) WriteText(w io.Writer, verbose bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "conformance of %s", r.Ref)
+	fmt.Fprintf(&b, "conformance of %s", printable(r.Ref, maxLine))
 	if m := r.Manifest; m != nil {
-		fmt.Fprintf(&b, " (%s %s, %s, abi %d)", m.Name, m.Version, m.Kind, m.ABI)
+		fmt.Fprintf(&b, " (%s %s, %s, abi %d)", printable(m.Name, 100), printable(m.Version, 100), printable(m.Kind, 40), m.ABI)
 	}
 	b.WriteString("\n")
 	for _, c := range r.Checks {
-		fmt.Fprintf(&b, "%-4s  %-12s  %s", strings.ToUpper(string(c.Status)), c.Name, c.Reason)
+		fmt.Fprintf(&b, "%-4s  %-12s  %s", strings.ToUpper(string(c.Status)), c.Name, printable(c.Reason, maxLine))
 		if c.Duration >= time.Millisecond {
 			fmt.Fprintf(&b, " (%s)", roundDuration(c.Duration))
 		}
 		b.WriteString("\n")
 		if c.Status == Fail || verbose {
 			for _, d := range c.Details {
-				fmt.Fprintf(&b, "                    %s\n", d)
+				fmt.Fprintf(&b, "                    %s\n", printable(d, maxLine))
 			}
 		}
 	}
@@ -192,7 +196,8 @@ var Checks = []CheckInfo{
 	{Name: "limits", Doc: "ordinary conversations finish within the deadline and the memory limit"},
 	{Name: "capabilities", Doc: "a Wasm module imports only WASI preview 1 functions (with WASI's signatures) and exports protocol v1"},
 	{Name: "concurrency", Doc: "many calls in parallel (several Wasm instances, or concurrent gRPC calls) give the same answers as one at a time"},
-	{Name: "throughput", Doc: "conversations per second with several instances in parallel (informational)", Informational: true},
+	{Name: "throughput", Doc: "conversations per second with several instances in parallel, over the calls that succeeded (informational)", Informational: true},
+	{Name: "shutdown", Doc: "a gRPC plugin closes within 10 s and leaves no process behind: none it started holds its stdout or stderr from a process group of its own, or still runs once it is closed"},
 }
 
 // Options tune a run of the kit. Zero values take the defaults, which are
@@ -204,6 +209,10 @@ type Options struct {
 	Config protocol.ConfigureRequest
 	// Deadline bounds one call; default 10 s (the host's default).
 	Deadline time.Duration
+	// StartTimeout bounds a plugin's start-up: for a Wasm module its
+	// instantiation (start section, _initialize) and vs_abi, vs_describe and
+	// vs_configure; default 30 s (the host's default).
+	StartTimeout time.Duration
 	// MemoryLimit bounds a Wasm instance's memory, and a gRPC plugin's
 	// peak resident memory; default 256 MiB (the host's default).
 	MemoryLimit int64
@@ -230,6 +239,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Deadline <= 0 {
 		o.Deadline = 10 * time.Second
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 30 * time.Second
 	}
 	if o.MemoryLimit <= 0 {
 		o.MemoryLimit = 256 << 20

@@ -1,6 +1,8 @@
 package conformance_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,32 +56,60 @@ func TestPython(t *testing.T) {
 	}
 }
 
-// gallery lists the broken plugins of testdata, each with the one check it
-// was made to break.
-var gallery = []struct {
+// galleryCase is a broken plugin of testdata, with the one check it was
+// made to break.
+type galleryCase struct {
 	name, check string
-	grpc        bool
-}{
-	{name: "badmanifest", check: "manifest"},
-	{name: "wrongabi", check: "manifest"},
-	{name: "trapconfig", check: "configure"},
-	{name: "lenientconfig", check: "configure"},
-	{name: "badlabel", check: "outputs"},
-	{name: "badnames", check: "outputs"},
-	{name: "badnamer", check: "outputs"},
-	{name: "nondeterministic", check: "determinism"},
-	{name: "trapmodel", check: "models"},
-	{name: "traphostile", check: "hostile"},
-	{name: "slow", check: "limits"},
-	{name: "memhog", check: "limits"},
-	{name: "envimport", check: "capabilities"},
-	{name: "racy", check: "concurrency", grpc: true},
+	// src is what the plugin is made of: "go" a Wasm module built from Go,
+	// "grpc" a gRPC plugin built from Go, "wat" a Wasm module in WebAssembly
+	// text (testdata/NAME/NAME.wat, built to the committed NAME.wasm), "sh"
+	// a shell script wrapping the Python example plugin.
+	src string
+	// want is a phrase the check's reason must hold ("" when any will do).
+	want string
+}
+
+var gallery = []galleryCase{
+	{name: "badmanifest", check: "manifest", src: "go"},
+	{name: "wrongabi", check: "manifest", src: "go"},
+	{name: "initloop", check: "manifest", src: "wat", want: "start-up deadline"},
+	{name: "startloop", check: "manifest", src: "wat", want: "start-up deadline"},
+	{name: "trapconfig", check: "configure", src: "go"},
+	{name: "lenientconfig", check: "configure", src: "go"},
+	{name: "badlabel", check: "outputs", src: "go"},
+	{name: "badnames", check: "outputs", src: "go"},
+	{name: "badnamer", check: "outputs", src: "go"},
+	{name: "nondeterministic", check: "determinism", src: "go"},
+	{name: "trapmodel", check: "models", src: "go"},
+	{name: "traphostile", check: "hostile", src: "go"},
+	{name: "slow", check: "limits", src: "go"},
+	{name: "memhog", check: "limits", src: "go"},
+	{name: "hugeattr", check: "limits", src: "wat", want: "over the protocol's limits"},
+	{name: "hugeerror", check: "limits", src: "wat", want: "over the protocol's limits"},
+	{name: "manyitems", check: "limits", src: "wat", want: "100000 items"},
+	{name: "envimport", check: "capabilities", src: "go"},
+	{name: "racy", check: "concurrency", src: "grpc"},
+	{name: "orphanpipe", check: "shutdown", src: "sh", want: "process group of its own"},
+}
+
+// galleryOptions are the kit's options for a broken plugin: short deadlines
+// where the plugin waits for one.
+func galleryOptions(name string) conformance.Options {
+	opts := quick
+	switch name {
+	case "slow":
+		opts.Deadline = time.Second // it waits for the deadline once
+	case "initloop", "startloop":
+		opts.StartTimeout = time.Second
+	}
+	return opts
 }
 
 // Each broken plugin fails exactly the check it was made to break, with a
-// reason.
+// reason, and promptly: none makes the kit hang (a start-up loop, a child
+// holding a gRPC plugin's pipes used to).
 func TestGallery(t *testing.T) {
-	// Build the gallery two at a time (cached across runs).
+	// Build the Go ones two at a time (cached across runs).
 	refs := make([]string, len(gallery))
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
@@ -88,10 +118,13 @@ func TestGallery(t *testing.T) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			dir := "conformance/testdata/" + g.name
-			if g.grpc {
+			switch g.src {
+			case "grpc":
 				refs[i] = "grpc:" + testplugins.Binary(t, dir)
-			} else {
+			case "go":
 				refs[i] = testplugins.WasmPackage(t, dir, "")
+			case "wat":
+				refs[i] = filepath.Join("testdata", g.name, g.name+".wasm")
 			}
 		})
 	}
@@ -102,22 +135,66 @@ func TestGallery(t *testing.T) {
 	for i, g := range gallery {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			opts := quick
-			if g.name == "slow" {
-				opts.Deadline = time.Second // it waits for the deadline once
+			ref := refs[i]
+			if g.src == "sh" {
+				ref = "grpc:/bin/sh " + filepath.Join("testdata", g.name, g.name+".sh") + " " + strings.Join(python(t), " ")
 			}
-			r := conformance.Run(t.Context(), refs[i], opts)
+			// A generous bound: the kit must end, whatever the plugin does.
+			const bound = 40 * time.Second
+			ctx, cancel := context.WithTimeout(t.Context(), bound)
+			defer cancel()
+			start := time.Now()
+			r := conformance.Run(ctx, ref, galleryOptions(g.name))
 			var text strings.Builder
 			r.WriteText(&text, false)
+			if ctx.Err() != nil {
+				t.Fatalf("the kit did not finish within %s (it stopped only when its context ended):\n%s", bound, text.String())
+			}
 			if failed := r.FailedChecks(); !slices.Equal(failed, []string{g.check}) {
 				t.Fatalf("failed checks %v, want [%s]\n%s", failed, g.check, text.String())
 			}
 			c, _ := r.Check(g.check)
-			if c.Reason == "" {
-				t.Fatalf("check %s failed without a reason", g.check)
+			if c.Reason == "" || !strings.Contains(c.Reason, g.want) {
+				t.Fatalf("check %s failed with the reason %q, want one saying %q", g.check, c.Reason, g.want)
 			}
-			t.Logf("%s\n%s", refs[i], text.String())
+			t.Logf("%s in %s\n%s", ref, time.Since(start).Round(time.Millisecond), text.String())
 		})
+	}
+}
+
+// The gallery's WebAssembly text and the committed modules agree: when
+// wat2wasm is on PATH (CI installs wabt), each .wat is built again and must
+// give the committed .wasm byte for byte.
+func TestGallerySources(t *testing.T) {
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no wat2wasm on PATH (apt-get install wabt)")
+		}
+		t.Skip("no wat2wasm on PATH (apt-get install wabt)")
+	}
+	for _, g := range gallery {
+		if g.src != "wat" {
+			continue
+		}
+		src := filepath.Join("testdata", g.name, g.name+".wat")
+		out := filepath.Join(t.TempDir(), g.name+".wasm")
+		if b, err := exec.Command(wat2wasm, src, "-o", out).CombinedOutput(); err != nil {
+			t.Errorf("wat2wasm %s: %v\n%s", src, err, b)
+			continue
+		}
+		built, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, err := os.ReadFile(filepath.Join("testdata", g.name, g.name+".wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(built, committed) {
+			t.Errorf("%s builds to %d bytes that differ from the committed %s.wasm (%d bytes): rebuild it with wat2wasm %s.wat -o %s.wasm",
+				src, len(built), g.name, len(committed), g.name, g.name)
+		}
 	}
 }
 
@@ -128,12 +205,7 @@ func TestGalleryCoversEveryCheck(t *testing.T) {
 		if c.Informational {
 			continue
 		}
-		if !slices.ContainsFunc(gallery, func(g struct {
-			name, check string
-			grpc        bool
-		}) bool {
-			return g.check == c.Name
-		}) {
+		if !slices.ContainsFunc(gallery, func(g galleryCase) bool { return g.check == c.Name }) {
 			t.Errorf("no broken plugin in the gallery fails the %s check", c.Name)
 		}
 	}

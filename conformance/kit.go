@@ -31,17 +31,19 @@ const (
 	overDeadline               // the call overran the deadline
 	outOfMemory                // the instance ran out of its memory limit
 	roundViolation             // the rounds broke the protocol
+	overLimit                  // a reply over the protocol's limits (sdk/protocol/limits.go)
 	undeliverable              // the host cannot encode this request for the plugin
 	canceled                   // the kit's context ended
 )
 
-var kindNames = [...]string{"annotations", "error", "trap", "malformed reply", "deadline", "out of memory", "protocol violation", "undeliverable", "canceled"}
+var kindNames = [...]string{"annotations", "error", "trap", "malformed reply", "deadline", "out of memory", "protocol violation", "over a limit", "undeliverable", "canceled"}
 
 func (k kind) String() string { return kindNames[k] }
 
 // outcome is how one conversation went through a plugin.
 type outcome struct {
 	kind      kind
+	call      plugin.CallErrorKind // how the call failed, when it did (0: it did not, or not as a call error)
 	anns      []protocol.Annotation
 	msg       string   // the plugin's error, or what went wrong
 	violation string   // the annotations' first problem (checkOutput)
@@ -78,11 +80,46 @@ func (o outcome) describe() string {
 	case refused:
 		return "error " + quote(truncate(o.msg, 120))
 	}
-	s := o.kind.String() + ": " + o.msg
+	s := o.kind.String() + ": " + printable(o.msg, 600)
 	if len(o.stderr) > 0 {
 		s += " | stderr: " + strings.Join(o.stderr, " | ")
 	}
 	return s
+}
+
+// what names how a call went, for a reason that compares it with another:
+// a crash or a deadline is not a different answer, and a reason must not
+// blame the plugin's state for it.
+func (o outcome) what() string {
+	switch o.kind {
+	case annotated:
+		return "annotations"
+	case refused:
+		return "the plugin's own error"
+	case overDeadline:
+		return "a deadline overrun"
+	case outOfMemory:
+		return "running out of memory"
+	case malformed:
+		return "a malformed reply"
+	case overLimit:
+		return "a reply over the protocol's limits"
+	case roundViolation:
+		return "a protocol violation"
+	case trapped:
+		switch o.call {
+		case plugin.Crashed:
+			return "a crash (the process died or the connection broke)"
+		case plugin.Exited:
+			return "an exit (proc_exit)"
+		case plugin.HandlerFailed:
+			return "a failed handler (an exception in the plugin's server)"
+		case plugin.Trap:
+			return "a trap"
+		}
+		return "a failure to start or reach an instance"
+	}
+	return o.kind.String()
 }
 
 func plural(n int, what string) string {
@@ -109,7 +146,7 @@ func labels(anns []protocol.Annotation) string {
 // a malformed reply, a limit).
 func (o outcome) failure() bool {
 	switch o.kind {
-	case trapped, malformed, overDeadline, outOfMemory:
+	case trapped, malformed, overDeadline, outOfMemory, overLimit:
 		return true
 	}
 	return false
@@ -125,6 +162,8 @@ type kit struct {
 	module    []byte // the Wasm module, when there is one
 	tail      *logTail
 	logger    *slog.Logger
+	// loader loads a plugin: plugin.Load, or a stand-in in the kit's tests.
+	loader func(ctx context.Context, ref string, opts plugin.Options) (plugin.Plugin, plugin.Info, error)
 
 	results  map[string]*Check
 	main     plugin.Plugin
@@ -135,21 +174,27 @@ type kit struct {
 	baseline []outcome // per corpus conversation (shorter when stopped early)
 
 	// Problems found along the way, by the check that reports them.
-	outputs, modelProblems, limitProblems []string
-	annotatedCount, conversations         int
-	limitsBroken                          bool
-	sha256                                string
-	refusedImports                        []string // imports the host refuses at load
-	throughput                            float64
+	outputs, modelProblems, limitProblems, shutdownProblems []string
+	closed                                                  []closeReport
+	annotatedCount, conversations                           int
+	limitsBroken                                            bool
+	sha256                                                  string
+	refusedImports                                          []string // imports the host refuses at load
+	throughput                                              float64
 }
 
 // Run runs every check on the plugin ref names and returns the report. It
 // fails only checks: a plugin that does not load fails the manifest (or
 // capabilities, or configure) check, and the rest are skipped.
 func Run(ctx context.Context, ref string, opts Options) *Report {
+	return run(ctx, ref, opts, plugin.Load)
+}
+
+// run is Run with the function that loads plugins.
+func run(ctx context.Context, ref string, opts Options, loader func(context.Context, string, plugin.Options) (plugin.Plugin, plugin.Info, error)) *Report {
 	opts.defaults()
 	start := time.Now()
-	k := &kit{ref: ref, opts: opts, results: map[string]*Check{}}
+	k := &kit{ref: ref, opts: opts, results: map[string]*Check{}, loader: loader}
 	k.tail = &logTail{buf: &tailBuf{}}
 	if opts.Log != nil {
 		k.tail.next = opts.Log.Handler()
@@ -160,7 +205,6 @@ func Run(ctx context.Context, ref string, opts Options) *Report {
 	k.timed("capabilities", func() { k.checkCapabilities() })
 	k.timed("manifest", func() { k.load(ctx) })
 	if k.main != nil {
-		defer k.main.Close()
 		k.timed("configure", func() { k.checkConfigure(ctx) })
 		k.timed("outputs", func() { k.runBaseline(ctx) })
 		k.timed("determinism", func() { k.checkDeterminism(ctx) })
@@ -170,6 +214,7 @@ func Run(ctx context.Context, ref string, opts Options) *Report {
 		k.timed("throughput", func() { k.checkThroughput(ctx) })
 		k.timed("limits", func() { k.checkLimits() })
 		k.judgeOutputs()
+		k.timed("shutdown", func() { k.checkShutdown() })
 	}
 
 	rep := &Report{Ref: ref}
@@ -233,8 +278,11 @@ func (k *kit) set(name string, st Status, reason string, details ...string) {
 	if len(details) > maxDetails {
 		details = append(details[:maxDetails-1:maxDetails-1], fmt.Sprintf("... and %d more", len(details)-maxDetails+1))
 	}
+	for i, d := range details {
+		details[i] = printable(d, maxLine)
+	}
 	c := k.check(name)
-	c.Status, c.Reason, c.Details = st, reason, details
+	c.Status, c.Reason, c.Details = st, printable(reason, maxLine), details
 }
 
 // --- loading -----------------------------------------------------------
@@ -261,7 +309,7 @@ func (k *kit) resolve() error {
 }
 
 func (k *kit) pluginOptions(cfg protocol.ConfigureRequest, instances int) plugin.Options {
-	return plugin.Options{Config: cfg, Instances: instances, MemoryLimit: k.opts.MemoryLimit, Deadline: k.opts.Deadline, Log: k.logger}
+	return plugin.Options{Config: cfg, Instances: instances, MemoryLimit: k.opts.MemoryLimit, Deadline: k.opts.Deadline, StartTimeout: k.opts.StartTimeout, Log: k.logger}
 }
 
 // load loads the plugin with the config under test: the manifest check.
@@ -270,7 +318,7 @@ func (k *kit) load(ctx context.Context) {
 		k.set("manifest", Skip, fmt.Sprintf("not run: the host refuses to load a module importing %s (see capabilities)", strings.Join(k.refusedImports, ", ")))
 		return
 	}
-	p, info, err := plugin.Load(ctx, k.ref, k.pluginOptions(k.opts.Config, k.opts.Instances))
+	p, info, err := k.loader(ctx, k.ref, k.pluginOptions(k.opts.Config, k.opts.Instances))
 	if err != nil {
 		k.loadFailed(err)
 		return
@@ -289,12 +337,12 @@ func (k *kit) load(ctx context.Context) {
 		return
 	}
 	fields := strings.Join(append([]string{m.Field}, m.Fields...), ", ")
-	desc := fmt.Sprintf("%s %s: %s writing %s, ABI %d", m.Name, m.Version, m.Kind, fields, m.ABI)
+	desc := fmt.Sprintf("%s %s: %s writing %s, ABI %d", printable(m.Name, 100), printable(m.Version, 100), m.Kind, printable(fields, 200), m.ABI)
 	if len(m.Labels) > 0 {
 		desc += fmt.Sprintf(", %d labels", len(m.Labels))
 	}
 	if len(m.Needs) > 0 {
-		desc += ", needs " + strings.Join(m.Needs, " and ")
+		desc += ", needs " + printable(strings.Join(m.Needs, " and "), 100)
 	}
 	k.set("manifest", Pass, desc)
 }
@@ -304,6 +352,10 @@ func (k *kit) loadFailed(err error) {
 	msg := err.Error()
 	capFailed := k.check("capabilities").Status == Fail
 	switch {
+	case strings.Contains(msg, "did not start within"):
+		// Before the configuration's case: the start-up deadline covers
+		// vs_configure, and its message names it.
+		k.set("manifest", Fail, fmt.Sprintf("did not start within the start-up deadline (%s): %s; do no long work at start (in _initialize, a start section, or before the handshake)", k.opts.StartTimeout, msg))
 	case strings.Contains(msg, "configuration refused"):
 		k.set("manifest", Skip, "not judged: the plugin refused the kit's configuration (see configure)")
 		k.set("configure", Fail, fmt.Sprintf("refused the configuration the kit tests with (%s): %s; if the plugin needs a config, pass one (--config, Options.Config)",
@@ -351,7 +403,18 @@ func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Convers
 			return k.classify(ctx, req, err, mark)
 		}
 		m := p.Manifest()
+		// The host's check of a reply (plugin.CheckResponse) refuses what a
+		// run would refuse; the kit tells apart a reply over the limits,
+		// which it reports under limits, from the rest.
+		limitErr := plugin.CheckResponse(m, resp)
 		switch {
+		case limitErr != nil && overLimits(resp):
+			o.kind, o.msg = overLimit, violationText(limitErr)
+			return o
+		case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
+			o.kind, o.msg = malformed, fmt.Sprintf("an error (%s) with %s and %s in one response: a protocol violation; set exactly one of annotations, model_calls, error",
+				quote(truncate(resp.Error, 60)), plural(len(resp.Annotations), "annotation"), plural(len(resp.ModelCalls), "model call"))
+			return o
 		case resp.Error != "":
 			o.kind, o.msg = refused, resp.Error
 			return o
@@ -394,9 +457,12 @@ func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err er
 	case ctx.Err() != nil:
 		o.kind = canceled
 	case errors.As(err, &ce):
-		o.msg, o.kind = ce.Error(), callKind(ce.Kind)
+		o.msg, o.kind, o.call = ce.Error(), callKind(ce.Kind), ce.Kind
 		if (ce.Kind == plugin.Trap || ce.Kind == plugin.Exited) && k.tail.outOfMemorySince(mark) {
 			o.kind = outOfMemory
+		}
+		if ce.Kind == plugin.Malformed && replyTooBig(ce) {
+			o.kind = overLimit
 		}
 	case k.transport == "wasm" && !jsonEncodable(req):
 		// A module exchanging JSON cannot be sent invalid UTF-8: the host's
@@ -504,12 +570,15 @@ func (k *kit) record(what string, o outcome, ordinary bool) {
 		}
 	case roundViolation:
 		k.modelProblems = append(k.modelProblems, what+": "+o.msg)
-	case overDeadline, outOfMemory:
+	case overDeadline, outOfMemory, overLimit:
 		if ordinary {
 			k.limitsBroken = true
-			if o.kind == overDeadline {
+			switch o.kind {
+			case overDeadline:
 				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s did not finish within the %s deadline", what, k.opts.Deadline))
-			} else {
+			case overLimit:
+				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s: the reply is over the protocol's limits: %s", what, printable(o.msg, 400)))
+			default:
 				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s ran out of the %d MiB memory limit (%s)", what, k.opts.MemoryLimit>>20, strings.Join(o.stderr, " | ")))
 			}
 		}

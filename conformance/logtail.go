@@ -142,7 +142,7 @@ func clip(lines []string) []string {
 	var out []string
 	for _, l := range lines {
 		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, truncate(l, 200))
+			out = append(out, printable(l, 200))
 		}
 	}
 	return out

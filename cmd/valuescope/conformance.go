@@ -56,8 +56,8 @@ func newConformanceCmd() *cobra.Command {
 				}
 				o.Config.Prompt = string(b)
 			}
-			if memoryMiB < 0 || o.Instances < 0 || o.Deadline < 0 {
-				return usage("--memory-limit, --instances and --deadline take a positive value")
+			if memoryMiB < 0 || o.Instances < 0 || o.Deadline < 0 || o.StartTimeout < 0 {
+				return usage("--memory-limit, --instances, --deadline and --start-timeout take a positive value")
 			}
 			o.MemoryLimit = memoryMiB << 20
 			if len(answers) > 0 {
@@ -87,6 +87,7 @@ func newConformanceCmd() *cobra.Command {
 	f.StringVar(&config, "config", "", "the plugin's config table as a JSON object (default {})")
 	f.StringVar(&promptFile, "prompt", "", "a prompt file handed to the plugin with its config")
 	f.DurationVar(&o.Deadline, "deadline", 10*time.Second, "deadline of one call")
+	f.DurationVar(&o.StartTimeout, "start-timeout", 30*time.Second, "deadline of a plugin's start-up (a Wasm module's instantiation, _initialize, vs_describe and vs_configure)")
 	f.Int64Var(&memoryMiB, "memory-limit", 256, "memory limit of a Wasm instance (and a gRPC plugin's peak resident memory), in MiB")
 	f.IntVar(&o.Instances, "instances", 4, "instances (or concurrent calls) in the concurrency and throughput checks")
 	f.DurationVar(&o.ThroughputTime, "throughput-time", time.Second, "how long throughput is measured")
