@@ -255,3 +255,37 @@ func python(t *testing.T) []string {
 	}
 	return []string{py, script}
 }
+
+// The C example (sdk/examples/c), a second-language Wasm plugin written
+// from sdk/ABI.md alone, passes the kit; and the committed module is what
+// its source builds to, when clang is on PATH (CI installs clang and lld).
+func TestCExample(t *testing.T) {
+	dir := filepath.Join("..", "sdk", "examples", "c")
+	committed := filepath.Join(dir, "keyword_values.wasm")
+	if _, err := exec.LookPath("clang"); err == nil {
+		out := filepath.Join(t.TempDir(), "keyword_values.wasm")
+		if b, err := exec.Command("/bin/sh", filepath.Join(dir, "build.sh"), out).CombinedOutput(); err != nil {
+			t.Fatalf("build.sh: %v\n%s", err, b)
+		}
+		built, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(committed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(built, want) {
+			t.Errorf("keyword_values.c builds to %d bytes that differ from the committed keyword_values.wasm (%d bytes): run sdk/examples/c/build.sh", len(built), len(want))
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Fatal("no clang on PATH (apt-get install clang lld)")
+	}
+	r := conformance.Test(t, committed, quick)
+	if testing.Verbose() {
+		r.WriteText(os.Stderr, true)
+	}
+	if r.Manifest == nil || r.Manifest.Name != "keyword-values-c" {
+		t.Errorf("manifest %+v", r.Manifest)
+	}
+}
