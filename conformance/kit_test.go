@@ -71,6 +71,7 @@ func TestInspectWasm(t *testing.T) {
 		"imports wasi_snapshot_preview1.sock_open, which is not a WASI preview 1 function",
 		"exports vs_abi with signature (i32)->i32, want ()->i32",
 		"does not export vs_process (i32,i32)->i64",
+		`does not export its linear memory as "memory"`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problems lack %q:\n%s", want, all)

@@ -321,6 +321,10 @@ func inspectWasm(b []byte) (problems, notes, refused []string, err error) {
 			problems = append(problems, fmt.Sprintf("exports %s with signature %s, want %s", name, m.Funcs[name], want))
 		}
 	}
+	if kind, ok := m.Exports["memory"]; !ok || kind != "memory" {
+		problems = append(problems, "does not export its linear memory as \"memory\" (sdk/ABI.md): WASI preview 1 functions read and write the module's memory by that name; "+
+			"toolchains export it by default (wasm-ld, Go), a hand-written module must say (memory (export \"memory\") 1)")
+	}
 	if _, ok := m.Exports["_start"]; ok {
 		notes = append(notes, "exports _start: a WASI command, not a reactor; the host never calls it (build Go with -buildmode=c-shared)")
 	}
