@@ -20,7 +20,10 @@ type Options struct {
 	Config protocol.ConfigureRequest
 	// Instances bounds parallel Wasm instances; default GOMAXPROCS.
 	Instances int
-	// MemoryLimit bounds a Wasm instance's memory; default 256 MiB.
+	// MemoryLimit bounds a Wasm instance's linear memory, and a gRPC
+	// plugin's resident memory (its process and every process it starts,
+	// summed, measured every 100 ms on Linux: see package grpc); default
+	// 256 MiB.
 	MemoryLimit int64
 	// Deadline bounds one call. 0 takes the default: 10 s for plugins from a
 	// file or a command; none for built-in plugins, which are part of
@@ -54,7 +57,11 @@ type Info struct {
 	// module it shares with the other built-ins, so that rebuilding that
 	// module for one built-in leaves the others' digests (and the run stages
 	// fingerprinted with them) unchanged; for a gRPC command, of its
-	// executable when it can be found.
+	// program and of every file, or folder of files, that a later argument
+	// names (`grpc:python3 plugin.py` covers the python3 executable and
+	// plugin.py; see grpc.Fingerprint for the exact rule and its bounds), so
+	// that editing a plugin's script changes it; not of what a script loads
+	// without naming it on the command line.
 	SHA256 string `json:"sha256,omitempty"`
 }
 
@@ -89,11 +96,16 @@ func Load(ctx context.Context, ref string, opts Options) (Plugin, Info, error) {
 		if len(args) == 0 {
 			return nil, info, fmt.Errorf("plugin %q: no command after grpc:", ref)
 		}
-		gp, err := grpc.Load(ctx, args, grpc.Options{Name: ref, Deadline: opts.Deadline, Config: opts.Config, Log: opts.Log})
+		gp, err := grpc.Load(ctx, args, grpc.Options{Name: ref, Deadline: opts.Deadline, Config: opts.Config, Log: opts.Log, MemoryLimit: opts.MemoryLimit})
 		if err != nil {
 			return nil, info, err
 		}
-		p = gp
+		sum, err := grpc.Fingerprint(args)
+		if err != nil {
+			gp.Close()
+			return nil, info, fmt.Errorf("plugin %s: %w", ref, err)
+		}
+		p, info.SHA256 = gp, sum
 	default:
 		mod, err := os.ReadFile(ref)
 		if err != nil {
