@@ -91,6 +91,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 func TestEcho(t *testing.T) {
+	noLeftovers(t)
 	var log logBuffer
 	p := load(t, "echo", grpc.Options{Log: log.logger()})
 	if m := p.Manifest(); m.Name != "goplugin" || m.ABI != 1 || m.Kind != "extractor" || m.Field != "echo" {
@@ -139,6 +140,7 @@ func TestPluginErrors(t *testing.T) {
 // A call that overruns the deadline fails; its process is replaced, and
 // killed, and the next call works.
 func TestDeadline(t *testing.T) {
+	noLeftovers(t)
 	p := load(t, "echo", grpc.Options{Deadline: 300 * time.Millisecond})
 	old := p.PID()
 	start := time.Now()
@@ -161,6 +163,7 @@ func TestDeadline(t *testing.T) {
 // A process killed in the middle of a call fails that call, clearly; the
 // next call starts a new process.
 func TestKilledMidCall(t *testing.T) {
+	noLeftovers(t)
 	p := load(t, "echo", grpc.Options{Deadline: time.Minute})
 	old := p.PID()
 	errc := make(chan error, 1)
@@ -191,6 +194,7 @@ func TestKilledMidCall(t *testing.T) {
 }
 
 func TestExitMidCall(t *testing.T) {
+	noLeftovers(t)
 	p := load(t, "echo", grpc.Options{})
 	_, err := process(p, misbehaving("x1", "exit"))
 	var ce *callerr.Error
@@ -202,6 +206,7 @@ func TestExitMidCall(t *testing.T) {
 }
 
 func TestWrongVersion(t *testing.T) {
+	noLeftovers(t)
 	cases := []struct {
 		args []string
 		want string
@@ -224,6 +229,7 @@ func TestWrongVersion(t *testing.T) {
 }
 
 func TestNotAPlugin(t *testing.T) {
+	noLeftovers(t)
 	_, err := grpc.Load(context.Background(), []string{"/bin/sh", "-c", "echo hello; echo oops >&2"}, grpc.Options{Log: quiet})
 	if err == nil || !strings.Contains(err.Error(), `sh: starting /bin/sh: its first line on stdout, "hello", is not a go-plugin handshake`) {
 		t.Fatalf("got %v", err)
@@ -249,6 +255,7 @@ func TestConfigureRefused(t *testing.T) {
 // Many calls share one process; after it dies, the concurrent calls that
 // find it dead restart it once between them.
 func TestConcurrent(t *testing.T) {
+	noLeftovers(t)
 	var log logBuffer
 	p := load(t, "echo", grpc.Options{Log: log.logger()})
 	run := func(n int) {
@@ -284,6 +291,7 @@ func TestConcurrent(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
+	noLeftovers(t)
 	p := load(t, "echo", grpc.Options{Deadline: time.Minute})
 	pid := p.PID()
 	errc := make(chan error, 1)
@@ -351,6 +359,7 @@ func python(t *testing.T) []string {
 }
 
 func TestPython(t *testing.T) {
+	noLeftovers(t)
 	cmd := python(t)
 	var log logBuffer
 	p, err := grpc.Load(context.Background(), cmd, grpc.Options{Log: log.logger(),

@@ -14,8 +14,17 @@ import (
 func withoutCgroups(t *testing.T) { grpc.WithoutCgroups(t) }
 
 // A plugin over its memory limit is killed: the call fails saying so, and
-// the next call restarts it.
+// the next call restarts it; with a cgroup and without one (the processes
+// found under /proc).
 func TestMemoryLimit(t *testing.T) {
+	t.Run("default", testMemoryLimit)
+	t.Run("no-cgroup", func(t *testing.T) {
+		withoutCgroups(t)
+		testMemoryLimit(t)
+	})
+}
+
+func testMemoryLimit(t *testing.T) {
 	noLeftovers(t)
 	p := load(t, "echo", grpc.Options{MemoryLimit: 128 << 20, Deadline: time.Minute})
 	start := time.Now()
