@@ -493,8 +493,8 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 		if over := pr.r.overMem.Load(); over > 0 {
 			pr.waitExit(2 * time.Second)
 			p.retire(pr, fmt.Sprintf("exceeded its %d MiB memory limit", p.opts.MemoryLimit>>20))
-			return p.failed(callerr.Crashed, fmt.Errorf("the plugin process (pid %d) exceeded its %d MiB memory limit (resident memory %d MiB, with its children) and was killed during the call; the next call restarts it%s",
-				pr.pid, p.opts.MemoryLimit>>20, over>>20, pr.out.TailNote()))
+			return p.failed(callerr.Crashed, overMemory(fmt.Sprintf("the plugin process (pid %d) exceeded its %d MiB memory limit (resident memory %d MiB, with its children) and was killed during the call; the next call restarts it%s",
+				pr.pid, p.opts.MemoryLimit>>20, over>>20, pr.out.TailNote())))
 		}
 		if pr.waitExit(2 * time.Second) {
 			why := "the process exited: " + pr.r.exitStatus()
@@ -754,6 +754,17 @@ var ErrClosed = errors.New("plugin closed")
 // ErrCannotRestart is returned, wrapped, by Process once the plugin's
 // process died and Options.MaxStartFailures restarts in a row failed.
 var ErrCannotRestart = errors.New("plugin cannot be restarted")
+
+// ErrOverMemory is matched (errors.Is) by the error of a call whose process
+// was killed over Options.MemoryLimit.
+var ErrOverMemory = errors.New("plugin process over its memory limit")
+
+// overMemory is the error of a call whose process was killed over its
+// memory limit: its message is msg, and it is ErrOverMemory.
+type overMemory string
+
+func (e overMemory) Error() string        { return string(e) }
+func (e overMemory) Is(target error) bool { return target == ErrOverMemory }
 
 // failed is a call the plugin did not complete (the wrapping in Process adds
 // the conversation).

@@ -30,7 +30,7 @@ func testMemoryLimit(t *testing.T) {
 	start := time.Now()
 	_, err := process(p, misbehaving("m1", "alloc"))
 	var ce *callerr.Error
-	if !errors.As(err, &ce) || ce.Kind != callerr.Crashed || !strings.Contains(err.Error(), "goplugin: conversation m1: crash: the plugin process") ||
+	if !errors.As(err, &ce) || ce.Kind != callerr.Crashed || !errors.Is(err, grpc.ErrOverMemory) || !strings.Contains(err.Error(), "goplugin: conversation m1: crash: the plugin process") ||
 		!strings.Contains(err.Error(), "exceeded its 128 MiB memory limit") {
 		t.Fatalf("got %v", err)
 	}
