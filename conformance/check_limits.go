@@ -21,7 +21,16 @@ func (k *kit) checkLimits() {
 	}
 	var details []string
 	mem := fmt.Sprintf("no instance ran out of its %d MiB of memory", k.opts.MemoryLimit>>20)
-	if pp, ok := k.main.(interface{ PID() int }); ok {
+	// A gRPC plugin's memory is measured by the host as a run measures it,
+	// over the process and its children and every process it ran in; the
+	// process's own peak is the fallback where the host measures nothing.
+	if pm, ok := k.main.(interface{ PeakMemory() int64 }); ok && pm.PeakMemory() > 0 {
+		hwm := pm.PeakMemory()
+		mem = fmt.Sprintf("peak resident memory %d MiB of %d MiB (with its children)", hwm>>20, k.opts.MemoryLimit>>20)
+		if hwm > k.opts.MemoryLimit {
+			k.limitProblems = append(k.limitProblems, fmt.Sprintf("the plugin's peak resident memory, %d MiB with its children, is over the %d MiB limit", hwm>>20, k.opts.MemoryLimit>>20))
+		}
+	} else if pp, ok := k.main.(interface{ PID() int }); ok {
 		if hwm, err := peakRSS(pp.PID()); err == nil {
 			mem = fmt.Sprintf("peak resident memory %d MiB of %d MiB", hwm>>20, k.opts.MemoryLimit>>20)
 			if hwm > k.opts.MemoryLimit {

@@ -30,7 +30,9 @@ type holder struct {
 	comm      string
 }
 
-func (h holder) String() string { return fmt.Sprintf("process %d (%s)", h.pid, printable(h.comm, 40)) }
+func (h holder) String() string {
+	return fmt.Sprintf("process %d (%s)", h.pid, plugin.Printable(h.comm, 40))
+}
 
 // closePlugin closes p within closeTimeout and, for a plugin that is a
 // process (gRPC), notes for the shutdown check what it left behind: the

@@ -128,20 +128,20 @@ func (r *Report) FailedChecks() []string {
 // so that a plugin cannot send the terminal escape codes.
 func (r *Report) WriteText(w io.Writer, verbose bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "conformance of %s", printable(r.Ref, maxLine))
+	fmt.Fprintf(&b, "conformance of %s", plugin.Printable(r.Ref, maxLine))
 	if m := r.Manifest; m != nil {
-		fmt.Fprintf(&b, " (%s %s, %s, abi %d)", printable(m.Name, 100), printable(m.Version, 100), printable(m.Kind, 40), m.ABI)
+		fmt.Fprintf(&b, " (%s %s, %s, abi %d)", plugin.Printable(m.Name, 100), plugin.Printable(m.Version, 100), plugin.Printable(m.Kind, 40), m.ABI)
 	}
 	b.WriteString("\n")
 	for _, c := range r.Checks {
-		fmt.Fprintf(&b, "%-4s  %-12s  %s", strings.ToUpper(string(c.Status)), c.Name, printable(c.Reason, maxLine))
+		fmt.Fprintf(&b, "%-4s  %-12s  %s", strings.ToUpper(string(c.Status)), c.Name, plugin.Printable(c.Reason, maxLine))
 		if c.Duration >= time.Millisecond {
 			fmt.Fprintf(&b, " (%s)", roundDuration(c.Duration))
 		}
 		b.WriteString("\n")
 		if c.Status == Fail || verbose {
 			for _, d := range c.Details {
-				fmt.Fprintf(&b, "                    %s\n", printable(d, maxLine))
+				fmt.Fprintf(&b, "                    %s\n", plugin.Printable(d, maxLine))
 			}
 		}
 	}

@@ -242,24 +242,3 @@ func TestReplyOverLimits(t *testing.T) {
 		})
 	}
 }
-
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain text, ünïcode": "plain text, ünïcode",
-		"\x1b[31mred":         `\x1b[31mred`,
-		"bell\x07":            `bell\x07`,
-		"a\nb\tc":             `a\nb\tc`,
-		"bad \xff":            `bad \xff`,
-		"c1 \u009b":           `c1 \x9b`,
-		"rtl \u202e":          `rtl \u202e`,
-		"zw \u200b":           `zw \u200b`,
-		"del \x7f":            `del \x7f`,
-	} {
-		if got := printable(in, 100); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := printable(strings.Repeat("é", 100), 11); got != strings.Repeat("é", 5)+"… (200 bytes)" {
-		t.Errorf("printable cut to %q", got)
-	}
-}

@@ -15,10 +15,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/plugin/grpc"
 	"github.com/valuescope/valuescope/plugins"
 	sdkgrpc "github.com/valuescope/valuescope/sdk/grpc"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
+
+// The longest reason and detail line the kit reports: a reason is one line
+// for a terminal, and what a plugin put in it (an error message, a line of
+// its stderr) is quoted shorter where it is put in.
+const maxLine = 2 << 10
 
 // kind classifies how one conversation ended.
 type kind int
@@ -80,7 +86,7 @@ func (o outcome) describe() string {
 	case refused:
 		return "error " + quote(truncate(o.msg, 120))
 	}
-	s := o.kind.String() + ": " + printable(o.msg, 600)
+	s := o.kind.String() + ": " + plugin.Printable(o.msg, 600)
 	if len(o.stderr) > 0 {
 		s += " | stderr: " + strings.Join(o.stderr, " | ")
 	}
@@ -279,10 +285,10 @@ func (k *kit) set(name string, st Status, reason string, details ...string) {
 		details = append(details[:maxDetails-1:maxDetails-1], fmt.Sprintf("... and %d more", len(details)-maxDetails+1))
 	}
 	for i, d := range details {
-		details[i] = printable(d, maxLine)
+		details[i] = plugin.Printable(d, maxLine)
 	}
 	c := k.check(name)
-	c.Status, c.Reason, c.Details = st, printable(reason, maxLine), details
+	c.Status, c.Reason, c.Details = st, plugin.Printable(reason, maxLine), details
 }
 
 // --- loading -----------------------------------------------------------
@@ -337,12 +343,12 @@ func (k *kit) load(ctx context.Context) {
 		return
 	}
 	fields := strings.Join(append([]string{m.Field}, m.Fields...), ", ")
-	desc := fmt.Sprintf("%s %s: %s writing %s, ABI %d", printable(m.Name, 100), printable(m.Version, 100), m.Kind, printable(fields, 200), m.ABI)
+	desc := fmt.Sprintf("%s %s: %s writing %s, ABI %d", plugin.Printable(m.Name, 100), plugin.Printable(m.Version, 100), m.Kind, plugin.Printable(fields, 200), m.ABI)
 	if len(m.Labels) > 0 {
 		desc += fmt.Sprintf(", %d labels", len(m.Labels))
 	}
 	if len(m.Needs) > 0 {
-		desc += ", needs " + printable(strings.Join(m.Needs, " and "), 100)
+		desc += ", needs " + plugin.Printable(strings.Join(m.Needs, " and "), 100)
 	}
 	k.set("manifest", Pass, desc)
 }
@@ -412,8 +418,7 @@ func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Convers
 			o.kind, o.msg = overLimit, violationText(limitErr)
 			return o
 		case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
-			o.kind, o.msg = malformed, fmt.Sprintf("an error (%s) with %s and %s in one response: a protocol violation; set exactly one of annotations, model_calls, error",
-				quote(truncate(resp.Error, 60)), plural(len(resp.Annotations), "annotation"), plural(len(resp.ModelCalls), "model call"))
+			o.kind, o.msg = malformed, violationText(limitErr)
 			return o
 		case resp.Error != "":
 			o.kind, o.msg = refused, resp.Error
@@ -458,7 +463,7 @@ func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err er
 		o.kind = canceled
 	case errors.As(err, &ce):
 		o.msg, o.kind, o.call = ce.Error(), callKind(ce.Kind), ce.Kind
-		if (ce.Kind == plugin.Trap || ce.Kind == plugin.Exited) && k.tail.outOfMemorySince(mark) {
+		if (ce.Kind == plugin.Trap || ce.Kind == plugin.Exited) && k.tail.outOfMemorySince(mark) || errors.Is(err, grpc.ErrOverMemory) {
 			o.kind = outOfMemory
 		}
 		if ce.Kind == plugin.Malformed && replyTooBig(ce) {
@@ -577,7 +582,7 @@ func (k *kit) record(what string, o outcome, ordinary bool) {
 			case overDeadline:
 				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s did not finish within the %s deadline", what, k.opts.Deadline))
 			case overLimit:
-				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s: the reply is over the protocol's limits: %s", what, printable(o.msg, 400)))
+				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s: the reply is over the protocol's limits: %s", what, plugin.Printable(o.msg, 400)))
 			default:
 				k.limitProblems = append(k.limitProblems, fmt.Sprintf("%s ran out of the %d MiB memory limit (%s)", what, k.opts.MemoryLimit>>20, strings.Join(o.stderr, " | ")))
 			}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"github.com/valuescope/valuescope/host/plugin"
 )
 
 // logTail is the slog handler the kit gives the host for the plugin's
@@ -142,7 +144,7 @@ func clip(lines []string) []string {
 	var out []string
 	for _, l := range lines {
 		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, printable(l, 200))
+			out = append(out, plugin.Printable(l, 200))
 		}
 	}
 	return out

@@ -121,7 +121,7 @@ func (e *UnknownKindError) Error() string {
 	if len(names) > 1 {
 		want = strings.Join(names[:len(names)-1], ", ") + " or " + want
 	}
-	return fmt.Sprintf("kind %s: want %s", quote(e.Kind, 60), want)
+	return fmt.Sprintf("kind %s: want %s", protocol.Quote(e.Kind, 60), want)
 }
 
 // CheckManifest reports what m lacks for this kind ("a classifier must

@@ -34,8 +34,11 @@ type Options struct {
 	Deadline time.Duration
 	// StartTimeout bounds a plugin's start-up when calls have a deadline:
 	// for a Wasm module, instantiation (its start section, _initialize) and
-	// vs_abi, vs_describe and vs_configure. 0 takes the default, 30 s;
-	// negative: none. A built-in, run without deadlines, gets none.
+	// vs_abi, vs_describe and vs_configure; for a gRPC command, its start up
+	// to the handshake line (the call deadline bounds the health check,
+	// Describe and Configure). 0 takes the default, 30 s; negative: none for
+	// a Wasm module, the default for a gRPC command. A built-in, run without
+	// deadlines, gets none.
 	StartTimeout time.Duration
 	// Log receives the plugin's stderr; default slog.Default().
 	Log *slog.Logger
@@ -96,7 +99,7 @@ func Load(ctx context.Context, ref string, opts Options) (Plugin, Info, error) {
 		if len(args) == 0 {
 			return nil, info, fmt.Errorf("plugin %q: no command after grpc:", ref)
 		}
-		gp, err := grpc.Load(ctx, args, grpc.Options{Name: ref, Deadline: opts.Deadline, Config: opts.Config, Log: opts.Log, MemoryLimit: opts.MemoryLimit})
+		gp, err := grpc.Load(ctx, args, grpc.Options{Name: ref, Deadline: opts.Deadline, StartTimeout: opts.StartTimeout, Config: opts.Config, Log: opts.Log, MemoryLimit: opts.MemoryLimit})
 		if err != nil {
 			return nil, info, err
 		}

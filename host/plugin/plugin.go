@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -80,7 +79,7 @@ func Annotate(ctx context.Context, p Plugin, c *protocol.Conversation, models Mo
 		}
 		switch {
 		case resp.Error != "":
-			return nil, &PluginError{Plugin: p.Manifest().Name, Msg: cleanText(resp.Error)}
+			return nil, &PluginError{Plugin: p.Manifest().Name, Msg: Printable(resp.Error, 0)}
 		case len(resp.ModelCalls) == 0:
 			return resp.Annotations, nil
 		case models == nil:
@@ -106,11 +105,11 @@ func CheckResponse(m protocol.Manifest, resp *protocol.ProcessResponse) error {
 		return &PluginError{Plugin: m.Name, Msg: "protocol violation: " + fmt.Sprintf(format, args...)}
 	}
 	switch {
-	case len(resp.Error) > protocol.MaxErrorBytes:
-		return violation("an error message of %d bytes, over the %d-byte limit (it began %s)", len(resp.Error), protocol.MaxErrorBytes, quote(resp.Error, 60))
+	case protocol.CheckError(resp.Error) != nil:
+		return violation("%v", protocol.CheckError(resp.Error))
 	case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
 		return violation("an error (%s) and %d annotation(s) and %d model call(s) in one response: set exactly one of annotations, model_calls, error",
-			quote(resp.Error, 60), len(resp.Annotations), len(resp.ModelCalls))
+			protocol.Quote(resp.Error, 60), len(resp.Annotations), len(resp.ModelCalls))
 	case len(resp.Annotations) > 0 && len(resp.ModelCalls) > 0:
 		return violation("both annotations and model calls in one response")
 	}
@@ -161,7 +160,7 @@ func CheckManifest(m protocol.Manifest) error {
 	}
 	for _, n := range m.Needs {
 		if n != protocol.NeedModel && n != protocol.NeedEmbeddings {
-			errs = append(errs, fmt.Sprintf("needs %s: want %q or %q", quote(n, 60), protocol.NeedModel, protocol.NeedEmbeddings))
+			errs = append(errs, fmt.Sprintf("needs %s: want %q or %q", protocol.Quote(n, 60), protocol.NeedModel, protocol.NeedEmbeddings))
 		}
 	}
 	text := func(what, s string, max int) {
@@ -203,13 +202,13 @@ func CheckManifest(m protocol.Manifest) error {
 func checkText(what, s string, max int) error {
 	switch {
 	case len(s) > max:
-		return fmt.Errorf("%s %s is %d bytes long, over the limit of %d", what, quote(s, 60), len(s), max)
+		return fmt.Errorf("%s %s is %d bytes long, over the limit of %d", what, protocol.Quote(s, 60), len(s), max)
 	case !utf8.ValidString(s):
-		return fmt.Errorf("%s %s is not valid UTF-8", what, quote(s, 60))
+		return fmt.Errorf("%s %s is not valid UTF-8", what, protocol.Quote(s, 60))
 	}
 	if i := strings.IndexFunc(s, isControlOrFormat); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return fmt.Errorf("%s %s has the control or formatting character %U", what, quote(s, 60), r)
+		return fmt.Errorf("%s %s has the control or formatting character %U", what, protocol.Quote(s, 60), r)
 	}
 	return nil
 }
@@ -250,10 +249,10 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 			field = m.Field
 		}
 		if !slices.Contains(fields, field) {
-			return bad("annotation %d: field %s not declared in the manifest (%s)", i, quote(field, 60), strings.Join(fields, ", "))
+			return bad("annotation %d: field %s not declared in the manifest (%s)", i, protocol.Quote(field, 60), strings.Join(fields, ", "))
 		}
 		if a.Label != "" && !slices.Contains(m.Labels, a.Label) {
-			return bad("annotation %d: label %s not in the manifest's labels", i, quote(a.Label, 60))
+			return bad("annotation %d: label %s not in the manifest's labels", i, protocol.Quote(a.Label, 60))
 		}
 		if spec != nil && spec.Output == OutputLabels && a.Label == "" {
 			return bad("annotation %d: a classifier's annotation needs a label", i)
@@ -263,11 +262,11 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 				return bad("annotation %d item %d: %v", i, j, err)
 			}
 			if len(it.Attrs) > protocol.MaxAttrs {
-				return bad("annotation %d item %d (%s): %d attributes, over the limit of %d", i, j, quote(it.Name, 60), len(it.Attrs), protocol.MaxAttrs)
+				return bad("annotation %d item %d (%s): %d attributes, over the limit of %d", i, j, protocol.Quote(it.Name, 60), len(it.Attrs), protocol.MaxAttrs)
 			}
 			for k, v := range it.Attrs {
 				if err := checkAttr(k, v); err != nil {
-					return bad("annotation %d item %d (%s): %v", i, j, quote(it.Name, 60), err)
+					return bad("annotation %d item %d (%s): %v", i, j, protocol.Quote(it.Name, 60), err)
 				}
 			}
 		}
@@ -281,13 +280,13 @@ func checkAttr(k, v string) error {
 	case k == "":
 		return errors.New("an attribute with an empty key")
 	case len(k) > protocol.MaxAttrKeyBytes:
-		return fmt.Errorf("attribute key %s is %d bytes long, over the limit of %d", quote(k, 60), len(k), protocol.MaxAttrKeyBytes)
+		return fmt.Errorf("attribute key %s is %d bytes long, over the limit of %d", protocol.Quote(k, 60), len(k), protocol.MaxAttrKeyBytes)
 	case !utf8.ValidString(k) || strings.ContainsFunc(k, isControlOrFormat):
-		return fmt.Errorf("attribute key %s: want valid UTF-8 without control or formatting characters", quote(k, 60))
+		return fmt.Errorf("attribute key %s: want valid UTF-8 without control or formatting characters", protocol.Quote(k, 60))
 	case len(v) > protocol.MaxAttrValueBytes:
-		return fmt.Errorf("attribute %s is %d bytes long, over the limit of %d (it began %s)", quote(k, 60), len(v), protocol.MaxAttrValueBytes, quote(v, 60))
+		return fmt.Errorf("attribute %s is %d bytes long, over the limit of %d (it began %s)", protocol.Quote(k, 60), len(v), protocol.MaxAttrValueBytes, protocol.Quote(v, 60))
 	case !utf8.ValidString(v):
-		return fmt.Errorf("attribute %s: the value %s is not valid UTF-8", quote(k, 60), quote(v, 60))
+		return fmt.Errorf("attribute %s: the value %s is not valid UTF-8", protocol.Quote(k, 60), protocol.Quote(v, 60))
 	}
 	return nil
 }
@@ -310,47 +309,17 @@ func ClusterName(m protocol.Manifest, anns []protocol.Annotation) (name, descrip
 	}
 	for k := range it.Attrs {
 		if k != protocol.AttrDescription {
-			return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: attribute %s: a namer's item has only %q", quote(it.Name, 60), quote(k, 60), protocol.AttrDescription)}
+			return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: attribute %s: a namer's item has only %q", protocol.Quote(it.Name, 60), protocol.Quote(k, 60), protocol.AttrDescription)}
 		}
 	}
 	desc := it.Attrs[protocol.AttrDescription]
 	if err := checkAttr(protocol.AttrDescription, desc); err != nil {
-		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: %v", quote(it.Name, 60), err)}
+		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: %v", protocol.Quote(it.Name, 60), err)}
 	}
 	return it.Name, desc, nil
 }
 
-// quote quotes s for an error message, cut to at most n bytes at a character
-// boundary (with "…" after it when cut), so that an error about a huge or
-// hostile string neither grows with it nor carries its control characters
-// to a terminal.
-func quote(s string, n int) string {
-	if len(s) <= n {
-		return strconv.Quote(s)
-	}
-	cut := n
-	for cut > 0 && cut > n-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
-}
-
 func isControlOrFormat(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
-
-// cleanText is a plugin's message made fit for a terminal and a report: its
-// invalid UTF-8, control and formatting characters (an escape code, a
-// right-to-left override) replaced by U+FFFD; new lines and tabs stay.
-func cleanText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && isControlOrFormat(r) }) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r != '\n' && r != '\t' && isControlOrFormat(r) {
-			return utf8.RuneError
-		}
-		return r
-	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
-}
 
 // CallError is a call the plugin did not complete (trap, deadline, crash,
 // malformed reply...), the one error both transports return for it; its Kind

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/runfolder"
 )
 
@@ -138,9 +137,9 @@ func (h *pluginHandler) format(r slog.Record) string {
 	}
 	r.Attrs(func(a slog.Attr) bool { each(prefixed{h.prefix, a}); return true })
 	if name != "" {
-		b.WriteString(" " + clean(name) + ":")
+		b.WriteString(" " + plugin.Printable(name, 0) + ":")
 	}
-	b.WriteString(" " + clean(r.Message))
+	b.WriteString(" " + plugin.Printable(r.Message, 0))
 	for _, a := range rest {
 		writeAttr(&b, a.prefix, a.a)
 	}
@@ -156,11 +155,11 @@ func writeAttr(b *strings.Builder, prefix string, a slog.Attr) {
 		}
 		return
 	}
-	v := clean(a.Value.String())
+	v := plugin.Printable(a.Value.String(), 0)
 	if v == "" || strings.ContainsAny(v, " =\"") {
 		v = fmt.Sprintf("%q", v)
 	}
-	b.WriteString(" " + clean(prefix+a.Key) + "=" + v)
+	b.WriteString(" " + plugin.Printable(prefix+a.Key, 0) + "=" + v)
 }
 
 func (h *pluginHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -181,32 +180,4 @@ func (h *pluginHandler) WithGroup(name string) slog.Handler {
 	c.prefix = h.prefix + name + "."
 	c.term = h.term.WithGroup(name)
 	return &c
-}
-
-// clean escapes control characters and invalid UTF-8 (as \x1b, \u202e...),
-// keeping tabs.
-func clean(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool {
-		return r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Cf, r))
-	}) {
-		return s
-	}
-	var b strings.Builder
-	for i, w := 0, 0; i < len(s); i += w {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		w = n
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)):
-			if r < 0x80 {
-				fmt.Fprintf(&b, `\x%02x`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

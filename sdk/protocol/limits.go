@@ -53,7 +53,7 @@ func CheckDisplayName(name string) error { return checkName(name, false) }
 
 func checkName(name string, lower bool) error {
 	if why := nameProblem(name, lower); why != "" {
-		return fmt.Errorf("name %s %s", quote(name, 60), why)
+		return fmt.Errorf("name %s %s", Quote(name, 60), why)
 	}
 	return nil
 }
@@ -88,11 +88,21 @@ func nameProblem(name string, lower bool) string {
 	return ""
 }
 
-// quote quotes s for an error message, cut to at most n bytes (at a
+// CheckError returns an error when msg, a plugin's error message (a reply's
+// or a configuration refusal's), is over MaxErrorBytes, quoting only its
+// beginning; nil otherwise.
+func CheckError(msg string) error {
+	if len(msg) > MaxErrorBytes {
+		return fmt.Errorf("an error message of %d bytes, over the %d-byte limit (it began %s)", len(msg), MaxErrorBytes, Quote(msg, 60))
+	}
+	return nil
+}
+
+// Quote quotes s for an error message, cut to at most n bytes (at a
 // character boundary, with "…" after it when cut), so that an error about a
 // huge or hostile string neither grows with it nor carries its control
 // characters.
-func quote(s string, n int) string {
+func Quote(s string, n int) string {
 	if len(s) <= n {
 		return strconv.Quote(s)
 	}

@@ -322,6 +322,9 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	if err != nil {
 		return fail(fmt.Errorf("%s: Configure: %w", name, p.callError(ctx, cctx, pr, err)))
 	}
+	if err := protocol.CheckError(cr.GetError()); err != nil {
+		return fail(fmt.Errorf("%s: Configure: %w", name, p.failed(callerr.Malformed, err)))
+	}
 	if e := cr.GetError(); e != "" {
 		return fail(fmt.Errorf("%s: configuration refused: %s", name, e))
 	}

@@ -464,3 +464,14 @@ func BenchmarkGRPCRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// A configuration refusal is a message for a person: one over
+// protocol.MaxErrorBytes fails the load with a short error, not a copy.
+func TestConfigureRefusalLimit(t *testing.T) {
+	mode := strings.Repeat("m", 1<<20)
+	_, err := grpc.Load(context.Background(), []string{goPlugin(t)}, grpc.Options{Log: quiet,
+		Config: protocol.ConfigureRequest{ConfigJSON: `{"mode": "` + mode + `"}`}})
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "over the 4096-byte limit") {
+		t.Fatalf("got %d bytes: %.300s", len(fmt.Sprint(err)), err)
+	}
+}

@@ -341,10 +341,10 @@ func (p *Plugin) configure(ctx context.Context, inst *instance) error {
 	if err := p.roundTrip(ctx, inst, inst.conf, &p.opts.Config, &resp); err != nil {
 		return fmt.Errorf("%s: vs_configure: %w", p.name, err)
 	}
-	switch {
-	case len(resp.Error) > protocol.MaxErrorBytes:
-		return fmt.Errorf("%s: vs_configure: %w", p.name, p.malformed(fmt.Errorf("an error message of %d bytes, over the %d-byte limit (it began %q)", len(resp.Error), protocol.MaxErrorBytes, truncate([]byte(resp.Error), 60))))
-	case resp.Error != "":
+	if err := protocol.CheckError(resp.Error); err != nil {
+		return fmt.Errorf("%s: vs_configure: %w", p.name, p.malformed(err))
+	}
+	if resp.Error != "" {
 		return fmt.Errorf("%s: configuration refused: %s", p.name, resp.Error)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package conformance
+package plugin
 
 import (
 	"fmt"
@@ -7,21 +7,18 @@ import (
 	"unicode/utf8"
 )
 
-// The longest reason and detail line the kit reports: a reason is one line
-// for a terminal, and what a plugin put in it (an error message, a line of
-// its stderr) is quoted shorter where it is put in.
-const maxLine = 2 << 10
-
-// printable returns s cut to at most n bytes (at a character boundary, with
-// "… (N bytes)" after it when cut) and made safe to print: control
+// Printable returns s cut to at most n bytes (at a character boundary, with
+// "… (N bytes)" after it when cut; n ≤ 0: not cut) and made safe to print: control
 // characters (C0, DEL, C1: a terminal obeys escape codes), Unicode
 // formatting characters (a right-to-left override or a zero-width space
 // makes text lie about what it says) and invalid UTF-8 are shown escaped,
-// as Go writes them (\x1b, \u202e, \xff). Everything a plugin says reaches
-// the kit's report through it: manifest strings, errors, stderr lines.
-func printable(s string, n int) string {
+// as Go writes them (\x1b, \u202e, \xff), new lines and tabs too, so that
+// the result is one line. Whatever a plugin says goes through it before it
+// reaches a terminal, a log or a report: the error messages stored for its
+// conversations, the lines of RUN/plugins.log, the conformance kit's report.
+func Printable(s string, n int) string {
 	cut := ""
-	if len(s) > n {
+	if n > 0 && len(s) > n {
 		end := n
 		for end > 0 && end > n-utf8.UTFMax && !utf8.RuneStart(s[end]) {
 			end--
