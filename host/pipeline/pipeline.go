@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -268,9 +269,11 @@ const (
 	maxMessageLen = 300
 )
 
-// count records one outcome of stage i and stops the run once the stage has
-// failed for more than its allowed share.
-func (r *runner) count(i int, errMsg string) {
+// count records one outcome of stage i for conversation id and stops the run
+// once the stage has failed for more than its allowed share. Messages are
+// counted with the conversation's ID taken out ("conversation demo-001: ..."
+// is one message whatever the conversation).
+func (r *runner) count(i int, id, errMsg string) {
 	share := r.opts.MaxFailureShare
 	t := &r.tallies[i]
 	t.mu.Lock()
@@ -280,6 +283,9 @@ func (r *runner) count(i int, errMsg string) {
 		return
 	}
 	t.failed++
+	if id != "" {
+		errMsg = strings.ReplaceAll(errMsg, "conversation "+id, "conversation …")
+	}
 	if len(errMsg) > maxMessageLen {
 		errMsg = errMsg[:maxMessageLen] + "..."
 	}
@@ -423,7 +429,7 @@ func (r *runner) work(ctx context.Context, jobs <-chan job, results chan<- store
 				case <-ctx.Done():
 				}
 				// Counted once stored: the result that stops the run is kept.
-				r.count(i, out.Err)
+				r.count(i, conv.ID, out.Err)
 				res = store.StageResult{OK: out.Err == ""}
 				for _, a := range out.Items {
 					if a.IsLabel {
