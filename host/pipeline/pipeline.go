@@ -18,6 +18,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -269,6 +270,14 @@ const (
 	maxMessageLen = 300
 )
 
+// pids matches the process ids in a crashed plugin's errors, which differ
+// at every restart: counted without them, one crash is one message.
+var pids = regexp.MustCompile(`\(pid \d+\)`)
+
+// maxErrorLen bounds a stored error message: a plugin's own error is at most
+// protocol.MaxErrorBytes, and the host's context around it is short.
+const maxErrorLen = 8 << 10
+
 // count records one outcome of stage i for conversation id and stops the run
 // once the stage has failed for more than its allowed share. Messages are
 // counted with the conversation's ID taken out ("conversation demo-001: ..."
@@ -286,9 +295,7 @@ func (r *runner) count(i int, id, errMsg string) {
 	if id != "" {
 		errMsg = strings.ReplaceAll(errMsg, "conversation "+id, "conversation …")
 	}
-	if len(errMsg) > maxMessageLen {
-		errMsg = errMsg[:maxMessageLen] + "..."
-	}
+	errMsg = plugin.Printable(pids.ReplaceAllString(errMsg, "(pid …)"), maxMessageLen)
 	if t.messages == nil {
 		t.messages = map[string]int64{}
 	}
@@ -452,7 +459,9 @@ func (r *runner) runStage(ctx context.Context, s Stage, conv store.Conversation,
 	anns, err := plugin.Annotate(ctx, s.Plugin, pc, s.Models, r.opts.MaxRounds)
 	if err != nil {
 		r.errors.Add(1)
-		out.Err = err.Error()
+		// Stored, exported and printed: whatever of the plugin's own text
+		// the error carries is escaped, and the whole is bounded.
+		out.Err = plugin.Printable(err.Error(), maxErrorLen)
 		return out
 	}
 	field := s.Plugin.Manifest().Field

@@ -78,6 +78,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
+	"github.com/valuescope/valuescope/host/plugin/internal/printable"
 	sdkgrpc "github.com/valuescope/valuescope/sdk/grpc"
 	pluginv1 "github.com/valuescope/valuescope/sdk/proto/valuescope/plugin/v1"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -468,6 +469,9 @@ func (p *Plugin) wrap(req *protocol.ProcessRequest, err error) error {
 // serve the next one.
 func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) error {
 	st, _ := status.FromError(err)
+	// The status message is the plugin's own text (an exception's message,
+	// say): escaped and cut, like a reply's error (protocol.MaxErrorBytes).
+	msg := printable.String(st.Message(), protocol.MaxErrorBytes)
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -504,16 +508,16 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 			p.retire(pr, why)
 			return p.failed(callerr.Crashed, fmt.Errorf("the plugin process (pid %d) died during the call (%s); the next call restarts it%s", pr.pid, pr.r.exitStatus(), pr.out.TailNote()))
 		}
-		p.retire(pr, "lost the connection: "+st.Message())
-		return p.failed(callerr.Crashed, fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, st.Message()))
+		p.retire(pr, "lost the connection: "+msg)
+		return p.failed(callerr.Crashed, fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, msg))
 	case st.Code() == codes.ResourceExhausted:
-		return p.failed(callerr.Malformed, fmt.Errorf("protocol violation: the reply is over the %d MiB limit (protocol.MaxReplyBytes): %s", protocol.MaxReplyBytes>>20, st.Message()))
+		return p.failed(callerr.Malformed, fmt.Errorf("protocol violation: the reply is over the %d MiB limit (protocol.MaxReplyBytes): %s", protocol.MaxReplyBytes>>20, msg))
 	case st.Code() == codes.Internal && strings.Contains(st.Message(), "unmarshal"):
-		return p.failed(callerr.Malformed, errors.New(st.Message()))
+		return p.failed(callerr.Malformed, errors.New(msg))
 	}
 	// The plugin's own handler failed (an exception in a Python plugin, say):
 	// that call fails, the process goes on.
-	return p.failed(callerr.HandlerFailed, fmt.Errorf("the plugin's handler failed: %s: %s", st.Code(), st.Message()))
+	return p.failed(callerr.HandlerFailed, fmt.Errorf("the plugin's handler failed: %s: %s", st.Code(), msg))
 }
 
 // acquire returns the process to call, waiting for a restart when needed
@@ -592,7 +596,7 @@ func (p *Plugin) restart(done chan struct{}) {
 	switch {
 	case p.closed:
 		if pr != nil {
-			go pr.kill()
+			p.kills.Go(pr.kill) // Close waits for it
 		}
 	case err != nil:
 		p.startFails++

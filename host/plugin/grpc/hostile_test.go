@@ -211,3 +211,19 @@ func TestReplyTooBig(t *testing.T) {
 	t.Log(err)
 	echoes(t, p)
 }
+
+// A crash error quotes the end of the plugin's stderr: escaped (no escape
+// code reaches a terminal or the report) and short, however much the plugin
+// wrote (here 1 MB, then escape codes on a 10 KB unfinished line).
+func TestCrashErrorIsPrintable(t *testing.T) {
+	noLeftovers(t)
+	p := load(t, "loudexit", grpc.Options{})
+	_, err := p.Process(context.Background(), &protocol.ProcessRequest{Conversation: conv})
+	if err == nil {
+		t.Fatal("no error from a plugin that exited")
+	}
+	msg := err.Error()
+	if len(msg) > 4000 || strings.ContainsAny(msg, "\x1b\x07") || !strings.Contains(msg, `\x1b[2J`) || !strings.Contains(msg, "died during the call") {
+		t.Fatalf("error of %d bytes: %.400q", len(msg), msg)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/valuescope/valuescope/host/plugin/internal/printable"
 )
 
 // Writer sends a plugin's output to the log, a line at a time, under the
@@ -70,9 +72,9 @@ func (w *Writer) line(s string) {
 	if strings.TrimSpace(s) == "" {
 		return
 	}
-	if len(s) > tailLineLen {
-		s = s[:tailLineLen] + "..."
-	}
+	// The tail goes into error messages, stored and printed: escaped and
+	// cut, like everything a plugin says.
+	s = printable.String(s, tailLineLen)
 	if strings.HasPrefix(s, "panic: ") || strings.HasPrefix(s, "fatal error: ") || strings.HasPrefix(s, "runtime: ") {
 		w.cause = s
 	}
@@ -88,7 +90,7 @@ func (w *Writer) TailNote() string {
 	defer w.mu.Unlock()
 	lines := w.tail
 	if rest := strings.TrimSpace(string(w.buf)); rest != "" {
-		lines = append(slices.Clone(lines), rest)
+		lines = append(slices.Clone(lines), printable.String(rest, tailLineLen))
 	}
 	if len(lines) == 0 {
 		return ""

@@ -35,7 +35,7 @@ import (
 var manifest = protocol.Manifest{Name: "goplugin", Version: "0.1.0", Kind: protocol.Extractor, Field: "echo",
 	Labels: []string{"ok"}, Needs: []string{protocol.NeedModel}}
 
-var modes = []string{"echo", "rounds", "sleep", "exit", "panic", "badlabel", "alloc", "bigreply"}
+var modes = []string{"echo", "rounds", "sleep", "exit", "panic", "badlabel", "alloc", "bigreply", "loudexit"}
 
 // Plugin is the test plugin. ABI, when set, is the ABI its manifest states.
 type Plugin struct {
@@ -123,6 +123,10 @@ func (p *Plugin) Process(req *protocol.ProcessRequest) *protocol.ProcessResponse
 		case "sleep":
 			time.Sleep(time.Hour)
 		case "exit":
+			os.Exit(3)
+		case "loudexit": // 1 MB on stderr, then escape codes on a 10 KB unfinished line, then exit
+			fmt.Fprint(os.Stderr, strings.Repeat("x", 1<<20)+"\n\x1b[2J\x1b]0;pwned\x07 dying \x1b[31m"+strings.Repeat("y", 10<<10))
+			time.Sleep(200 * time.Millisecond) // for the host to have read it all
 			os.Exit(3)
 		case "panic":
 			var m map[string]int

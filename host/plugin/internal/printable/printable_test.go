@@ -1,11 +1,11 @@
-package plugin
+package printable
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestPrintable(t *testing.T) {
+func TestString(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain text, ünïcode": "plain text, ünïcode",
 		"\x1b[31mred":         `\x1b[31mred`,
@@ -17,14 +17,14 @@ func TestPrintable(t *testing.T) {
 		"zw \u200b":           `zw \u200b`,
 		"del \x7f":            `del \x7f`,
 	} {
-		if got := Printable(in, 100); got != want {
-			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		if got := String(in, 100); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := Printable(strings.Repeat("é", 100), 11); got != strings.Repeat("é", 5)+"… (200 bytes)" {
+	if got := String(strings.Repeat("é", 100), 11); got != strings.Repeat("é", 5)+"… (200 bytes)" {
 		t.Errorf("Printable cut to %q", got)
 	}
-	if long := strings.Repeat("a", 10000); Printable(long, 0) != long {
-		t.Error("Printable(s, 0) cut s")
+	if long := strings.Repeat("a", 10000); String(long, 0) != long {
+		t.Error("String(s, 0) cut s")
 	}
 }
