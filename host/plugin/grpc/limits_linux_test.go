@@ -1,7 +1,9 @@
 package grpc_test
 
 import (
+	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/host/plugin/grpc"
+	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
 func withoutCgroups(t *testing.T) { grpc.WithoutCgroups(t) }
@@ -75,4 +78,27 @@ func TestDaemonChild(t *testing.T) {
 			}
 		})
 	})
+}
+
+// Memory shared between a plugin's processes counts once: 4 processes
+// sharing 96 MiB (a pre-fork worker pool) are well under a 256 MiB limit,
+// though their resident sets add up to 384 MiB.
+func TestMemoryLimitSharedPages(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	noLeftovers(t)
+	var log logBuffer
+	p, err := grpc.Load(context.Background(), hostile(t, "forked.sh"), grpc.Options{Log: log.logger(), MemoryLimit: 256 << 20,
+		Config: protocol.ConfigureRequest{ConfigJSON: `{"mode": "echo"}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	eventually(t, "the workers forked", func() bool { return strings.Contains(log.String(), "forked") })
+	time.Sleep(300 * time.Millisecond) // three memory polls
+	echoes(t, p)
+	if peak := p.PeakMemory(); peak <= 96<<20 || peak > 256<<20 {
+		t.Fatalf("peak memory %d MiB: want the 96 MiB shared once, not once per process", peak>>20)
+	}
 }

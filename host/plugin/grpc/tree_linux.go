@@ -162,6 +162,11 @@ func (t *tree) started(pid int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pid = pid
+	// The leader is known by its start time too: once it is reaped, its pid
+	// may be another process's.
+	if st, ok := readStat(pid); ok {
+		t.known[pid] = st.start
+	}
 	if t.cgFD >= 0 {
 		syscall.Close(t.cgFD)
 		t.cgFD = -1
@@ -239,7 +244,10 @@ func (t *tree) membersLocked() []int {
 	procs := scanProcs()
 	in := map[int]bool{}
 	for pid, p := range procs {
-		if p.pgrp == t.pid || pid == t.pid || (t.known[pid] != 0 && t.known[pid] == p.start) {
+		// A group keeps its id while it has members (Linux does not reuse
+		// it meanwhile); any other process is the tree's only if it is one
+		// seen before, with the same start time.
+		if p.pgrp == t.pid || (t.known[pid] != 0 && t.known[pid] == p.start) {
 			in[pid] = true
 		}
 	}
@@ -292,34 +300,54 @@ func scanProcs() map[int]procStat {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
+		if st, ok := readStat(pid); ok {
+			out[pid] = st
 		}
-		// "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
-		// majflt cmajflt utime stime cutime cstime priority nice threads
-		// itrealvalue starttime ..."; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		pgrp, _ := strconv.Atoi(f[2])
-		start, _ := strconv.ParseUint(f[19], 10, 64)
-		out[pid] = procStat{ppid: ppid, pgrp: pgrp, start: start}
 	}
 	return out
 }
 
+// readStat reads a live process's parent, group and start time; false for
+// a zombie or a process that is gone.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	// "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+	// majflt cmajflt utime stime cutime cstime priority nice threads
+	// itrealvalue starttime ..."; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return procStat{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	pgrp, _ := strconv.Atoi(f[2])
+	start, _ := strconv.ParseUint(f[19], 10, 64)
+	return procStat{ppid: ppid, pgrp: pgrp, start: start}, true
+}
+
 var pageSize = int64(os.Getpagesize())
 
-// residentBytes is a process's resident memory (/proc/PID/statm's second
-// field, the VmRSS of /proc/PID/status); 0 when it is gone.
+// residentBytes is a process's share of resident memory: its proportional
+// set size (Pss in /proc/PID/smaps_rollup, Linux 4.14+), where a page shared
+// by n processes counts 1/n in each, so that a plugin that forks workers
+// (copy-on-write pages, shared libraries) is not counted once per process;
+// else its resident set (/proc/PID/statm's second field). 0 when it is gone.
 func residentBytes(pid int) int64 {
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+				if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
 	if err != nil {
 		return 0
