@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Bounds on what Fingerprint reads of the folders a command names: past the
@@ -28,7 +29,8 @@ const (
 // (command[0], looked up in PATH as Load does), and of every later argument
 // that names an existing regular file (`python3 plugin.py`, `node x.js`,
 // `sh run.sh`) or folder (its regular files, recursively, in name order;
-// symbolic links to folders are not followed), relative paths taken from
+// symbolic links to folders are not followed; hidden files and folders and
+// run folders left out), relative paths taken from
 // the working folder. Each file counts by the argument that named it, its
 // path within a folder, and its content; the folders' files past the first
 // 1,000 or 64 MiB of content count by path, size and modification time
@@ -101,12 +103,31 @@ func hashFile(h hash.Hash, label, path string, b *budget) error {
 	return nil
 }
 
-// hashDir adds a folder's regular files to h, in path order.
+// runMarker is the file that marks a valuescope run folder
+// (runfolder.MarkerFile; this package cannot import runfolder).
+const runMarker = ".valuescope-run"
+
+// hashDir adds a folder's regular files to h, in path order, leaving out
+// hidden files and folders (.git, .venv: not the plugin's code, and .git
+// changes at every commit) and run folders below it (a run's store and log
+// change as it runs: `grpc:sh .` from a project whose runs/ is inside would
+// otherwise be a changed plugin at every invocation).
 func hashDir(h hash.Hash, label, dir string, b *budget) error {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if path != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if _, err := os.Stat(filepath.Join(path, runMarker)); err == nil {
+				return fs.SkipDir
+			}
 		}
 		if d.Type().IsRegular() {
 			if len(files) == fingerprintMaxListed {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/plugin/grpc"
+	"github.com/valuescope/valuescope/host/runfolder"
 )
 
 // The fingerprint covers the files and folders a command names: editing a
@@ -59,5 +60,39 @@ func TestFingerprint(t *testing.T) {
 	}
 	if _, err := grpc.Fingerprint([]string{filepath.Join(dir, "missing")}); err == nil {
 		t.Fatal("a missing program: no error")
+	}
+}
+
+// What a run writes below a folder the command names, and hidden folders
+// (.git), are not the plugin's code: `grpc:sh .` from a project whose runs/
+// is inside must not be a changed plugin at every invocation.
+func TestFingerprintLeavesOutRunsAndHidden(t *testing.T) {
+	dir := t.TempDir()
+	for path, content := range map[string]string{
+		"plugin.sh":                          "echo hi\n",
+		"runs/quick/" + runfolder.MarkerFile: "valuescope run folder\n",
+		"runs/quick/plugins.log":             "one\n",
+		".git/HEAD":                          "ref: a\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := []string{"/bin/sh", dir}
+	first, err := grpc.Fingerprint(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "runs/quick/plugins.log"), []byte("one\ntwo\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".git/HEAD"), []byte("ref: b\n"), 0o644)
+	if again, _ := grpc.Fingerprint(cmd); again != first {
+		t.Fatal("a run's log or .git changed the fingerprint")
+	}
+	os.WriteFile(filepath.Join(dir, "plugin.sh"), []byte("echo edited\n"), 0o644)
+	if edited, _ := grpc.Fingerprint(cmd); edited == first {
+		t.Fatal("editing the plugin's script left the fingerprint as it was")
 	}
 }
