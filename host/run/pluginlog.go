@@ -17,8 +17,9 @@ import (
 // PluginLogLimit bounds what one invocation writes to RUN/plugins.log: a
 // plugin printing megabytes per conversation must not fill the disk. Past
 // it, one last line says so and later lines are dropped. A file already
-// past it when an invocation starts is moved to plugins.log.old (replacing
-// the one there), so the folder holds at most about twice the bound.
+// past half of it when an invocation starts is moved to plugins.log.old
+// (replacing the one there), so that each file holds at most 1.5 times the
+// bound, and the folder 3 times (192 MiB), however many invocations.
 const PluginLogLimit = 64 << 20
 
 // pluginLog is the run folder's plugin log: every line a plugin writes
@@ -36,7 +37,7 @@ type pluginLog struct {
 // openPluginLog opens f's plugin log for appending and writes the
 // invocation's header line.
 func openPluginLog(f runfolder.Folder, limit int64, header string) (*pluginLog, error) {
-	if st, err := os.Stat(f.PluginLog()); err == nil && st.Size() >= limit {
+	if st, err := os.Stat(f.PluginLog()); err == nil && st.Size() >= limit/2 {
 		if err := os.Rename(f.PluginLog(), f.OldPluginLog()); err != nil {
 			return nil, fmt.Errorf("plugin log: %w", err)
 		}

@@ -46,6 +46,23 @@ func TestPluginLogBounded(t *testing.T) {
 	if !bytes.Equal(old, b) || !bytes.Contains(now, []byte("second")) || bytes.Contains(now, []byte("first")) {
 		t.Fatalf("after a full log: old %d bytes, new:\n%s", len(old), now)
 	}
+
+	// A file not full but past half the bound is moved aside too: appended
+	// to, it would grow to nearly twice the bound.
+	for size, moved := range map[int]bool{limit * 3 / 4: true, limit / 4: false} {
+		f := runfolder.Folder(t.TempDir())
+		if err := os.WriteFile(f.PluginLog(), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := openPluginLog(f, limit, "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if _, err := os.Stat(f.OldPluginLog()); (err == nil) != moved {
+			t.Errorf("a log of %d bytes (bound %d): moved aside %v, want %v", size, limit, err == nil, moved)
+		}
+	}
 }
 
 // Lines are appended across invocations, each with its plugin and time,
