@@ -290,7 +290,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	// Health: go-plugin's Ping has no deadline; a server that accepts and
 	// never answers must not hang the load.
 	if conn, ok := s.rpc.(*goplugin.GRPCClient); ok {
-		hctx, cancel := p.callContext(ctx)
+		hctx, cancel := p.startCallContext(ctx)
 		h, err := grpc_health_v1.NewHealthClient(conn.Conn).Check(hctx, &grpc_health_v1.HealthCheckRequest{Service: goplugin.GRPCServiceName})
 		cancel()
 		switch {
@@ -301,7 +301,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		}
 	}
 
-	dctx, cancel := p.callContext(ctx)
+	dctx, cancel := p.startCallContext(ctx)
 	pm, err := pr.rpc.Describe(dctx, &pluginv1.DescribeRequest{})
 	cancel()
 	if err != nil {
@@ -317,7 +317,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		return fail(fmt.Errorf("%s: speaks plugin ABI %d; this host speaks ABI %d (rebuild the plugin against a matching valuescope SDK)", name, m.ABI, protocol.ABI))
 	}
 
-	cctx, cancel := p.callContext(ctx)
+	cctx, cancel := p.startCallContext(ctx)
 	cr, err := pr.rpc.Configure(cctx, sdkgrpc.ToProtoConfigureRequest(p.opts.Config))
 	cancel()
 	if err != nil {
@@ -366,6 +366,17 @@ func (p *Plugin) callContext(ctx context.Context) (context.Context, context.Canc
 		return context.WithTimeout(ctx, p.opts.Deadline)
 	}
 	return context.WithCancel(ctx)
+}
+
+// startCallContext bounds a call made while a process starts (the health
+// check, Describe, Configure): by the call deadline, or when calls have
+// none, by StartTimeout, so that a plugin that accepts the connection and
+// never answers cannot hang Load.
+func (p *Plugin) startCallContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.opts.Deadline > 0 {
+		return context.WithTimeout(ctx, p.opts.Deadline)
+	}
+	return context.WithTimeout(ctx, p.opts.StartTimeout)
 }
 
 // Manifest returns what the plugin said of itself.
@@ -489,8 +500,12 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 				return p.failed(callerr.Canceled, context.DeadlineExceeded) // the caller's deadline
 			}
 		}
-		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", p.opts.Deadline))
-		return p.failed(callerr.Timeout, fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", p.opts.Deadline))
+		limit := p.opts.Deadline
+		if limit <= 0 {
+			limit = p.opts.StartTimeout // a call at start-up (startCallContext)
+		}
+		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", limit))
+		return p.failed(callerr.Timeout, fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", limit))
 	case st.Code() == codes.Unavailable || st.Code() == codes.Canceled || pr.r.hasExited():
 		p.mu.Lock()
 		if pr.atDeath == 0 {

@@ -227,3 +227,19 @@ func TestCrashErrorIsPrintable(t *testing.T) {
 		t.Fatalf("error of %d bytes: %.400q", len(msg), msg)
 	}
 }
+
+// Without call deadlines, the calls of a start (health, Describe,
+// Configure) are still bounded, by StartTimeout: a plugin that never
+// finishes configuring does not hang Load.
+func TestStartCallsBoundedWithoutDeadline(t *testing.T) {
+	noLeftovers(t)
+	start := time.Now()
+	_, err := grpc.Load(context.Background(), []string{goPlugin(t)}, grpc.Options{Log: quiet, Deadline: -1, StartTimeout: 500 * time.Millisecond,
+		Config: protocol.ConfigureRequest{ConfigJSON: `{"mode": "echo", "configure_sleep": "1h"}`}})
+	if err == nil || !strings.Contains(err.Error(), "Configure") || !strings.Contains(err.Error(), "did not finish within 500ms") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("Load took %s", d)
+	}
+}

@@ -55,9 +55,19 @@ func (p *Plugin) Configure(req protocol.ConfigureRequest) error {
 	var c struct {
 		Mode        string `json:"mode"`
 		CrashSuffix string `json:"crash_suffix"`
+		// ConfigureSleep makes Configure take that long ("1h": a plugin
+		// that never finishes starting).
+		ConfigureSleep string `json:"configure_sleep"`
 	}
 	if err := sdk.DecodeConfig(req, &c); err != nil {
 		return err
+	}
+	if c.ConfigureSleep != "" {
+		d, err := time.ParseDuration(c.ConfigureSleep)
+		if err != nil {
+			return err
+		}
+		time.Sleep(d)
 	}
 	if c.Mode == "" {
 		c.Mode = "echo"
