@@ -25,9 +25,9 @@
 //     killed as soon as its other calls in flight have ended;
 //   - restarts are serialized; the calls that need a process wait for the
 //     restart under way (within their context) rather than fail. A process
-//     that completed a call is restarted at once; one that died before
-//     completing any, after a backoff that doubles with each such death in a
-//     row (Options.Backoff, MaxBackoff). A plugin that crashes on some
+//     that was given a call is restarted at once (the call it died in is
+//     its failure); one that died before any call, after a backoff that
+//     doubles with each such death in a row (Options.Backoff, MaxBackoff). A plugin that crashes on some
 //     conversations is so restarted as often as it crashes; one that cannot
 //     start (Options.MaxStartFailures restarts in a row failed) is given up
 //     on, and every later call fails at once with ErrCannotRestart.
@@ -108,10 +108,10 @@ type Options struct {
 	// Configure) before the plugin is given up on: every later call then
 	// fails at once with ErrCannotRestart. Default 3.
 	MaxStartFailures int
-	// Backoff is the wait before restarting a process that died without
-	// completing a call since it started, doubled for each further one in a
-	// row, up to MaxBackoff; a process that completed a call is restarted at
-	// once. Defaults 100 ms and 5 s.
+	// Backoff is the wait before restarting a process that died before it
+	// was given any call, or failed to start, doubled for each further one in
+	// a row, up to MaxBackoff; a process that was given a call is restarted
+	// at once. Defaults 100 ms and 5 s.
 	Backoff, MaxBackoff time.Duration
 }
 
@@ -141,7 +141,7 @@ type Plugin struct {
 	cur        *proc              // where new calls go; nil once it died or was retired
 	procs      map[*proc]struct{} // every process not yet killed
 	restarting chan struct{}      // closed when the restart under way ends; nil when none is
-	fruitless  int                // processes in a row that died, or did not start, without completing a call
+	fruitless  int                // processes in a row that died before any call, or did not start
 	startFails int                // restarts in a row that failed
 	broken     error              // set once startFails reached MaxStartFailures
 	lastExit   string             // why the last process was retired
@@ -162,6 +162,7 @@ type proc struct {
 	// guarded by Plugin.mu
 	inflight int
 	served   bool // completed a call
+	called   bool // was given a call
 	retired  bool
 	killed   bool
 	// atDeath is how many calls were in flight when the process was found
@@ -552,6 +553,7 @@ func (p *Plugin) acquire(ctx context.Context) (*proc, error) {
 		if pr := p.cur; pr != nil {
 			if !pr.r.hasExited() {
 				pr.inflight++
+				pr.called = true
 				p.mu.Unlock()
 				return pr, nil
 			}
@@ -629,8 +631,8 @@ func (p *Plugin) restart(done chan struct{}) {
 }
 
 // backoffLocked is the wait before the next restart: none after a process
-// that completed a call; Backoff·2^(n-1), at most MaxBackoff, after n
-// processes in a row that did not.
+// that was given a call; Backoff·2^(n-1), at most MaxBackoff, after n
+// processes in a row that died before any call or did not start.
 func (p *Plugin) backoffLocked() time.Duration {
 	n := p.fruitless
 	if n == 0 {
@@ -675,7 +677,11 @@ func (p *Plugin) retireLocked(pr *proc, why string) {
 	if p.cur == pr {
 		p.cur = nil
 		p.lastExit = why
-		if !pr.served {
+		// A process that died in a call is that call's failure: it is
+		// restarted at once (each restart is taken by a conversation, and a
+		// stage failing for most of them stops the run). Backoff is for one
+		// that died, or could not start, before it was given any call.
+		if !pr.served && !pr.called {
 			p.fruitless++
 		}
 		p.opts.Log.Warn("plugin process retired", "plugin", p.name, "pid", pr.pid, "reason", why)

@@ -243,3 +243,22 @@ func TestStartCallsBoundedWithoutDeadline(t *testing.T) {
 		t.Fatalf("Load took %s", d)
 	}
 }
+
+// A plugin that crashes on every call fails each call promptly: a process
+// that died in a call is that call's failure, restarted at once, not after
+// a backoff that grows to MaxBackoff (20 conversations took 100 s).
+func TestCrashEveryCallNoBackoff(t *testing.T) {
+	noLeftovers(t)
+	p := load(t, "exit", grpc.Options{Backoff: time.Second, MaxBackoff: 5 * time.Second})
+	start := time.Now()
+	for i := range 10 {
+		c := *conv
+		c.ID = fmt.Sprintf("x%d", i)
+		if _, err := p.Process(context.Background(), &protocol.ProcessRequest{Conversation: &c}); err == nil {
+			t.Fatal("a crashing plugin answered")
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("10 crashing calls took %s: restarts waited for a backoff", d)
+	}
+}
