@@ -31,6 +31,7 @@ import (
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
@@ -94,21 +95,9 @@ type Options struct {
 	Log           *slog.Logger
 }
 
-// Progress counts a run as it goes. Conversations counts those read from the
-// dataset (after limit and sampling); Skipped those already done by an
-// earlier, interrupted run.
-type Progress struct {
-	Conversations int64
-	Done          int64
-	Skipped       int64
-	Errors        int64
-	BadRecords    int64
-	Elapsed       time.Duration
-	Finished      bool
-	// Models summarises the model calls so far (calls, cache hits, tokens,
-	// cost), when the caller fills it in; the pipeline does not know them.
-	Models string `json:"-"`
-}
+// Progress counts a run as it goes (see runfolder.Progress: the manifest
+// records it as it is).
+type Progress = runfolder.Progress
 
 // FailureShareAfter is how many conversations a stage must have processed
 // before MaxFailureShare applies: a few early failures are not yet a share

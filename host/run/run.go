@@ -322,8 +322,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	})
 	m.Models = models.Models()
 	inv.Finished, inv.Complete = time.Now().UTC(), prog.Finished
-	inv.Progress, inv.Models = runfolder.Progress{Conversations: prog.Conversations, Done: prog.Done, Skipped: prog.Skipped,
-		Errors: prog.Errors, BadRecords: prog.BadRecords, Elapsed: prog.Elapsed, Finished: prog.Finished}, models.Usage()
+	inv.Progress, inv.Models = prog, models.Usage()
 	if runErr != nil {
 		inv.Error = runErr.Error()
 	}

@@ -62,7 +62,10 @@ type Invocation struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Progress is an invocation's counts, as the pipeline reports them.
+// Progress is an invocation's counts, as the pipeline reports them
+// (pipeline.Progress) and the manifest records them. Conversations counts
+// those read from the dataset (after limit and sampling); Skipped those
+// already done by an earlier, interrupted invocation.
 type Progress struct {
 	Conversations int64
 	Done          int64
@@ -71,6 +74,10 @@ type Progress struct {
 	BadRecords    int64
 	Elapsed       time.Duration
 	Finished      bool
+	// Models summarises the model calls so far (calls, cache hits, tokens,
+	// cost) for a progress line, when the caller fills it in; the pipeline
+	// does not know them, and the manifest has them whole (Models).
+	Models string `json:"-"`
 }
 
 // DatasetInfo is the dataset and the selection of it the run reads.
