@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/valuescope/valuescope/host/config"
@@ -36,19 +36,9 @@ type Settings struct {
 }
 
 // TableSpec is one table: rows against a context, with optional overrides
-// of the section's settings (zero or nil: not overridden).
-type TableSpec struct {
-	Name             string  `json:"name"`
-	Rows             string  `json:"rows"`
-	Cols             string  `json:"cols"`
-	Alpha            float64 `json:"-"`
-	Correction       string  `json:"-"`
-	Family           string  `json:"-"`
-	Tests            int     `json:"-"`
-	Top              int     `json:"-"`
-	MinConversations *int    `json:"-"`
-	MinUsers         *int    `json:"-"`
-}
+// of the section's settings (zero or nil: not overridden); the [[analysis.tables]]
+// entry of a config as package config decodes it.
+type TableSpec = config.AnalysisTable
 
 // SettingsFromConfig is the [analysis] section as package config decoded
 // it; nil (no section) gives zero Settings.
@@ -58,10 +48,7 @@ func SettingsFromConfig(a *config.Analysis) Settings {
 	}
 	s := Settings{Alpha: a.Alpha, Correction: a.Correction, Family: a.Family, Tests: a.Tests, Top: a.Top,
 		MinConversations: a.MinConversations, MinUsers: a.MinUsers, UserKeys: a.UserKeys}
-	for _, t := range a.Tables {
-		s.Tables = append(s.Tables, TableSpec{Name: t.Name, Rows: t.Rows, Cols: t.Cols, Alpha: t.Alpha, Correction: t.Correction,
-			Family: t.Family, Tests: t.Tests, Top: t.Top, MinConversations: t.MinConversations, MinUsers: t.MinUsers})
-	}
+	s.Tables = slices.Clone(a.Tables)
 	return s
 }
 
@@ -84,18 +71,6 @@ func ParseTableFlag(s string) (TableSpec, error) {
 	}
 	t.Rows, t.Cols = strings.TrimSpace(rows), strings.TrimSpace(cols)
 	return t, nil
-}
-
-var nameRE = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
-
-// FileName is the name of the table's files: its name, or ROWS_by_COLS,
-// with anything but letters, digits, '_', '.' and '-' replaced.
-func (t TableSpec) FileName() string {
-	n := t.Name
-	if n == "" {
-		n = t.Rows + "_by_" + t.Cols
-	}
-	return strings.Trim(nameRE.ReplaceAllString(n, "_"), "_.")
 }
 
 // Floor is the privacy floor of s: DefaultFloor with s's overrides.

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 )
 
 // Analysis is the [analysis] section: the defaults for the residual
@@ -32,17 +34,32 @@ type Analysis struct {
 // AnalysisTable is one contingency table to analyse: an annotation field
 // (rows) against a context (another field, "source", or "meta.KEY"), with
 // optional overrides of the section's settings (zero or nil: not set).
+// It is also the analysis package's TableSpec; in JSON (a report's data)
+// only what names the table is written.
 type AnalysisTable struct {
-	Name             string  `toml:"name,omitempty"`
-	Rows             string  `toml:"rows"`
-	Cols             string  `toml:"cols"`
-	Alpha            float64 `toml:"alpha,omitzero"`
-	Correction       string  `toml:"correction,omitempty"`
-	Family           string  `toml:"family,omitempty"`
-	Tests            int     `toml:"tests,omitzero"`
-	Top              int     `toml:"top,omitzero"`
-	MinConversations *int    `toml:"min_conversations,omitempty"`
-	MinUsers         *int    `toml:"min_users,omitempty"`
+	Name             string  `toml:"name,omitempty" json:"name"`
+	Rows             string  `toml:"rows" json:"rows"`
+	Cols             string  `toml:"cols" json:"cols"`
+	Alpha            float64 `toml:"alpha,omitzero" json:"-"`
+	Correction       string  `toml:"correction,omitempty" json:"-"`
+	Family           string  `toml:"family,omitempty" json:"-"`
+	Tests            int     `toml:"tests,omitzero" json:"-"`
+	Top              int     `toml:"top,omitzero" json:"-"`
+	MinConversations *int    `toml:"min_conversations,omitempty" json:"-"`
+	MinUsers         *int    `toml:"min_users,omitempty" json:"-"`
+}
+
+var nameRE = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// FileName is the name of the table's files (in RUN/analysis): its name, or
+// ROWS_by_COLS, with anything but letters, digits, '_', '.' and '-'
+// replaced.
+func (t AnalysisTable) FileName() string {
+	n := t.Name
+	if n == "" {
+		n = t.Rows + "_by_" + t.Cols
+	}
+	return strings.Trim(nameRE.ReplaceAllString(n, "_"), "_.")
 }
 
 // LoadAnalysis reads only the [analysis] section of a TOML file: an
