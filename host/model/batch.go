@@ -9,6 +9,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/model/provider"
 	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/internal/ctxsleep"
 )
 
 // A batcher sends one model's chat calls through its provider's batch API.
@@ -203,7 +204,7 @@ func (b *batcher) run(items []*item, reqs []provider.BatchRequest) {
 func (b *batcher) collect(bt *provider.Batch, pending map[string]*item) {
 	for !bt.Ended {
 		if bt.Status != "" {
-			if sleep(b.ctx, b.c.opts.PollInterval) != nil {
+			if ctxsleep.Sleep(b.ctx, b.c.opts.PollInterval) != nil {
 				return
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/valuescope/valuescope/host/model/provider"
+	"github.com/valuescope/valuescope/internal/ctxsleep"
 )
 
 // answer finds a call's answer: in a cache, from an identical call in
@@ -157,7 +158,7 @@ func (c *Client) retry(ctx context.Context, ep *endpoint, t tag, attempt func(co
 		ep.use.retries.Add(1)
 		c.opts.Log.Warn("model call failed; retrying", append([]any{"model", ep.name, "attempt", n, "max_retries", ep.s.MaxRetries,
 			"wait", wait.Round(time.Millisecond), "err", e.Error()}, t.attrs()...)...)
-		if err := sleep(ctx, wait); err != nil {
+		if err := ctxsleep.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

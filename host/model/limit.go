@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/valuescope/valuescope/internal/ctxsleep"
 )
 
 // limiter holds one model's limits: calls in flight, requests per minute,
@@ -36,7 +38,7 @@ func (l *limiter) acquire(ctx context.Context, tokens int64) error {
 	l.mu.Lock()
 	until := l.pause
 	l.mu.Unlock()
-	if err := sleep(ctx, time.Until(until)); err != nil {
+	if err := ctxsleep.Sleep(ctx, time.Until(until)); err != nil {
 		return err
 	}
 	if l.rpm != nil {
@@ -108,7 +110,7 @@ func (b *bucket) take(ctx context.Context, n float64) error {
 		wait = time.Duration(-b.level / b.rate * float64(time.Second))
 	}
 	b.mu.Unlock()
-	if err := sleep(ctx, wait); err != nil {
+	if err := ctxsleep.Sleep(ctx, wait); err != nil {
 		b.give(n)
 		return err
 	}
@@ -120,19 +122,4 @@ func (b *bucket) give(n float64) {
 	b.refill(time.Now())
 	b.level = math.Min(b.capacity, b.level+n)
 	b.mu.Unlock()
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -79,6 +79,7 @@ import (
 	"github.com/valuescope/valuescope/host/plugin/callerr"
 	"github.com/valuescope/valuescope/host/plugin/internal/pluginlog"
 	"github.com/valuescope/valuescope/host/plugin/internal/printable"
+	"github.com/valuescope/valuescope/internal/ctxsleep"
 	sdkgrpc "github.com/valuescope/valuescope/sdk/grpc"
 	pluginv1 "github.com/valuescope/valuescope/sdk/proto/valuescope/plugin/v1"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -595,7 +596,7 @@ func (p *Plugin) restart(done chan struct{}) {
 	p.mu.Unlock()
 	p.opts.Log.Warn("restarting plugin", "plugin", p.name, "reason", last, "restart", n, "backoff", delay)
 
-	err := sleep(p.life, delay)
+	err := ctxsleep.Sleep(p.life, delay)
 	var pr *proc
 	if err == nil {
 		var m protocol.Manifest
@@ -643,20 +644,6 @@ func (p *Plugin) backoffLocked() time.Duration {
 		d *= 2
 	}
 	return min(d, p.opts.MaxBackoff)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func sameManifest(a, b protocol.Manifest) bool {
