@@ -104,9 +104,10 @@ func CheckResponse(m protocol.Manifest, resp *protocol.ProcessResponse) error {
 	violation := func(format string, args ...any) error {
 		return &PluginError{Plugin: m.Name, Msg: "protocol violation: " + fmt.Sprintf(format, args...)}
 	}
+	if err := protocol.CheckError(resp.Error); err != nil {
+		return violation("%v", err)
+	}
 	switch {
-	case protocol.CheckError(resp.Error) != nil:
-		return violation("%v", protocol.CheckError(resp.Error))
 	case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
 		return violation("an error (%s) and %d annotation(s) and %d model call(s) in one response: set exactly one of annotations, model_calls, error",
 			protocol.Quote(resp.Error, 60), len(resp.Annotations), len(resp.ModelCalls))
@@ -212,10 +213,6 @@ func checkText(what, s string, max int) error {
 	}
 	return nil
 }
-
-// MaxItemName bounds an item name: protocol.MaxItemNameBytes, kept under
-// its old name for callers of this package.
-const MaxItemName = protocol.MaxItemNameBytes
 
 // CheckAnnotations checks a plugin's annotations against its manifest and the
 // protocol's limits: at most protocol.MaxItems annotations and items in all;
