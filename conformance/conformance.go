@@ -214,7 +214,7 @@ type Options struct {
 	// vs_configure; default 30 s (the host's default).
 	StartTimeout time.Duration
 	// MemoryLimit bounds a Wasm instance's memory, and a gRPC plugin's
-	// peak resident memory; default 256 MiB (the host's default).
+	// with its children, as in runs; default 256 MiB (the host's default).
 	MemoryLimit int64
 	// Instances is the number of Wasm instances (or concurrent gRPC calls)
 	// in the concurrency and throughput checks; default 4.

@@ -88,7 +88,7 @@ func newConformanceCmd() *cobra.Command {
 	f.StringVar(&promptFile, "prompt", "", "a prompt file handed to the plugin with its config")
 	f.DurationVar(&o.Deadline, "deadline", 10*time.Second, "deadline of one call")
 	f.DurationVar(&o.StartTimeout, "start-timeout", 30*time.Second, "deadline of a plugin's start-up (a Wasm module's instantiation, _initialize, vs_describe and vs_configure)")
-	f.Int64Var(&memoryMiB, "memory-limit", 256, "memory limit of a Wasm instance (and a gRPC plugin's peak resident memory), in MiB")
+	f.Int64Var(&memoryMiB, "memory-limit", 256, "memory limit of a Wasm instance (and of a gRPC plugin with its children), in MiB")
 	f.IntVar(&o.Instances, "instances", 4, "instances (or concurrent calls) in the concurrency and throughput checks")
 	f.DurationVar(&o.ThroughputTime, "throughput-time", time.Second, "how long throughput is measured")
 	f.StringArrayVar(&answers, "model-answer", nil, "a model answer your plugin understands, for the ordinary rounds of a plugin that needs a model (repeatable; default: an instance of each call's schema_json)")

@@ -46,8 +46,9 @@
 // process exited, so a child still holding them cannot keep Close (or the
 // handling of a crash) waiting.
 //
-// Options.MemoryLimit bounds the resident memory (VmRSS) of a process and
-// its children, summed, measured every 100 ms (Linux only; elsewhere it is
+// Options.MemoryLimit bounds the memory of a process and its children:
+// their proportional set sizes (Pss: a page shared by n of them counts 1/n
+// in each), summed, measured every 100 ms (Linux only; elsewhere it is
 // not enforced): over it, the process is killed, and the calls in flight
 // fail saying so. Memory allocated faster than it is measured may exceed
 // the limit by what can be touched in 100 ms; PeakMemory reports the
@@ -65,7 +66,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,7 +162,6 @@ type proc struct {
 
 	// guarded by Plugin.mu
 	inflight int
-	served   bool // completed a call
 	called   bool // was given a call
 	retired  bool
 	killed   bool
@@ -284,9 +283,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		return fail(p.startError(pr, s.err))
 	}
 	pr.rpc = s.impl
-	if id, err := strconv.Atoi(r.ID()); err == nil {
-		pr.pid = id
-	}
+	pr.pid = r.PID()
 	r.track()
 
 	// Health: go-plugin's Ping has no deadline; a server that accepts and
@@ -450,12 +447,12 @@ func (p *Plugin) call(ctx context.Context, req *protocol.ProcessRequest, alone b
 		p.mu.Lock()
 		shared := pr.atDeath > 1
 		p.mu.Unlock()
-		p.release(pr, false)
+		p.release(pr)
 		var ce *callerr.Error
 		again = !alone && shared && errors.As(err, &ce) && ce.Kind == callerr.Crashed
 		return nil, p.wrap(req, err), again
 	}
-	p.release(pr, true)
+	p.release(pr)
 	return sdkgrpc.FromProtoProcessResponse(resp), nil, false
 }
 
@@ -574,14 +571,10 @@ func (p *Plugin) acquire(ctx context.Context) (*proc, error) {
 	}
 }
 
-func (p *Plugin) release(pr *proc, ok bool) {
+func (p *Plugin) release(pr *proc) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr.inflight--
-	if ok {
-		pr.served = true
-		p.fruitless = 0
-	}
 	p.maybeKillLocked(pr)
 }
 
@@ -668,7 +661,9 @@ func (p *Plugin) retireLocked(pr *proc, why string) {
 		// restarted at once (each restart is taken by a conversation, and a
 		// stage failing for most of them stops the run). Backoff is for one
 		// that died, or could not start, before it was given any call.
-		if !pr.served && !pr.called {
+		if pr.called {
+			p.fruitless = 0
+		} else {
 			p.fruitless++
 		}
 		p.opts.Log.Warn("plugin process retired", "plugin", p.name, "pid", pr.pid, "reason", why)

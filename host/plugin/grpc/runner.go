@@ -58,9 +58,8 @@ type procRunner struct {
 	stdout  *pipeEnd
 	stderr  *pipeEnd
 
-	peak     atomic.Int64 // the highest resident memory measured, bytes
-	overMem  atomic.Int64 // the resident memory it was killed at, when over the limit
-	measured atomic.Bool  // the tree's memory can be measured on this system
+	peak    atomic.Int64 // the highest memory measured, bytes
+	overMem atomic.Int64 // the memory it was killed at, when over the limit
 }
 
 var _ runner.Runner = (*procRunner)(nil)
@@ -110,36 +109,21 @@ func (r *procRunner) Start(context.Context) error {
 		outW.Close()
 		return fmt.Errorf("stderr pipe: %w", err)
 	}
-	start := func(t *tree) (*exec.Cmd, error) {
+	t, cmd, err := startTree(func() *exec.Cmd {
 		cmd := exec.Command(r.command[0], r.command[1:]...)
 		cmd.Env = r.env
 		cmd.Stdout, cmd.Stderr = outW, errW // *os.File: no copying goroutine to wait for
-		t.prepare(cmd)
-		return cmd, cmd.Start()
-	}
-	t := newTree()
-	cmd, err := start(t)
-	if err != nil && t.retryable(err) {
-		// The tree's way of holding the process (a cgroup) may not work
-		// here: try without, and if that works, do without from now on.
-		t.discard()
-		t = newTreeWithout()
-		if cmd, err = start(t); err == nil {
-			t.disableOthers()
-		}
-	}
+		return cmd
+	})
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		t.discard()
 		outR.Close()
 		errR.Close()
 		return err
 	}
 	r.cmd, r.tree, r.pid, r.started = cmd, t, cmd.Process.Pid, true
 	r.stdout, r.stderr = newPipeEnd(outR), newPipeEnd(errR)
-	t.started(r.pid)
-	r.measured.Store(t.canMeasure())
 	go r.reap()
 	go r.watch()
 	return nil
@@ -161,9 +145,7 @@ func (r *procRunner) reap() {
 	close(r.exited)
 }
 
-// watch polls the tree's resident memory until the process exits, and kills
-// the tree when it is over the limit. (The poll also lets the tree keep
-// track of children that left the process group.)
+// watch samples the tree's memory until the process exits.
 func (r *procRunner) watch() {
 	t := time.NewTicker(memoryPoll)
 	defer t.Stop()
@@ -173,16 +155,22 @@ func (r *procRunner) watch() {
 			return
 		case <-t.C:
 		}
-		rss, ok := r.tree.rss()
-		if !ok {
-			continue
-		}
-		if rss > r.peak.Load() {
-			r.peak.Store(rss)
-		}
-		if r.limit > 0 && rss > r.limit && r.overMem.CompareAndSwap(0, rss) {
-			r.tree.killAll()
-		}
+		r.sample()
+	}
+}
+
+// sample measures the tree's memory now, keeps the peak, and kills the tree
+// when it is over the limit. (Measuring also lets the tree keep track of
+// children that left the process group.)
+func (r *procRunner) sample() {
+	rss, ok := r.tree.rss()
+	if !ok {
+		return
+	}
+	for peak := r.peak.Load(); rss > peak && !r.peak.CompareAndSwap(peak, rss); peak = r.peak.Load() {
+	}
+	if r.limit > 0 && rss > r.limit && r.overMem.CompareAndSwap(0, rss) {
+		r.tree.killAll()
 	}
 }
 
@@ -195,15 +183,16 @@ func (r *procRunner) Wait(context.Context) error {
 	return r.waitErr
 }
 
-// track notes the processes of the tree now (without a cgroup, a child
-// that left the process group is found later only if it was noted while it
-// was a descendant of the plugin process): before the process is asked to
-// exit, say.
+// track samples the tree now (without a cgroup, a child that left the
+// process group is found later only if it was noted while it was a
+// descendant of the plugin process): once the process serves, and before it
+// is asked to exit.
 func (r *procRunner) track() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started && !r.hasExited() {
-		r.tree.rss()
+	ok := r.started && !r.hasExited()
+	r.mu.Unlock()
+	if ok {
+		r.sample()
 	}
 }
 
@@ -250,12 +239,17 @@ func (r *procRunner) Diagnose(context.Context) string {
 }
 
 func (r *procRunner) ID() string {
+	if pid := r.PID(); pid != 0 {
+		return strconv.Itoa(pid)
+	}
+	return ""
+}
+
+// PID is the process's id; 0 before it started.
+func (r *procRunner) PID() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.pid == 0 {
-		return ""
-	}
-	return strconv.Itoa(r.pid)
+	return r.pid
 }
 
 func (r *procRunner) PluginToHost(network, addr string) (string, string, error) {

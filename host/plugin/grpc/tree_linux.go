@@ -31,7 +31,6 @@ type tree struct {
 	mu    sync.Mutex
 	pid   int
 	cg    string // the tree's cgroup folder; "" when none
-	cgFD  int    // open until the process has started
 	known map[int]uint64
 }
 
@@ -109,7 +108,7 @@ func removeStaleCgroups(dir string) {
 		}
 		hostPID, _, _ := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(hostPID)
-		if err != nil || pid == os.Getpid() || syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+		if err != nil || pid == os.Getpid() || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) { // the host is alive
 			continue
 		}
 		cg := filepath.Join(dir, e.Name())
@@ -118,73 +117,62 @@ func removeStaleCgroups(dir string) {
 	}
 }
 
-// newTree prepares the tree of a process about to start: its cgroup, when
-// cgroups can be used.
-func newTree() *tree {
-	t := &tree{cgFD: -1, known: map[int]uint64{}}
+// startTree starts the command newCmd makes as the leader of a new tree: in
+// a cgroup of its own when cgroups can be used, else (and from then on, if
+// starting in a cgroup failed where starting without one works) in a
+// process group alone.
+func startTree(newCmd func() *exec.Cmd) (*tree, *exec.Cmd, error) {
+	t := &tree{known: map[int]uint64{}}
+	cg, fd := newCgroup()
+	cmd := newCmd()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cg != "" {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
+	err := cmd.Start()
+	if cg != "" {
+		syscall.Close(fd)
+		if err != nil {
+			_ = os.Remove(cg)
+			cmd = newCmd()
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err = cmd.Start(); err == nil {
+				cgroupsOff.Store(true)
+			}
+		} else {
+			t.cg = cg
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	t.pid = cmd.Process.Pid
+	// The leader is known by its start time too: once it is reaped, its pid
+	// may be another process's.
+	if st, ok := readStat(t.pid); ok {
+		t.known[t.pid] = st.start
+	}
+	return t, cmd, nil
+}
+
+// newCgroup makes a cgroup for a tree and opens it for clone3; "" when
+// cgroups are not used.
+func newCgroup() (string, int) {
 	parent := cgroupParent()
 	if parent == "" || cgroupsOff.Load() {
-		return t
+		return "", -1
 	}
 	cg := filepath.Join(parent, fmt.Sprintf("%s%d-%d", cgroupPrefix, os.Getpid(), cgroupSeq.Add(1)))
 	if err := os.Mkdir(cg, 0o755); err != nil {
-		return t
+		return "", -1
 	}
 	fd, err := syscall.Open(cg, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		_ = os.Remove(cg)
-		return t
+		return "", -1
 	}
-	t.cg, t.cgFD = cg, fd
-	return t
+	return cg, fd
 }
-
-// newTreeWithout is a tree without a cgroup, after starting in one failed.
-func newTreeWithout() *tree { return &tree{cgFD: -1, known: map[int]uint64{}} }
-
-// disableOthers is called when a process that failed to start in a cgroup
-// started without: the next ones start without.
-func (t *tree) disableOthers() { cgroupsOff.Store(true) }
-
-func (t *tree) prepare(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if t.cgFD >= 0 {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = t.cgFD
-	}
-}
-
-// retryable says whether a failed start may be tried again without the
-// cgroup.
-func (t *tree) retryable(error) bool { return t.cg != "" }
-
-func (t *tree) started(pid int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.pid = pid
-	// The leader is known by its start time too: once it is reaped, its pid
-	// may be another process's.
-	if st, ok := readStat(pid); ok {
-		t.known[pid] = st.start
-	}
-	if t.cgFD >= 0 {
-		syscall.Close(t.cgFD)
-		t.cgFD = -1
-	}
-}
-
-// discard undoes newTree after a failed start.
-func (t *tree) discard() {
-	if t.cgFD >= 0 {
-		syscall.Close(t.cgFD)
-		t.cgFD = -1
-	}
-	if t.cg != "" {
-		_ = os.Remove(t.cg)
-	}
-}
-
-func (t *tree) canMeasure() bool { return true }
 
 // killAll kills every process of the tree (SIGKILL: a plugin being killed
 // is wedged, or over its memory, or the host is closing).
@@ -199,13 +187,18 @@ func (t *tree) killAll() {
 		killCgroup(t.cg)
 		return
 	}
-	// Without a cgroup: a few rounds, for children forked meanwhile.
+	killRounds(t.membersLocked)
+}
+
+// killRounds kills the processes members lists, in a few rounds, for
+// children forked meanwhile.
+func killRounds(members func() []int) {
 	for range 4 {
-		members := t.membersLocked()
-		if len(members) == 0 {
+		pids := members()
+		if len(pids) == 0 {
 			return
 		}
-		for _, pid := range members {
+		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -380,15 +373,7 @@ func killCgroup(cg string) {
 	if os.WriteFile(filepath.Join(cg, "cgroup.kill"), []byte("1"), 0) == nil {
 		return
 	}
-	for range 4 {
-		members := cgroupProcs(cg)
-		if len(members) == 0 {
-			return
-		}
-		for _, pid := range members {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	killRounds(func() []int { return cgroupProcs(cg) })
 }
 
 // removeCgroup removes an emptied cgroup, trying for up to 2 s while its

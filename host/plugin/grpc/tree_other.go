@@ -15,30 +15,19 @@ import (
 type tree struct {
 	mu   sync.Mutex
 	proc *os.Process
-	cmd  *exec.Cmd
 }
 
-func newTree() *tree        { return &tree{} }
-func newTreeWithout() *tree { return &tree{} }
-
-func (t *tree) prepare(cmd *exec.Cmd) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.cmd = cmd
+// startTree starts the command newCmd makes.
+func startTree(newCmd func() *exec.Cmd) (*tree, *exec.Cmd, error) {
+	cmd := newCmd()
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	return &tree{proc: cmd.Process}, cmd, nil
 }
 
-func (t *tree) retryable(error) bool { return false }
-func (t *tree) discard()             {}
-func (t *tree) disableOthers()       {}
-func (t *tree) release()             {}
-func (t *tree) canMeasure() bool     { return false }
-func (t *tree) rss() (int64, bool)   { return 0, false }
-
-func (t *tree) started(int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.proc = t.cmd.Process
-}
+func (t *tree) release()           {}
+func (t *tree) rss() (int64, bool) { return 0, false }
 
 // killAll kills the process.
 func (t *tree) killAll() {

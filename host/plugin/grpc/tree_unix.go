@@ -17,25 +17,19 @@ type tree struct {
 	pid int
 }
 
-func newTree() *tree        { return &tree{} }
-func newTreeWithout() *tree { return &tree{} }
-
-func (t *tree) prepare(cmd *exec.Cmd) {
+// startTree starts the command newCmd makes as the leader of a process
+// group of its own.
+func startTree(newCmd func() *exec.Cmd) (*tree, *exec.Cmd, error) {
+	cmd := newCmd()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	return &tree{pid: cmd.Process.Pid}, cmd, nil
 }
 
-func (t *tree) retryable(error) bool { return false }
-func (t *tree) discard()             {}
-func (t *tree) disableOthers()       {}
-func (t *tree) release()             {}
-func (t *tree) canMeasure() bool     { return false }
-func (t *tree) rss() (int64, bool)   { return 0, false }
-
-func (t *tree) started(pid int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.pid = pid
-}
+func (t *tree) release()           {}
+func (t *tree) rss() (int64, bool) { return 0, false }
 
 // killAll kills the process group.
 func (t *tree) killAll() {
