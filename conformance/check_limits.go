@@ -3,11 +3,9 @@ package conformance
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/valuescope/valuescope/host/plugin"
-	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
 func (k *kit) checkLimits() {
@@ -42,44 +40,6 @@ func (k *kit) checkLimits() {
 		details = append(details, fmt.Sprintf("warning: conversation %q took %s, over half the deadline", slowID, roundDuration(slowest)))
 	}
 	k.set("limits", Pass, fmt.Sprintf("slowest ordinary conversation %s (%q; deadline %s); %s", roundDuration(slowest), slowID, k.opts.Deadline, mem), details...)
-}
-
-// overLimits reports whether a reply is over one of the protocol's limits on
-// counts and sizes (sdk/protocol/limits.go): the error message's length,
-// the items of the reply, an item's attributes, an attribute's key or
-// value, a label. The host refuses such a reply (plugin.CheckResponse says
-// why); the kit reports it under limits, not as an invalid output, since
-// a plugin that writes 60 MB where a sentence goes has a limit to learn.
-func overLimits(resp *protocol.ProcessResponse) bool {
-	if len(resp.Error) > protocol.MaxErrorBytes || len(resp.Annotations) > protocol.MaxItems {
-		return true
-	}
-	items := 0
-	for _, a := range resp.Annotations {
-		items += len(a.Items)
-		if items > protocol.MaxItems || len(a.Label) > protocol.MaxLabelBytes {
-			return true
-		}
-		for _, it := range a.Items {
-			if len(it.Attrs) > protocol.MaxAttrs {
-				return true
-			}
-			for k, v := range it.Attrs {
-				if len(k) > protocol.MaxAttrKeyBytes || len(v) > protocol.MaxAttrValueBytes {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
-// replyTooBig reports whether a malformed reply is one the transport refused
-// for its size (over protocol.MaxReplyBytes): the Wasm backend says "over
-// the ... limit", gRPC "larger than max". TestGalleryLimits pins the words.
-func replyTooBig(ce *plugin.CallError) bool {
-	msg := ce.Err.Error()
-	return strings.Contains(msg, "over the") && strings.Contains(msg, "limit") || strings.Contains(msg, "larger than max")
 }
 
 // violationText is the host's reason for refusing a reply, without the

@@ -357,8 +357,9 @@ func (k *kit) load(ctx context.Context) {
 func (k *kit) loadFailed(err error) {
 	msg := err.Error()
 	capFailed := k.check("capabilities").Status == Fail
+	var startTimeout *plugin.StartTimeout
 	switch {
-	case strings.Contains(msg, "did not start within"):
+	case errors.As(err, &startTimeout):
 		// Before the configuration's case: the start-up deadline covers
 		// vs_configure, and its message names it.
 		k.set("manifest", Fail, fmt.Sprintf("did not start within the start-up deadline (%s): %s; do no long work at start (in _initialize, a start section, or before the handshake)", k.opts.StartTimeout, msg))
@@ -398,11 +399,6 @@ func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Convers
 	req := &protocol.ProcessRequest{Conversation: c}
 	for round := 0; ; round++ {
 		o.rounds = round + 1
-		if k.transport == "grpc" {
-			if _, err := proto.Marshal(sdkgrpc.ToProtoProcessRequest(req)); err != nil {
-				return outcome{kind: undeliverable, msg: "the host cannot send it to a gRPC plugin: " + err.Error()}
-			}
-		}
 		mark := k.tail.count()
 		resp, err := p.Process(ctx, req)
 		if err != nil {
@@ -414,7 +410,7 @@ func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Convers
 		// which it reports under limits, from the rest.
 		limitErr := plugin.CheckResponse(m, resp)
 		switch {
-		case limitErr != nil && overLimits(resp):
+		case errors.Is(limitErr, plugin.ErrOverLimit):
 			o.kind, o.msg = overLimit, violationText(limitErr)
 			return o
 		case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
@@ -461,12 +457,17 @@ func (k *kit) classify(ctx context.Context, req *protocol.ProcessRequest, err er
 	switch {
 	case ctx.Err() != nil:
 		o.kind = canceled
+	case k.transport == "grpc" && !protoEncodable(req):
+		// Protobuf strings are UTF-8: gRPC refuses to send invalid UTF-8
+		// (an Internal status, which reads as the plugin's failure), so it is
+		// asked only once a call failed, not on every round.
+		o.kind, o.msg = undeliverable, "the host cannot send it to a gRPC plugin: "+o.msg
 	case errors.As(err, &ce):
 		o.msg, o.kind, o.call = ce.Error(), callKind(ce.Kind), ce.Kind
 		if (ce.Kind == plugin.Trap || ce.Kind == plugin.Exited) && k.tail.outOfMemorySince(mark) || errors.Is(err, grpc.ErrOverMemory) {
 			o.kind = outOfMemory
 		}
-		if ce.Kind == plugin.Malformed && replyTooBig(ce) {
+		if errors.Is(ce, plugin.ErrOverLimit) { // the transport refused the reply's size
 			o.kind = overLimit
 		}
 	case k.transport == "wasm" && !jsonEncodable(req):
@@ -503,6 +504,11 @@ func callKind(k plugin.CallErrorKind) kind {
 		return malformed
 	}
 	return trapped // Trap, Exited, Crashed, HandlerFailed
+}
+
+func protoEncodable(req *protocol.ProcessRequest) bool {
+	_, err := proto.Marshal(sdkgrpc.ToProtoProcessRequest(req))
+	return err == nil
 }
 
 func jsonEncodable(req *protocol.ProcessRequest) bool {

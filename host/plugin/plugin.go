@@ -102,10 +102,11 @@ func Annotate(ctx context.Context, p Plugin, c *protocol.Conversation, models Mo
 // "protocol violation:" and quotes at most a short prefix of anything big.
 func CheckResponse(m protocol.Manifest, resp *protocol.ProcessResponse) error {
 	violation := func(format string, args ...any) error {
-		return &PluginError{Plugin: m.Name, Msg: "protocol violation: " + fmt.Sprintf(format, args...)}
+		err := fmt.Errorf("protocol violation: "+format, args...)
+		return &PluginError{Plugin: m.Name, Msg: err.Error(), Err: err}
 	}
 	if err := protocol.CheckError(resp.Error); err != nil {
-		return violation("%v", err)
+		return violation("%w", callerr.OverLimit(err.Error()))
 	}
 	switch {
 	case resp.Error != "" && (len(resp.Annotations) > 0 || len(resp.ModelCalls) > 0):
@@ -122,9 +123,22 @@ func CheckResponse(m protocol.Manifest, resp *protocol.ProcessResponse) error {
 type PluginError struct {
 	Plugin string
 	Msg    string
+	// Err is the cause, when there is one: a reply refused for one of the
+	// protocol's limits matches ErrOverLimit.
+	Err error
 }
 
 func (e *PluginError) Error() string { return e.Plugin + ": " + e.Msg }
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// ErrOverLimit is matched (errors.Is) by the error of a reply refused for
+// one of the protocol's limits (sdk/protocol/limits.go), by CheckResponse
+// or by a transport (the reply's size).
+var ErrOverLimit = callerr.ErrOverLimit
+
+// StartTimeout is the error (errors.As) of a plugin that did not start
+// within its start-up deadline, whichever the transport.
+type StartTimeout = callerr.StartTimeout
 
 func malformed(p Plugin, msg string) error {
 	return &PluginError{Plugin: p.Manifest().Name, Msg: "protocol violation: " + msg}
@@ -224,7 +238,8 @@ func checkText(what, s string, max int) error {
 // UTF-8. The error is a *PluginError.
 func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 	bad := func(format string, args ...any) error {
-		return &PluginError{m.Name, fmt.Sprintf(format, args...)}
+		err := fmt.Errorf(format, args...)
+		return &PluginError{Plugin: m.Name, Msg: err.Error(), Err: err}
 	}
 	// Counted first, so that a huge reply is refused before it is walked.
 	items := 0
@@ -232,7 +247,7 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 		items += len(a.Items)
 	}
 	if len(anns) > protocol.MaxItems || items > protocol.MaxItems {
-		return bad("%d annotations with %d items in one reply, over the limit of %d", len(anns), items, protocol.MaxItems)
+		return bad("%w", callerr.OverLimit(fmt.Sprintf("%d annotations with %d items in one reply, over the limit of %d", len(anns), items, protocol.MaxItems)))
 	}
 	fields := append([]string{m.Field}, m.Fields...)
 	spec, _ := LookupKind(m.Kind) // known: CheckManifest passed at load
@@ -259,11 +274,11 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 				return bad("annotation %d item %d: %v", i, j, err)
 			}
 			if len(it.Attrs) > protocol.MaxAttrs {
-				return bad("annotation %d item %d (%s): %d attributes, over the limit of %d", i, j, protocol.Quote(it.Name, 60), len(it.Attrs), protocol.MaxAttrs)
+				return bad("annotation %d item %d (%s): %w", i, j, protocol.Quote(it.Name, 60), callerr.OverLimit(fmt.Sprintf("%d attributes, over the limit of %d", len(it.Attrs), protocol.MaxAttrs)))
 			}
 			for k, v := range it.Attrs {
 				if err := checkAttr(k, v); err != nil {
-					return bad("annotation %d item %d (%s): %v", i, j, protocol.Quote(it.Name, 60), err)
+					return bad("annotation %d item %d (%s): %w", i, j, protocol.Quote(it.Name, 60), err)
 				}
 			}
 		}
@@ -277,11 +292,11 @@ func checkAttr(k, v string) error {
 	case k == "":
 		return errors.New("an attribute with an empty key")
 	case len(k) > protocol.MaxAttrKeyBytes:
-		return fmt.Errorf("attribute key %s is %d bytes long, over the limit of %d", protocol.Quote(k, 60), len(k), protocol.MaxAttrKeyBytes)
+		return callerr.OverLimit(fmt.Sprintf("attribute key %s is %d bytes long, over the limit of %d", protocol.Quote(k, 60), len(k), protocol.MaxAttrKeyBytes))
 	case !utf8.ValidString(k) || strings.ContainsFunc(k, isControlOrFormat):
 		return fmt.Errorf("attribute key %s: want valid UTF-8 without control or formatting characters", protocol.Quote(k, 60))
 	case len(v) > protocol.MaxAttrValueBytes:
-		return fmt.Errorf("attribute %s is %d bytes long, over the limit of %d (it began %s)", protocol.Quote(k, 60), len(v), protocol.MaxAttrValueBytes, protocol.Quote(v, 60))
+		return callerr.OverLimit(fmt.Sprintf("attribute %s is %d bytes long, over the limit of %d (it began %s)", protocol.Quote(k, 60), len(v), protocol.MaxAttrValueBytes, protocol.Quote(v, 60)))
 	case !utf8.ValidString(v):
 		return fmt.Errorf("attribute %s: the value %s is not valid UTF-8", protocol.Quote(k, 60), protocol.Quote(v, 60))
 	}
@@ -298,20 +313,20 @@ func ClusterName(m protocol.Manifest, anns []protocol.Annotation) (name, descrip
 		items += len(a.Items)
 	}
 	if len(anns) != 1 || items != 1 {
-		return "", "", &PluginError{m.Name, fmt.Sprintf("a namer answers one annotation with one item (the cluster's name); got %d annotation(s) with %d item(s)", len(anns), items)}
+		return "", "", &PluginError{Plugin: m.Name, Msg: fmt.Sprintf("a namer answers one annotation with one item (the cluster's name); got %d annotation(s) with %d item(s)", len(anns), items)}
 	}
 	it := anns[0].Items[0]
 	if err := protocol.CheckDisplayName(it.Name); err != nil {
-		return "", "", &PluginError{m.Name, "cluster " + err.Error()}
+		return "", "", &PluginError{Plugin: m.Name, Msg: "cluster " + err.Error()}
 	}
 	for k := range it.Attrs {
 		if k != protocol.AttrDescription {
-			return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: attribute %s: a namer's item has only %q", protocol.Quote(it.Name, 60), protocol.Quote(k, 60), protocol.AttrDescription)}
+			return "", "", &PluginError{Plugin: m.Name, Msg: fmt.Sprintf("cluster name %s: attribute %s: a namer's item has only %q", protocol.Quote(it.Name, 60), protocol.Quote(k, 60), protocol.AttrDescription)}
 		}
 	}
 	desc := it.Attrs[protocol.AttrDescription]
 	if err := checkAttr(protocol.AttrDescription, desc); err != nil {
-		return "", "", &PluginError{m.Name, fmt.Sprintf("cluster name %s: %v", protocol.Quote(it.Name, 60), err)}
+		return "", "", &PluginError{Plugin: m.Name, Msg: fmt.Sprintf("cluster name %s: %v", protocol.Quote(it.Name, 60), err)}
 	}
 	return it.Name, desc, nil
 }

@@ -256,6 +256,11 @@ func TestAnnotateRefusesOverLimits(t *testing.T) {
 		if len(err.Error()) > 300 {
 			t.Errorf("%s: the error is %d bytes long: %.200s", c.what, len(err.Error()), err)
 		}
+		// A limit (counts and sizes) is marked as one, the name rule not:
+		// the kit reports them under different checks.
+		if limit := strings.Contains(c.want, "over the limit") || c.what == "60 MB value"; errors.Is(err, plugin.ErrOverLimit) != limit {
+			t.Errorf("%s: errors.Is(err, ErrOverLimit) = %v, want %v", c.what, !limit, limit)
+		}
 	}
 }
 

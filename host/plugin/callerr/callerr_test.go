@@ -3,7 +3,9 @@ package callerr_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/valuescope/valuescope/host/plugin/callerr"
 )
@@ -30,5 +32,21 @@ func TestError(t *testing.T) {
 				t.Errorf("%v matches %v", k, other)
 			}
 		}
+	}
+}
+
+// The marks are found through the transports' wrapping.
+func TestMarks(t *testing.T) {
+	err := fmt.Errorf("p: conversation c: %w", &callerr.Error{Kind: callerr.Malformed, Err: callerr.OverLimit("reply of 9 MiB is over the 8 MiB limit")})
+	if !errors.Is(err, callerr.ErrOverLimit) || !strings.HasSuffix(err.Error(), "malformed reply: reply of 9 MiB is over the 8 MiB limit") {
+		t.Fatalf("%v", err)
+	}
+	if errors.Is(fmt.Errorf("x: %w", errors.New("over the limit")), callerr.ErrOverLimit) {
+		t.Fatal("a message that says 'limit' is not the mark")
+	}
+	var st *callerr.StartTimeout
+	err = fmt.Errorf("p: %w", &callerr.Error{Kind: callerr.Timeout, Err: &callerr.StartTimeout{D: time.Second, What: "the handshake"}})
+	if !errors.As(err, &st) || st.D != time.Second || !strings.Contains(err.Error(), "deadline: did not start within 1s (the handshake)") {
+		t.Fatalf("%v", err)
 	}
 }

@@ -93,8 +93,9 @@ type Options struct {
 	// Configure at start); default 10 s, negative: none. A call that overruns
 	// it costs a process restart (see the package comment).
 	Deadline time.Duration
-	// StartTimeout bounds the start of a process up to its handshake line;
-	// default 30 s.
+	// StartTimeout bounds the start of a process: up to its handshake
+	// line, and the health check, Describe and Configure after it; default
+	// 30 s. A start that overruns it fails with a *callerr.StartTimeout.
 	StartTimeout time.Duration
 	// Config is handed to every process the plugin runs in, at its start.
 	Config protocol.ConfigureRequest
@@ -228,6 +229,13 @@ func Load(ctx context.Context, command []string, opts Options) (*Plugin, error) 
 // launch starts a process and brings it to the point where it takes calls:
 // handshake, health, manifest, configuration.
 func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
+	// One start-up deadline over the whole start, as for a Wasm module: the
+	// process up to its handshake line, then the health check, Describe and
+	// Configure (each under the call deadline too).
+	parent := ctx
+	ctx, cancelStart := context.WithTimeoutCause(ctx, p.opts.StartTimeout, &callerr.StartTimeout{D: p.opts.StartTimeout,
+		What: "its handshake line, the health check, Describe or Configure did not come"})
+	defer cancelStart()
 	r := newProcRunner(p.command, p.opts.MemoryLimit)
 	out := pluginlog.New(p.opts.Log, p.name)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
@@ -235,11 +243,12 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		VersionedPlugins: map[int]goplugin.PluginSet{int(sdkgrpc.Handshake.ProtocolVersion): sdkgrpc.Plugins(nil)},
 		RunnerFunc:       r.runnerFunc,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		StartTimeout:     p.opts.StartTimeout,
-		Stderr:           out,
-		SyncStdout:       out,
-		SyncStderr:       out,
-		Logger:           newHCLogger(p.opts.Log.With("plugin", p.name), commandName(p.command)),
+		// go-plugin's own, a moment after ours: ours names the cause.
+		StartTimeout: p.opts.StartTimeout + time.Second,
+		Stderr:       out,
+		SyncStdout:   out,
+		SyncStderr:   out,
+		Logger:       newHCLogger(p.opts.Log.With("plugin", p.name), commandName(p.command)),
 		// A reply is at most protocol.MaxReplyBytes (sdk/ABI.md, "Limits"):
 		// a bigger one fails its call (ResourceExhausted) before it is read
 		// whole. A request carries a whole conversation.
@@ -277,7 +286,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	case <-ctx.Done():
 		_ = r.Kill(context.Background())
 		go func() { <-done; client.Kill() }()
-		return nil, protocol.Manifest{}, fmt.Errorf("%s: starting %s: %w", p.name, p.command[0], context.Cause(ctx))
+		return nil, protocol.Manifest{}, fmt.Errorf("%s: starting %s: %w", p.name, p.command[0], p.startCause(parent, ctx))
 	}
 	if s.err != nil {
 		return fail(p.startError(pr, s.err))
@@ -289,9 +298,12 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 	// Health: go-plugin's Ping has no deadline; a server that accepts and
 	// never answers must not hang the load.
 	if conn, ok := s.rpc.(*goplugin.GRPCClient); ok {
-		hctx, cancel := p.startCallContext(ctx)
+		hctx, cancel := p.callContext(ctx)
 		h, err := grpc_health_v1.NewHealthClient(conn.Conn).Check(hctx, &grpc_health_v1.HealthCheckRequest{Service: goplugin.GRPCServiceName})
 		cancel()
+		if err != nil && ctx.Err() != nil {
+			err = p.startCause(parent, ctx)
+		}
 		switch {
 		case err != nil:
 			return fail(fmt.Errorf("%s: health check (grpc.health.v1.Health/Check, service %q): %w%s", p.name, goplugin.GRPCServiceName, err, pr.out.TailNote()))
@@ -300,7 +312,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		}
 	}
 
-	dctx, cancel := p.startCallContext(ctx)
+	dctx, cancel := p.callContext(ctx)
 	pm, err := pr.rpc.Describe(dctx, &pluginv1.DescribeRequest{})
 	cancel()
 	if err != nil {
@@ -316,7 +328,7 @@ func (p *Plugin) launch(ctx context.Context) (*proc, protocol.Manifest, error) {
 		return fail(fmt.Errorf("%s: speaks plugin ABI %d; this host speaks ABI %d (rebuild the plugin against a matching valuescope SDK)", name, m.ABI, protocol.ABI))
 	}
 
-	cctx, cancel := p.startCallContext(ctx)
+	cctx, cancel := p.callContext(ctx)
 	cr, err := pr.rpc.Configure(cctx, sdkgrpc.ToProtoConfigureRequest(p.opts.Config))
 	cancel()
 	if err != nil {
@@ -367,15 +379,14 @@ func (p *Plugin) callContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithCancel(ctx)
 }
 
-// startCallContext bounds a call made while a process starts (the health
-// check, Describe, Configure): by the call deadline, or when calls have
-// none, by StartTimeout, so that a plugin that accepts the connection and
-// never answers cannot hang Load.
-func (p *Plugin) startCallContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if p.opts.Deadline > 0 {
-		return context.WithTimeout(ctx, p.opts.Deadline)
+// startCause is why a start's context ended: its start-up deadline (a call
+// error of kind Timeout: the plugin is to blame), or the caller's end.
+func (p *Plugin) startCause(parent, ctx context.Context) error {
+	var st *callerr.StartTimeout
+	if parent.Err() == nil && errors.As(context.Cause(ctx), &st) {
+		return p.failed(callerr.Timeout, st)
 	}
-	return context.WithTimeout(ctx, p.opts.StartTimeout)
+	return context.Cause(ctx)
 }
 
 // Manifest returns what the plugin said of itself.
@@ -489,7 +500,12 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 	case closed:
 		return ErrClosed
 	case ctx.Err() != nil:
-		// The caller gave up; the process is not to blame.
+		// The caller gave up (the process is not to blame), or, in a start,
+		// the start-up deadline passed.
+		var st *callerr.StartTimeout
+		if errors.As(context.Cause(ctx), &st) {
+			return p.failed(callerr.Timeout, st)
+		}
 		return p.failed(callerr.Canceled, context.Cause(ctx))
 	case errors.Is(callCtx.Err(), context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
 		// (The server side may see the deadline, sent along with the call,
@@ -499,12 +515,8 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 				return p.failed(callerr.Canceled, context.DeadlineExceeded) // the caller's deadline
 			}
 		}
-		limit := p.opts.Deadline
-		if limit <= 0 {
-			limit = p.opts.StartTimeout // a call at start-up (startCallContext)
-		}
-		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", limit))
-		return p.failed(callerr.Timeout, fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", limit))
+		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", p.opts.Deadline))
+		return p.failed(callerr.Timeout, fmt.Errorf("did not finish within %s (the plugin process is replaced: a call in a plugin cannot be stopped otherwise)", p.opts.Deadline))
 	case st.Code() == codes.Unavailable || st.Code() == codes.Canceled || pr.r.hasExited():
 		p.mu.Lock()
 		if pr.atDeath == 0 {
@@ -525,7 +537,7 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 		p.retire(pr, "lost the connection: "+msg)
 		return p.failed(callerr.Crashed, fmt.Errorf("lost the connection to the plugin process (pid %d): %s; the next call restarts it", pr.pid, msg))
 	case st.Code() == codes.ResourceExhausted:
-		return p.failed(callerr.Malformed, fmt.Errorf("protocol violation: the reply is over the %d MiB limit (protocol.MaxReplyBytes): %s", protocol.MaxReplyBytes>>20, msg))
+		return p.failed(callerr.Malformed, callerr.OverLimit(fmt.Sprintf("protocol violation: the reply is over the %d MiB limit (protocol.MaxReplyBytes): %s", protocol.MaxReplyBytes>>20, msg)))
 	case st.Code() == codes.Internal && strings.Contains(st.Message(), "unmarshal"):
 		return p.failed(callerr.Malformed, errors.New(msg))
 	}

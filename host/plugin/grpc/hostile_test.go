@@ -236,7 +236,8 @@ func TestStartCallsBoundedWithoutDeadline(t *testing.T) {
 	start := time.Now()
 	_, err := grpc.Load(context.Background(), []string{goPlugin(t)}, grpc.Options{Log: quiet, Deadline: -1, StartTimeout: 500 * time.Millisecond,
 		Config: protocol.ConfigureRequest{ConfigJSON: `{"mode": "echo", "configure_sleep": "1h"}`}})
-	if err == nil || !strings.Contains(err.Error(), "Configure") || !strings.Contains(err.Error(), "did not finish within 500ms") {
+	var st *callerr.StartTimeout
+	if err == nil || !strings.Contains(err.Error(), "Configure") || !strings.Contains(err.Error(), "did not start within 500ms") || !errors.As(err, &st) {
 		t.Fatalf("got %v", err)
 	}
 	if d := time.Since(start); d > 20*time.Second {
@@ -260,5 +261,22 @@ func TestCrashEveryCallNoBackoff(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("10 crashing calls took %s: restarts waited for a backoff", d)
+	}
+}
+
+// A process that never writes its handshake line fails to start at the
+// start-up deadline, with the same error as a Wasm module that never
+// starts, and is killed.
+func TestNoHandshakeStartTimeout(t *testing.T) {
+	noLeftovers(t)
+	start := time.Now()
+	_, err := grpc.Load(context.Background(), []string{"/bin/sh", "-c", "sleep 30"}, grpc.Options{Log: quiet, StartTimeout: 500 * time.Millisecond})
+	var st *callerr.StartTimeout
+	var ce *callerr.Error
+	if !errors.As(err, &st) || !errors.As(err, &ce) || ce.Kind != callerr.Timeout || !strings.Contains(err.Error(), "did not start within 500ms") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("Load took %s", d)
 	}
 }

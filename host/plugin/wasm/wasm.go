@@ -197,20 +197,13 @@ func (p *Plugin) start(ctx context.Context) error {
 	return nil
 }
 
-// startTimeout is the cause of a start-up context's end: the plugin did not
-// start within d.
-type startTimeout struct{ d time.Duration }
-
-func (e *startTimeout) Error() string {
-	return fmt.Sprintf("did not start within %s (instantiation, its start section or _initialize, or vs_abi, vs_describe or vs_configure did not return)", e.d)
-}
-
 // startContext is ctx bounded by the start-up deadline, when there is one.
 func (p *Plugin) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if p.opts.Deadline <= 0 || p.opts.StartTimeout <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, p.opts.StartTimeout, &startTimeout{p.opts.StartTimeout})
+	return context.WithTimeoutCause(ctx, p.opts.StartTimeout, &callerr.StartTimeout{D: p.opts.StartTimeout,
+		What: "instantiation, its start section or _initialize, or vs_abi, vs_describe or vs_configure did not return"})
 }
 
 // compilationCache opens the on-disk cache of compiled modules. wazero keys
@@ -431,7 +424,7 @@ func (p *Plugin) reply(ctx context.Context, inst *instance, fn api.Function, par
 	}
 	ptr, n := uint32(packed>>32), uint32(packed)
 	if int(n) > p.opts.MaxOutput {
-		return nil, p.malformed(fmt.Errorf("reply of %d bytes is over the %d-byte limit", n, p.opts.MaxOutput))
+		return nil, p.malformed(callerr.OverLimit(fmt.Sprintf("reply of %d bytes is over the %d-byte limit", n, p.opts.MaxOutput)))
 	}
 	view, ok := inst.mod.Memory().Read(ptr, n)
 	if !ok {
@@ -465,7 +458,7 @@ func (p *Plugin) explain(ctx context.Context, err error) error {
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			var start *startTimeout
+			var start *callerr.StartTimeout
 			if errors.As(context.Cause(ctx), &start) {
 				return p.callError(callerr.Timeout, start)
 			}
