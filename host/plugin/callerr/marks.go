@@ -31,4 +31,6 @@ type StartTimeout struct {
 	What string
 }
 
-func (e *StartTimeout) Error() string { return fmt.Sprintf("did not start within %s (%s)", e.D, e.What) }
+func (e *StartTimeout) Error() string {
+	return fmt.Sprintf("did not start within %s (%s)", e.D, e.What)
+}
