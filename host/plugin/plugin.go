@@ -249,7 +249,6 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 	if len(anns) > protocol.MaxItems || items > protocol.MaxItems {
 		return bad("%w", callerr.OverLimit(fmt.Sprintf("%d annotations with %d items in one reply, over the limit of %d", len(anns), items, protocol.MaxItems)))
 	}
-	fields := append([]string{m.Field}, m.Fields...)
 	spec, _ := LookupKind(m.Kind) // known: CheckManifest passed at load
 	checkName := protocol.CheckItemName
 	if spec != nil && spec.DisplayNames {
@@ -260,8 +259,8 @@ func CheckAnnotations(m protocol.Manifest, anns []protocol.Annotation) error {
 		if field == "" {
 			field = m.Field
 		}
-		if !slices.Contains(fields, field) {
-			return bad("annotation %d: field %s not declared in the manifest (%s)", i, protocol.Quote(field, 60), strings.Join(fields, ", "))
+		if field != m.Field && !slices.Contains(m.Fields, field) {
+			return bad("annotation %d: field %s not declared in the manifest (%s)", i, protocol.Quote(field, 60), strings.Join(append([]string{m.Field}, m.Fields...), ", "))
 		}
 		if a.Label != "" && !slices.Contains(m.Labels, a.Label) {
 			return bad("annotation %d: label %s not in the manifest's labels", i, protocol.Quote(a.Label, 60))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -156,9 +157,13 @@ func writeAttr(b *strings.Builder, prefix string, a slog.Attr) {
 		}
 		return
 	}
-	v := plugin.Printable(a.Value.String(), 0)
+	// Quoted (which escapes it) where a space or '=' would make it ambiguous,
+	// else escaped as what plugins say is.
+	v := a.Value.String()
 	if v == "" || strings.ContainsAny(v, " =\"") {
-		v = fmt.Sprintf("%q", v)
+		v = strconv.Quote(v)
+	} else {
+		v = plugin.Printable(v, 0)
 	}
 	b.WriteString(" " + plugin.Printable(prefix+a.Key, 0) + "=" + v)
 }
