@@ -19,7 +19,7 @@ func (k *kit) checkDeterminism(ctx context.Context) {
 		return
 	}
 	defer k.closePlugin(p)
-	if !sameManifest(info.Manifest, k.manifest) {
+	if !info.Manifest.Equal(k.manifest) {
 		k.set("determinism", Fail, fmt.Sprintf("a second instance describes itself differently: %+v, then %+v", k.manifest, info.Manifest))
 		return
 	}
@@ -54,12 +54,6 @@ func (k *kit) checkDeterminism(ctx context.Context) {
 		return
 	}
 	k.set("determinism", Pass, fmt.Sprintf("the same output for %d runs of %d conversations on a second instance, in reverse order and repeated", compared, len(k.baseline)))
-}
-
-func sameManifest(a, b protocol.Manifest) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // diff says how two outcomes differ, at the first difference.

@@ -9,6 +9,8 @@
 // in any message, field, name or type.
 package protocol
 
+import "slices"
+
 // ABI is the protocol version this package speaks. A plugin states its
 // version in Manifest.ABI; the host refuses any other.
 const ABI = 1
@@ -57,6 +59,15 @@ type Manifest struct {
 	Needs       []string `json:"needs,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Fields      []string `json:"fields,omitempty"`
+}
+
+// Equal reports whether m and o say the same of a plugin, field by field (a
+// nil list and an empty one are the same): a restarted plugin process, or a
+// second instance, must say what the first said.
+func (m Manifest) Equal(o Manifest) bool {
+	return m.Name == o.Name && m.Version == o.Version && m.ABI == o.ABI && m.Kind == o.Kind && m.Field == o.Field &&
+		m.Description == o.Description && slices.Equal(m.Labels, o.Labels) && slices.Equal(m.Needs, o.Needs) &&
+		slices.Equal(m.Fields, o.Fields)
 }
 
 // ConfigureRequest configures a plugin instance once, before any

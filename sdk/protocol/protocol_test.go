@@ -85,3 +85,24 @@ func goKind(fd protoreflect.FieldDescriptor) string {
 	}
 	return s
 }
+
+func TestManifestEqual(t *testing.T) {
+	a := protocol.Manifest{Name: "x", Version: "1", ABI: 1, Kind: protocol.Extractor, Field: "ai_values", Labels: []string{}}
+	b := a
+	b.Labels = nil
+	if !a.Equal(b) {
+		t.Fatal("an empty and a nil list differ")
+	}
+	for _, change := range []func(*protocol.Manifest){
+		func(m *protocol.Manifest) { m.Version = "2" },
+		func(m *protocol.Manifest) { m.Needs = []string{protocol.NeedModel} },
+		func(m *protocol.Manifest) { m.Fields = []string{"f"} },
+		func(m *protocol.Manifest) { m.Description = "d" },
+	} {
+		c := a
+		change(&c)
+		if a.Equal(c) {
+			t.Errorf("%+v equals %+v", c, a)
+		}
+	}
+}

@@ -606,7 +606,7 @@ func (p *Plugin) restart(done chan struct{}) {
 	if err == nil {
 		var m protocol.Manifest
 		pr, m, err = p.launch(p.life)
-		if err == nil && !sameManifest(m, p.manifest) {
+		if err == nil && !m.Equal(p.manifest) {
 			pr.kill()
 			pr, err = nil, fmt.Errorf("the plugin's manifest changed (was %+v, now %+v); was its program replaced?", p.manifest, m)
 		}
@@ -649,12 +649,6 @@ func (p *Plugin) backoffLocked() time.Duration {
 		d *= 2
 	}
 	return min(d, p.opts.MaxBackoff)
-}
-
-func sameManifest(a, b protocol.Manifest) bool {
-	return a.Name == b.Name && a.Version == b.Version && a.ABI == b.ABI && a.Kind == b.Kind && a.Field == b.Field &&
-		slices.Equal(a.Labels, b.Labels) && slices.Equal(a.Needs, b.Needs) && slices.Equal(a.Fields, b.Fields) &&
-		a.Description == b.Description
 }
 
 func (p *Plugin) retire(pr *proc, why string) {
