@@ -421,7 +421,7 @@ func (k *kit) annotate(ctx context.Context, p plugin.Plugin, c *protocol.Convers
 			return o
 		case len(resp.ModelCalls) == 0:
 			o.kind, o.anns = annotated, resp.Annotations
-			o.violation = checkOutput(m, resp.Annotations)
+			o.violation = checkOutput(m, resp.Annotations, limitErr)
 			return o
 		case len(resp.Annotations) > 0:
 			o.kind, o.msg = roundViolation, "answered both annotations and model calls in one response: set exactly one of annotations, model_calls, error"

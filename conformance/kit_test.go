@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -165,7 +166,7 @@ func TestCheckOutput(t *testing.T) {
 		{nam, nil, "got 0 annotation(s)"},
 		{nam, named("Care\u200b"), "formatting character"},
 	} {
-		got := checkOutput(c.m, c.anns)
+		got := checkOutput(c.m, c.anns, plugin.CheckAnnotations(c.m, c.anns))
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("checkOutput(%+v) = %q, want %q", c.anns, got, c.want)
 		}

@@ -15,10 +15,6 @@ import (
 // too.
 func CheckName(name string) string { return errText(protocol.CheckItemName(name)) }
 
-// checkDisplayName is CheckName but for upper case, which a namer's cluster
-// names may have ("Intellectual clarity"): protocol.CheckDisplayName.
-func checkDisplayName(name string) string { return errText(protocol.CheckDisplayName(name)) }
-
 func errText(err error) string {
 	if err == nil {
 		return ""
@@ -26,56 +22,33 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// checkOutput checks one conversation's annotations: the host's own checks
-// (plugin.CheckAnnotations: declared fields, labels from the label set, item
-// names of 1 to 100 bytes), then the kit's: a classifier gives one label per
-// field, item names are normalised, labels and attributes are valid UTF-8; a
-// namer answers one item (plugin.ClusterName), whose name may have upper
-// case.
-func checkOutput(m protocol.Manifest, anns []protocol.Annotation) string {
-	if err := plugin.CheckAnnotations(m, anns); err != nil {
-		msg := err.Error()
-		if pe, ok := err.(*plugin.PluginError); ok {
-			msg = pe.Msg
-		}
-		return msg
+// checkOutput checks one conversation's annotations: the host's own check
+// (hostErr, from plugin.CheckResponse or CheckAnnotations: declared fields,
+// labels from the label set, item names by the one rule, attributes within
+// the limits and valid UTF-8), then the kit's: a classifier gives one label
+// per field; a namer answers one item (plugin.ClusterName).
+func checkOutput(m protocol.Manifest, anns []protocol.Annotation, hostErr error) string {
+	if hostErr != nil {
+		return violationText(hostErr)
 	}
 	spec, err := plugin.LookupKind(m.Kind)
 	if err != nil {
-		return err.Error() // not reached: CheckAnnotations' manifest passed the load
+		return err.Error() // not reached: the manifest passed the load
 	}
 	if err := spec.CheckAnswer(m, anns); err != nil {
-		return err.(*plugin.PluginError).Msg
+		return violationText(err)
 	}
-	check := CheckName
-	if spec.DisplayNames {
-		check = checkDisplayName
-	}
-	seen := map[string]bool{}
-	for i, a := range anns {
-		field := a.Field
-		if field == "" {
-			field = m.Field
-		}
-		if spec.Output == plugin.OutputLabels {
+	if spec.Output == plugin.OutputLabels {
+		seen := map[string]bool{}
+		for i, a := range anns {
+			field := a.Field
+			if field == "" {
+				field = m.Field
+			}
 			if seen[field] {
 				return fmt.Sprintf("annotation %d: a second label for the field %q: a classifier picks one label", i, field)
 			}
 			seen[field] = true
-		}
-		if !utf8.ValidString(a.Label) {
-			return fmt.Sprintf("annotation %d: label %s is not valid UTF-8", i, quote(a.Label))
-		}
-		for j, it := range a.Items {
-			if why := check(it.Name); why != "" {
-				return fmt.Sprintf("annotation %d item %d: %s", i, j, why)
-			}
-			for k, v := range it.Attrs {
-				if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {
-					return fmt.Sprintf("annotation %d item %d (%s): attribute %s=%s: want a non-empty key, and valid UTF-8",
-						i, j, quote(it.Name), quote(truncate(k, 30)), quote(truncate(v, 30)))
-				}
-			}
 		}
 	}
 	return ""
