@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/run"
@@ -30,6 +31,7 @@ func init() { commands = append(commands, newRunCmd) }
 func newRunCmd() *cobra.Command {
 	var o run.Options
 	var quiet, verbose bool
+	var shard string
 	cmd := &cobra.Command{
 		Use:   "run CONFIG",
 		Short: "Run a config's stages over its dataset into a run folder (resumes an interrupted run)",
@@ -38,7 +40,9 @@ func newRunCmd() *cobra.Command {
 			"Interrupted (Ctrl-C, kill, crash), the same command finishes the run: nothing done\n" +
 			"is lost or redone. Changing a stage's plugin, config, prompt or model redoes that\n" +
 			"stage and the ones after it. --dataset runs the same stages over another dataset\n" +
-			"(a cross-dataset run; give it its own --out).\n\n" +
+			"(a cross-dataset run; give it its own --out). --shard i/N runs one part of the\n" +
+			"conversations in a folder of its own, on as many machines as there are shards;\n" +
+			"valuescope merge then joins the shards' folders into one run.\n\n" +
 			"Every plugin's own output (stderr, a Wasm module's stdout) goes to RUN/plugins.log,\n" +
 			"and to the terminal too with --verbose.\n\n" +
 			"Exit status:\n" +
@@ -55,6 +59,11 @@ func newRunCmd() *cobra.Command {
 			cfg, err := loadConfig(a[0])
 			if err != nil {
 				return err
+			}
+			if shard != "" {
+				if o.Shard, err = dataset.ParseShard(shard); err != nil {
+					return usageError{fmt.Errorf("--shard: %w", err)}
+				}
 			}
 			if err := o.Validate(); err != nil {
 				return usageError{err}
@@ -117,6 +126,7 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&o.Limit, "limit", 0, "only the first N conversations")
 	f.IntVar(&o.Sample, "sample", 0, "a random sample of N conversations (see --seed)")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of --sample")
+	f.StringVar(&shard, "shard", "", "run only shard i/N of the conversations (split by conversation id, as datasets --shard), into its own --out; valuescope merge joins the shards")
 	f.StringVar(&o.Out, "out", "", "run folder (default: the config's run.out)")
 	f.BoolVar(&o.Resume, "resume", false, "require an existing run to resume (resuming is automatic; this refuses to start a new one)")
 	f.BoolVar(&o.Fresh, "fresh", false, "discard the run folder's results and start over (its cache of model answers is kept: delete the folder to drop it)")

@@ -39,6 +39,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/valuescope/valuescope/host/conversation"
 )
@@ -75,11 +77,21 @@ func (s Shard) Keep(id string) bool {
 
 // ParseShard parses "i/N" (0 <= i < N).
 func ParseShard(s string) (Shard, error) {
-	var sh Shard
-	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Count); err != nil || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+	is, ns, ok := strings.Cut(s, "/")
+	i, ierr := strconv.Atoi(is)
+	n, nerr := strconv.Atoi(ns)
+	if !ok || ierr != nil || nerr != nil || n < 1 || i < 0 || i >= n {
 		return Shard{}, fmt.Errorf("shard %q: want i/N with 0 <= i < N", s)
 	}
-	return sh, nil
+	return Shard{Index: i, Count: n}, nil
+}
+
+// String is the shard as ParseShard reads it ("" when the whole dataset).
+func (s Shard) String() string {
+	if s.Count <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
 
 const defaultMaxRecordBytes = 64 << 20

@@ -395,7 +395,10 @@ func TestParseShard(t *testing.T) {
 	if s, err := ParseShard("2/5"); err != nil || s != (Shard{2, 5}) {
 		t.Fatal(s, err)
 	}
-	for _, bad := range []string{"5/5", "-1/2", "x", "1/0"} {
+	if s, _ := ParseShard("2/5"); s.String() != "2/5" || (Shard{0, 1}).String() != "" {
+		t.Fatalf("String: %q", s.String())
+	}
+	for _, bad := range []string{"5/5", "-1/2", "x", "1/0", "1/3x", "1/3/5", " 1/3", "1/"} {
 		if _, err := ParseShard(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

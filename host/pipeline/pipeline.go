@@ -74,6 +74,12 @@ type Options struct {
 	// conversations chosen by Seed (an extra pass over the dataset).
 	Sample int
 	Seed   int64
+	// Shard, when its Count > 1, processes only the conversations of the
+	// selection (after Limit and Sample) whose ID falls in that shard. They
+	// keep the positions they have in the whole selection, so that the
+	// stores of all the shards together hold exactly what one run's would
+	// (package merge joins them).
+	Shard dataset.Shard
 	// MaxRounds bounds model-call rounds per conversation and stage.
 	MaxRounds int
 	// MaxFailureShare stops the run early (a *StageFailedError) once a
@@ -360,6 +366,9 @@ func (r *runner) read(ctx context.Context, src dataset.Source, sample map[string
 			continue
 		}
 		seq++
+		if !r.opts.Shard.Keep(c.ID) {
+			continue
+		}
 		r.convs.Add(1)
 		if r.complete(seq) {
 			r.skipped.Add(1)

@@ -46,6 +46,9 @@ type Options struct {
 	Limit   int
 	Sample  int
 	Seed    int64
+	// Shard runs only one shard of the conversations (see pipeline.Options),
+	// into a folder of its own; package merge joins the shards' folders.
+	Shard dataset.Shard
 	// Out replaces the config's run folder.
 	Out string
 	// Resume requires the run folder to hold a run already.
@@ -206,15 +209,24 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	m := &runfolder.Manifest{
 		Valuescope: inv.Valuescope,
 		Run:        runfolder.RunInfo{Name: cfg.Run.Name, Dir: dir, Resumed: exists},
-		Dataset:    runfolder.DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed},
+		Dataset:    runfolder.DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed, Shard: opts.Shard.String()},
 	}
 	// A run folder is one dataset and one selection of it: resuming over
 	// another would mix conversations from both.
 	selection := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, paths...)...)
-	if prev, err := st.Meta("selection"); err != nil {
+	prevSel, err := st.Meta(SelectionKey)
+	if err != nil {
 		return res, err
-	} else if !fresh && prev != "" && prev != selection {
+	} else if !fresh && prevSel != "" && prevSel != selection {
 		return res, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
+	}
+	// The selection is the whole run's, whatever the shard (shards of one
+	// run share it, and a merged folder has it); the shard is kept apart,
+	// written before the selection, so a store with a selection has it.
+	if prev, err := st.Meta(ShardKey); err != nil {
+		return res, err
+	} else if !fresh && prevSel != "" && prev != opts.Shard.String() {
+		return res, shardMismatch(dir, prev, opts.Shard.String())
 	}
 	var filePaths []string
 	for _, f := range listing.Files() {
@@ -224,7 +236,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if err != nil {
 		return res, err
 	}
-	if prev, err := st.Meta(datasetKey); err != nil {
+	if prev, err := st.Meta(DatasetKey); err != nil {
 		return res, err
 	} else if !fresh && prev != "" {
 		was, err := runfolder.DecodeFileIDs(prev)
@@ -267,10 +279,13 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if err := writeConfigs(cfg, folder, opts); err != nil {
 		return res, err
 	}
-	if err := st.SetMeta("selection", selection); err != nil {
+	if err := st.SetMeta(ShardKey, opts.Shard.String()); err != nil {
 		return res, err
 	}
-	if err := st.SetMeta(datasetKey, runfolder.EncodeFileIDs(ids)); err != nil {
+	if err := st.SetMeta(SelectionKey, selection); err != nil {
+		return res, err
+	}
+	if err := st.SetMeta(DatasetKey, runfolder.EncodeFileIDs(ids)); err != nil {
 		return res, err
 	}
 	if opts.RetryErrors {
@@ -316,7 +331,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 	res.Started = true
 	prog, runErr := pipeline.Run(ctx, open, st, stages, pipeline.Options{
-		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed,
+		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed, Shard: opts.Shard,
 		MaxFailureShare: cfg.Run.MaxFailureShare, Progress: progress, Log: opts.Log,
 		Plan: opts.Plan, Previous: previousStages(prevManifest, cfg, stages),
 	})
@@ -347,9 +362,26 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	return res, runErr
 }
 
-// datasetKey is the store's metadata key for the identity of the dataset
-// the run began on (runfolder.FileID, encoded).
-const datasetKey = "dataset_files"
+// Keys of the store's metadata that say what a run folder holds:
+// SelectionKey the fingerprint of the dataset's paths, format, limit and
+// sample, and DatasetKey the identity of the dataset's files as the run
+// began (runfolder.FileID, encoded), both the same in every shard of a run;
+// ShardKey the shard ("i/N"; "" for the whole run or a merge of shards).
+const (
+	SelectionKey = "selection"
+	DatasetKey   = "dataset_files"
+	ShardKey     = "shard"
+)
+
+func shardMismatch(dir, was, now string) error {
+	switch {
+	case was == "":
+		return fmt.Errorf("%s holds a whole run (or a merge of shards), not shard %s; give the shard its own --out", dir, now)
+	case now == "":
+		return fmt.Errorf("%s holds shard %s of a run; add --shard %s to resume it, or use another --out for the whole run", dir, was, was)
+	}
+	return fmt.Errorf("%s holds shard %s of a run, not shard %s; each shard needs its own --out", dir, was, now)
+}
 
 // resolve returns cfg with the command line's overrides applied, so that the
 // run folder's config.toml says what the run did.

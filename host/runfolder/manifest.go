@@ -33,6 +33,27 @@ type Manifest struct {
 	Progress Progress `json:"progress"`
 	// Invocations are the run's invocations, oldest first.
 	Invocations []Invocation `json:"invocations,omitempty"`
+	// Merged is set on a run folder valuescope merge made of shards.
+	Merged *MergeInfo `json:"merged,omitempty"`
+}
+
+// MergeInfo says which shard folders a merged run was made of.
+type MergeInfo struct {
+	// Shards is the number of shards the run was split into.
+	Shards int           `json:"shards"`
+	From   []MergedShard `json:"from"`
+	// Missing are the shards merged without a folder, Unfinished those
+	// whose run had not finished (merge --partial).
+	Missing    []int     `json:"missing,omitempty"`
+	Unfinished []int     `json:"unfinished,omitempty"`
+	Merged     time.Time `json:"merged"`
+}
+
+// MergedShard is one shard folder of a merged run.
+type MergedShard struct {
+	Shard    string `json:"shard"`
+	Dir      string `json:"dir"`
+	Complete bool   `json:"complete"`
 }
 
 // RunInfo is the run as a whole: Started is the first invocation's start,
@@ -60,11 +81,13 @@ type Invocation struct {
 	Models   []model.Usage `json:"model_usage,omitempty"`
 	// Error is why the invocation stopped early ("" when it did not).
 	Error string `json:"error,omitempty"`
+	// Shard is the shard the invocation ran, in a merged run's manifest.
+	Shard string `json:"shard,omitempty"`
 }
 
 // Progress is an invocation's counts, as the pipeline reports them
 // (pipeline.Progress) and the manifest records them. Conversations counts
-// those read from the dataset (after limit and sampling); Skipped those
+// those read from the dataset (after limit, sampling and sharding); Skipped those
 // already done by an earlier, interrupted invocation.
 type Progress struct {
 	Conversations int64
@@ -82,12 +105,14 @@ type Progress struct {
 
 // DatasetInfo is the dataset and the selection of it the run reads.
 type DatasetInfo struct {
-	Paths  []string   `json:"paths"`
-	Format string     `json:"format"`
-	Limit  int        `json:"limit,omitempty"`
-	Sample int        `json:"sample,omitempty"`
-	Seed   int64      `json:"seed,omitempty"`
-	Files  []FileInfo `json:"files"`
+	Paths  []string `json:"paths"`
+	Format string   `json:"format"`
+	Limit  int      `json:"limit,omitempty"`
+	Sample int      `json:"sample,omitempty"`
+	Seed   int64    `json:"seed,omitempty"`
+	// Shard is "i/N" for a run of one shard (run --shard), "" otherwise.
+	Shard string     `json:"shard,omitempty"`
+	Files []FileInfo `json:"files"`
 }
 
 // FileInfo is one dataset file: its identity (path, size, SHA-256) and what
