@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/valuescope/valuescope/host/model"
-	"github.com/valuescope/valuescope/host/model/internal/fakeapi"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 

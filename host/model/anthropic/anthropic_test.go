@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/model/anthropic"
-	"github.com/valuescope/valuescope/host/model/internal/fakeapi"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/model/provider"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/host/model/internal/fakeapi"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/model/openai"
 	"github.com/valuescope/valuescope/host/model/provider"
 )
