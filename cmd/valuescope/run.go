@@ -131,7 +131,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&o.Resume, "resume", false, "require an existing run to resume (resuming is automatic; this refuses to start a new one)")
 	f.BoolVar(&o.Fresh, "fresh", false, "discard the run folder's results and start over (its cache of model answers is kept: delete the folder to drop it)")
 	f.BoolVar(&o.Offline, "offline", false, "answer every model call from the cache: replay a run without calling any API")
-	f.StringSliceVar(&o.CacheFrom, "cache-from", nil, "also reuse the model answers cached in these run folders")
+	f.StringSliceVar(&o.CacheFrom, "cache-from", nil, "also reuse the model answers cached in these run folders or store files (repeat, or comma-separated)")
 	f.BoolVar(&o.RetryErrors, "retry-errors", false, "redo the stages that failed for some conversations in an earlier invocation")
 	f.BoolVar(&o.NoReport, "no-report", false, "do not write report.html at the end of the run")
 	f.BoolVar(&quiet, "quiet", false, "no progress output")

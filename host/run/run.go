@@ -59,8 +59,10 @@ type Options struct {
 	// Offline answers every model call from the run store's cache (and
 	// CacheFrom's): a miss is that conversation's error; no API is called.
 	Offline bool
-	// CacheFrom lists other run folders whose cached model answers may be
-	// reused (to replay a published run).
+	// CacheFrom lists other run folders (or their store files) whose cached
+	// model answers may be reused: to replay a published run, or to share
+	// the answers of a run's shards (a shard rerun after a merge, with the
+	// merged folder here, pays for nothing again).
 	CacheFrom []string
 	// RetryErrors redoes the (conversation, stage) pairs an earlier
 	// invocation recorded as failed.
@@ -250,11 +252,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 
 	var readCaches []model.Cache
 	for _, other := range opts.CacheFrom {
-		of, err := runfolder.Existing(other)
-		if err != nil {
-			return res, fmt.Errorf("--cache-from: %w", err)
-		}
-		o, err := store.Open(of.Store())
+		o, err := openCache(other)
 		if err != nil {
 			return res, fmt.Errorf("--cache-from: %w", err)
 		}
@@ -360,6 +358,21 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		}
 	}
 	return res, runErr
+}
+
+// openCache opens another run's store to read its cached model answers:
+// path is a run folder or its store file. It is opened read-only, so that
+// it may be a shard another process is still writing, or on a read-only
+// volume.
+func openCache(path string) (*store.Store, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		return store.OpenReadOnly(path) // refused unless a run store of this schema
+	}
+	f, err := runfolder.Existing(path)
+	if err != nil {
+		return nil, err
+	}
+	return store.OpenReadOnly(f.Store())
 }
 
 // Keys of the store's metadata that say what a run folder holds:
