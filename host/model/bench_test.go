@@ -12,8 +12,8 @@ import (
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/model"
-	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/pipeline"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/valuescope/valuescope/host/model"
-	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 

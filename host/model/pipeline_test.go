@@ -14,10 +14,10 @@ import (
 
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/model"
-	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/internal/testplugins"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/model/anthropic"
-	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/model/provider"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 )
 
 const key = "sk-ant-test-0123456789"

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/host/model/openai"
 	"github.com/valuescope/valuescope/host/model/provider"
+	"github.com/valuescope/valuescope/internal/fakeapi"
 )
 
 const key = "sk-proj-test-0123456789"
