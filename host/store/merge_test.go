@@ -103,3 +103,46 @@ func TestMerge(t *testing.T) {
 		t.Fatal("merged a missing store")
 	}
 }
+
+// BenchmarkMerge measures merging a shard's store into the merged one
+// against its baseline, the run writing the same results (Write, in the
+// batches the pipeline uses): a merge must cost little next to the runs it
+// joins. One op is one shard of 10,000 conversations with 5 annotations
+// each:
+//
+//	go test ./host/store -run '^$' -bench Merge -benchtime 3x
+func BenchmarkMerge(b *testing.B) {
+	const convs, perConv, batch = 10_000, 5, 256
+	results := make([]Result, convs)
+	for i := range results {
+		results[i] = Result{Conv: conv(int64(i + 1)), Stage: "values", Items: items(perConv)}
+		results[i].Conv.ID = fmt.Sprint("c", i+1)
+	}
+	writeAll := func(st *Store) {
+		for i := 0; i < len(results); i += batch {
+			if err := st.Write(ctx, results[i:min(i+batch, len(results))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("write", func(b *testing.B) {
+		for range b.N {
+			st, _ := newStore(b)
+			setStages(b, st, "values=1")
+			writeAll(st)
+		}
+	})
+	shard, path := newStore(b)
+	setStages(b, shard, "values=1")
+	writeAll(shard)
+	shard.Close()
+	b.Run("merge", func(b *testing.B) {
+		for range b.N {
+			st, _ := newStore(b)
+			setStages(b, st, "values=1")
+			if _, err := st.Merge(ctx, path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
