@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -204,16 +203,29 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (*Resul
 // need, sorted by shard index. The parts read so far are returned with an
 // error too, for their locks to be released.
 func readParts(out string, dirs []string) ([]*part, error) {
-	outAbs, _ := filepath.Abs(out)
+	outInfo, _ := os.Stat(out)
 	var parts []*part
-	for _, dir := range dirs {
-		if abs, _ := filepath.Abs(dir); abs == outAbs {
-			return parts, fmt.Errorf("%s is both the merged folder and a shard: give the merge its own folder", dir)
-		}
+	var seen []os.FileInfo
+	for i, dir := range dirs {
 		f, err := runfolder.Existing(dir)
 		if err != nil {
 			return parts, err
 		}
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return parts, err
+		}
+		if outInfo != nil && os.SameFile(fi, outInfo) {
+			return parts, fmt.Errorf("%s is both the merged folder and a shard: give the merge its own folder", dir)
+		}
+		// Before its lock: the second lock of one folder would be refused
+		// as if another process held it.
+		for j, o := range seen {
+			if os.SameFile(fi, o) {
+				return parts, fmt.Errorf("%s is given twice (as %s and %s)", dir, dirs[j], dirs[i])
+			}
+		}
+		seen = append(seen, fi)
 		p := &part{dir: dir}
 		if p.lock, err = f.Lock("valuescope merge into " + out); err != nil {
 			var busy *runfolder.BusyError
@@ -339,7 +351,7 @@ func differences(a, b *part) []string {
 		out = append(out, "dataset: "+strings.Join(d, ", "))
 	}
 	if fa, fb := a.meta[run.DatasetKey], b.meta[run.DatasetKey]; fa != fb {
-		out = append(out, "dataset files: "+fileDifference(fa, fb))
+		out = append(out, "dataset files: "+fileDifference(fa, fb, a.dir, b.dir))
 	}
 	out = append(out, stageDifferences(a, b)...)
 	ma, mb := map[string]model.Info{}, map[string]model.Info{}
@@ -422,7 +434,7 @@ func stageDifferences(a, b *part) []string {
 	return out
 }
 
-func fileDifference(a, b string) string {
+func fileDifference(a, b, dirA, dirB string) string {
 	fa, err1 := runfolder.DecodeFileIDs(a)
 	fb, err2 := runfolder.DecodeFileIDs(b)
 	if err1 != nil || err2 != nil {
@@ -437,14 +449,14 @@ func fileDifference(a, b string) string {
 		g, ok := byPath[f.Path]
 		switch {
 		case !ok:
-			d = append(d, f.Path+" only in one")
+			d = append(d, f.Path+" only in "+dirA)
 		case g != f:
 			d = append(d, fmt.Sprintf("%s: %d bytes (sha256 %.12s) vs %d bytes (sha256 %.12s)", f.Path, f.Size, f.SHA256, g.Size, g.SHA256))
 		}
 		delete(byPath, f.Path)
 	}
 	for p := range byPath {
-		d = append(d, p+" only in one")
+		d = append(d, p+" only in "+dirB)
 	}
 	slices.Sort(d)
 	if len(d) == 0 {
