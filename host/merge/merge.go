@@ -89,7 +89,7 @@ func (p *part) String() string { return fmt.Sprintf("shard %s (%s)", p.shard, p.
 // or one an earlier merge made (which is replaced). The shards are only
 // read. On an error out is left as it was, or, for an error while writing,
 // without a store (a merge run again redoes it).
-func Merge(ctx context.Context, out string, dirs []string, opts Options) (*Result, error) {
+func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Result, err error) {
 	res := &Result{Dir: out}
 	if len(dirs) == 0 {
 		return res, errors.New("no shard folders to merge")
@@ -112,7 +112,13 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (*Resul
 	if err != nil {
 		return res, err
 	}
-	defer claim.Release()
+	defer func() {
+		if err != nil && claim.New {
+			claim.Abandon() // nothing of a failed merge is left in a folder it made
+		} else {
+			claim.Release()
+		}
+	}()
 	if !claim.New {
 		if err := clearEarlierMerge(claim.Folder); err != nil {
 			return res, err

@@ -43,7 +43,8 @@ type MergeInfo struct {
 	Shards int           `json:"shards"`
 	From   []MergedShard `json:"from"`
 	// Missing are the shards merged without a folder, Unfinished those
-	// whose run had not finished (merge --partial).
+	// whose run had not finished (merge --partial); a run over the merged
+	// folder may have finished them since (Run.Complete says).
 	Missing    []int     `json:"missing,omitempty"`
 	Unfinished []int     `json:"unfinished,omitempty"`
 	Merged     time.Time `json:"merged"`
@@ -183,6 +184,9 @@ func (f Folder) WriteManifest(m *Manifest) error {
 func (m *Manifest) AddInvocation(prev *Manifest, inv Invocation) {
 	if prev != nil {
 		m.Invocations = append(append([]Invocation(nil), prev.Invocations...), m.Invocations...)
+		if m.Merged == nil {
+			m.Merged = prev.Merged // a merge that a run finished is still made of its shards
+		}
 	}
 	m.Invocations = append(m.Invocations, inv)
 	// The run began at its first invocation, or at the last that started it
