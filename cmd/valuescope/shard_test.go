@@ -436,7 +436,7 @@ func TestMergeRefusals(t *testing.T) {
 	// A slow gRPC stage: a shard still running is refused naming the
 	// process writing it; interrupted, it is an unfinished shard; resumed,
 	// it merges.
-	slow := stageConfig(t, "", `process_sleep = "100ms"`)
+	slow := stageConfig(t, "", `process_sleep = "150ms"`)
 	s := [3]string{dir("s0"), dir("s1"), dir("s2")}
 	sargv := func(i int) []string {
 		return []string{"run", "--quiet", "--no-report", "--shard", fmt.Sprintf("%d/3", i), "--out", s[i], slow}
