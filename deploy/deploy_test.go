@@ -326,7 +326,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		c := theContainer(t, merge)
 		script := commandLine(t, c)[2]
-		if !strings.Contains(script, `valuescope merge $MERGE_FLAGS "$RUNS/merged" "$RUNS"/shard-*`) {
+		if !strings.Contains(script, `valuescope merge ${MERGE_FLAGS:-} "$RUNS/merged" "$RUNS"/shard-*`) {
 			t.Errorf("the merge script does not merge $RUNS/shard-* into $RUNS/merged:\n%s", script)
 		}
 		if got, want := envValue(t, c, "RUNS"), envValue(t, theContainer(t, shards), "RUNS"); got != want {
@@ -563,15 +563,16 @@ func TestScriptStatusesAndSignals(t *testing.T) {
 		name      string
 		argv, env []string
 		args      string // valuescope's
+		flags     string // the variable of more flags for valuescope
 		sigterm   bool   // the shell passes SIGTERM on
 		timeLimit bool   // SIGUSR1 stops valuescope and requeues the task
 	}
 	scripts := []script{
-		{"kubernetes shard", commandLine(t, shardC), []string{"CONFIG=/cfg/run.toml", "RUNS=" + runs, "SHARDS=3", "JOB_COMPLETION_INDEX=1"}, shardArgs, true, false},
-		{"kubernetes merge", commandLine(t, mergeC), []string{"RUNS=" + runs, "MERGE_FLAGS="}, mergeArgs, true, false},
+		{"kubernetes shard", commandLine(t, shardC), []string{"CONFIG=/cfg/run.toml", "RUNS=" + runs, "SHARDS=3", "JOB_COMPLETION_INDEX=1"}, shardArgs, "RUN_FLAGS", true, false},
+		{"kubernetes merge", commandLine(t, mergeC), []string{"RUNS=" + runs}, mergeArgs, "MERGE_FLAGS", true, false},
 		{"slurm shard", []string{"bash", filepath.Join("slurm", "shards.sbatch")},
-			[]string{"VALUESCOPE_CONFIG=/cfg/run.toml", "VALUESCOPE_RUNS=" + runs, "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=3", "SLURM_JOB_ID=77"}, shardArgs, true, true},
-		{"slurm merge", []string{"bash", filepath.Join("slurm", "merge.sbatch")}, []string{"VALUESCOPE_RUNS=" + runs}, mergeArgs, false, false},
+			[]string{"VALUESCOPE_CONFIG=/cfg/run.toml", "VALUESCOPE_RUNS=" + runs, "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=3", "SLURM_JOB_ID=77"}, shardArgs, "VALUESCOPE_RUN_FLAGS", true, true},
+		{"slurm merge", []string{"bash", filepath.Join("slurm", "merge.sbatch")}, []string{"VALUESCOPE_RUNS=" + runs}, mergeArgs, "VALUESCOPE_MERGE_FLAGS", false, false},
 	}
 	for _, s := range scripts {
 		t.Run(s.name, func(t *testing.T) {
@@ -597,6 +598,21 @@ func TestScriptStatusesAndSignals(t *testing.T) {
 				if args := readTrim(t, filepath.Join(dir, "args")); args != s.args {
 					t.Errorf("valuescope was run as\n  %s\nwant\n  %s", args, s.args)
 				}
+			}
+			// The flags variable, split into valuescope's arguments: after
+			// the others for run, before OUT for merge.
+			flagged := s.args + " --retry-errors --cache-from /x"
+			if strings.HasPrefix(s.args, "merge ") {
+				flagged = "merge --retry-errors --cache-from /x " + strings.TrimPrefix(s.args, "merge ")
+			}
+			s.env = append(s.env, s.flags+"=--retry-errors --cache-from /x")
+			cmd, dir := start(t, "0", path)
+			s.env = s.env[:len(s.env)-1]
+			if got := exitStatus(t, waitAtMost(t, cmd, 30*time.Second)); got != 0 {
+				t.Errorf("with %s set, the script exited %d\n%s", s.flags, got, cmd.Stderr)
+			}
+			if args := readTrim(t, filepath.Join(dir, "args")); args != flagged {
+				t.Errorf("with %s set, valuescope was run as\n  %s\nwant\n  %s", s.flags, args, flagged)
 			}
 			signals := map[string]syscall.Signal{}
 			if s.sigterm {
