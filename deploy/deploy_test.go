@@ -501,11 +501,14 @@ func TestSlurmScripts(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"shards.sbatch", "merge.sbatch", "submit.sh"} {
-		if out, err := exec.Command("bash", "-n", filepath.Join("slurm", f)).CombinedOutput(); err != nil {
-			t.Errorf("%s: %v\n%s", f, err, out)
-		}
 		if fi, err := os.Stat(filepath.Join("slurm", f)); err != nil || fi.Mode()&0o111 == 0 {
 			t.Errorf("%s is not executable (%v)", f, err)
+		}
+		if testing.Short() {
+			continue // bash -n is a process
+		}
+		if out, err := exec.Command("bash", "-n", filepath.Join("slurm", f)).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", f, err, out)
 		}
 	}
 }
