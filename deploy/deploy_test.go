@@ -579,9 +579,10 @@ func TestScriptStatusesAndSignals(t *testing.T) {
 	}
 	for _, s := range scripts {
 		t.Run(s.name, func(t *testing.T) {
-			start := func(t *testing.T, status string, path string) (*exec.Cmd, string) {
+			start := func(t *testing.T, status, path string, extra ...string) (*exec.Cmd, string) {
 				dir := t.TempDir()
-				cmd := command(s.argv, append(cleanEnv(), append(s.env, "PATH="+path, "FAKE_DIR="+dir, "FAKE_STATUS="+status)...))
+				env := slices.Concat(cleanEnv(), s.env, extra, []string{"PATH=" + path, "FAKE_DIR=" + dir, "FAKE_STATUS=" + status})
+				cmd := command(s.argv, env)
 				cmd.Stderr = &bytes.Buffer{}
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
@@ -608,9 +609,7 @@ func TestScriptStatusesAndSignals(t *testing.T) {
 			if strings.HasPrefix(s.args, "merge ") {
 				flagged = "merge --retry-errors --cache-from /x " + strings.TrimPrefix(s.args, "merge ")
 			}
-			s.env = append(s.env, s.flags+"=--retry-errors --cache-from /x")
-			cmd, dir := start(t, "0", path)
-			s.env = s.env[:len(s.env)-1]
+			cmd, dir := start(t, "0", path, s.flags+"=--retry-errors --cache-from /x")
 			if got := exitStatus(t, waitAtMost(t, cmd, 30*time.Second)); got != 0 {
 				t.Errorf("with %s set, the script exited %d\n%s", s.flags, got, cmd.Stderr)
 			}
