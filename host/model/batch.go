@@ -165,7 +165,7 @@ func (b *batcher) run(items []*item, reqs []provider.BatchRequest) {
 	}
 	var bt *provider.Batch
 	err := b.c.retry(b.ctx, b.ep, tag{call: "create batch"}, func(ctx context.Context) error {
-		b.ep.use.requests.Add(int64(len(reqs)))
+		b.ep.sent(int64(len(reqs)))
 		// Closing must not cut a creation short: the API could have made
 		// the batch without this run knowing its id, to collect it later.
 		return b.ep.timed(context.WithoutCancel(ctx), func(ctx context.Context) error {

@@ -59,6 +59,33 @@ func Key(ep provider.Endpoint, modelID string, c *protocol.ModelCall, maxTokens 
 	return hex.EncodeToString(sum[:])
 }
 
+// lookup reads the caches; a hit in a read cache is copied into Cache.
+func (c *Client) lookup(ctx context.Context, key string) (*provider.Response, error) {
+	for i, ca := range append([]Cache{c.opts.Cache}, c.opts.ReadCaches...) {
+		if ca == nil {
+			continue
+		}
+		b, ok, err := ca.CachedModelResponse(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		resp, err := decodeCached(b)
+		if err != nil {
+			continue // unreadable: ask again
+		}
+		if i > 0 && c.writer != nil {
+			if err := c.writer.put(key, b); err != nil {
+				return nil, err
+			}
+		}
+		return resp, nil
+	}
+	return nil, nil
+}
+
 // cached is an answer as the cache stores it.
 type cached struct {
 	V        int               `json:"v"`

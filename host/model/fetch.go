@@ -59,33 +59,6 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// lookup reads the caches; a hit in a read cache is copied into Cache.
-func (c *Client) lookup(ctx context.Context, key string) (*provider.Response, error) {
-	for i, ca := range append([]Cache{c.opts.Cache}, c.opts.ReadCaches...) {
-		if ca == nil {
-			continue
-		}
-		b, ok, err := ca.CachedModelResponse(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		resp, err := decodeCached(b)
-		if err != nil {
-			continue // unreadable: ask again
-		}
-		if i > 0 && c.writer != nil {
-			if err := c.writer.put(key, b); err != nil {
-				return nil, err
-			}
-		}
-		return resp, nil
-	}
-	return nil, nil
-}
-
 // fetch asks the provider (directly or through a batch) and caches the answer.
 func (c *Client) fetch(ctx context.Context, ep *endpoint, key string, req *provider.Request, kind string, t tag) (*provider.Response, error) {
 	if ep.batch != nil && kind == "" {
@@ -103,7 +76,7 @@ func (c *Client) fetch(ctx context.Context, ep *endpoint, key string, req *provi
 			return err
 		}
 		defer ep.lim.release()
-		ep.use.requests.Add(1)
+		ep.sent(1)
 		err := ep.timed(ctx, func(ctx context.Context) error {
 			var err error
 			resp, err = call(ctx, req)

@@ -22,6 +22,9 @@ func (c *counters) add(u provider.Usage, batch bool) {
 	}
 }
 
+// sent counts n requests about to be sent to the provider.
+func (ep *endpoint) sent(n int64) { ep.use.requests.Add(n) }
+
 // Usage is what one model has done so far in this process.
 type Usage struct {
 	Name     string `json:"name"`
