@@ -126,6 +126,8 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&o.Limit, "limit", 0, "only the first N conversations")
 	f.IntVar(&o.Sample, "sample", 0, "a random sample of N conversations (see --seed)")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of --sample")
+	f.StringArrayVar(&o.Models, "model", envList("VALUESCOPE_MODEL"), "use this model id: M for the config's only model, NAME=M for [models.NAME] (repeatable; default $VALUESCOPE_MODEL)")
+	f.StringArrayVar(&o.BaseURLs, "base-url", envList("VALUESCOPE_BASE_URL"), "send the model's calls to this URL (e.g. http://127.0.0.1:8000/v1): URL, or NAME=URL (repeatable; default $VALUESCOPE_BASE_URL)")
 	f.StringVar(&shard, "shard", "", "run only shard i/N of the conversations (split by conversation id, as datasets --shard), into its own --out; valuescope merge joins the shards")
 	f.StringVar(&o.Out, "out", "", "run folder (default: the config's run.out)")
 	f.BoolVar(&o.Resume, "resume", false, "require an existing run to resume (resuming is automatic; this refuses to start a new one)")
@@ -137,6 +139,15 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&quiet, "quiet", false, "no progress output")
 	f.BoolVarP(&verbose, "verbose", "v", false, "show the plugins' own output (always in RUN/plugins.log) and the run's notes on stderr")
 	return cmd
+}
+
+// envList is a flag's default from the environment: the variable's value
+// as one item, or none when it is unset or empty.
+func envList(name string) []string {
+	if v := os.Getenv(name); v != "" {
+		return []string{v}
+	}
+	return nil
 }
 
 // summary prints what a run did: its counts, model usage and folder.

@@ -49,6 +49,9 @@ type Options struct {
 	// Shard runs only one shard of the conversations (see pipeline.Options),
 	// into a folder of its own; package merge joins the shards' folders.
 	Shard dataset.Shard
+	// Models and BaseURLs override the config's models' ids and base URLs
+	// (config.OverrideModels: NAME=VALUE, or VALUE for a config's only model).
+	Models, BaseURLs []string
 	// Out replaces the config's run folder.
 	Out string
 	// Resume requires the run folder to hold a run already.
@@ -148,6 +151,12 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		dir = opts.Out // as given, for the messages; the resolved config has it absolute
 	}
 	res = &Result{Dir: dir}
+	if err := cfg.OverrideModels("model", opts.Models); err != nil {
+		return res, err
+	}
+	if err := cfg.OverrideModels("base_url", opts.BaseURLs); err != nil {
+		return res, err
+	}
 	paths, format, limit := cfg.Dataset.Paths, cfg.Dataset.Format, cfg.Dataset.Limit
 	if opts.Resume {
 		if _, err := runfolder.Existing(dir); err != nil {
@@ -542,7 +551,7 @@ func describeFiles(files []dataset.File, ids []runfolder.FileID) []runfolder.Fil
 func writeConfigs(cfg *config.Config, f runfolder.Folder, opts Options) error {
 	var buf bytes.Buffer
 	buf.WriteString("# The run's config as resolved: absolute paths, defaults filled in, the command line's\n")
-	buf.WriteString("# --dataset, --format, --limit and --out applied.\n")
+	buf.WriteString("# --dataset, --format, --limit, --model, --base-url and --out applied.\n")
 	if opts.Sample > 0 {
 		fmt.Fprintf(&buf, "# Sampled on the command line: --sample %d --seed %d (also in manifest.json).\n", opts.Sample, opts.Seed)
 	}
