@@ -139,15 +139,26 @@ type Model struct {
 	BatchDiscount float64 `toml:"batch_discount,omitempty"`
 	// Batch sends calls through the provider's batch API (anthropic only):
 	// half the price, answers within minutes to hours.
-	Batch     bool     `toml:"batch,omitempty"`
-	BatchSize int      `toml:"batch_size,omitempty"`
+	Batch bool `toml:"batch,omitempty"`
+	// BatchSize sends a batch once that many calls wait (0: 10,000; at
+	// most 100,000, Anthropic's limit). A run whose stage sends batches
+	// keeps that many conversations in flight, more than [run] workers.
+	BatchSize int `toml:"batch_size,omitempty"`
+	// BatchWait sends a batch at the latest that long after its first
+	// call (0: one minute).
 	BatchWait Duration `toml:"batch_wait,omitempty"`
+	// BatchPoll is how often a batch is asked whether it ended (0: 30 s).
+	BatchPoll Duration `toml:"batch_poll,omitempty"`
 	// SchemaMode is how anthropic is sent a JSON schema: "tool" (default),
 	// "output_config" or "none".
 	SchemaMode string `toml:"schema_mode,omitempty"`
 	// Strict asks an OpenAI-compatible server to enforce schemas strictly.
 	Strict bool `toml:"strict,omitempty"`
 }
+
+// MaxBatchSize is the most requests a Message Batch takes (Anthropic's
+// limit; its other limit, 256 MB a batch, the model client keeps).
+const MaxBatchSize = 100_000
 
 // providers are the valid values of Model.Provider.
 var providers = []string{"anthropic", "openai"}
@@ -315,6 +326,17 @@ func (m *Model) validate(v scope) {
 		{"input_price", m.InputPrice}, {"output_price", m.OutputPrice}, {"batch_discount", m.BatchDiscount}, {"batch_size", float64(m.BatchSize)}} {
 		if f.n < 0 {
 			v.field(f.name).errorf("must be >= 0, got %g", f.n)
+		}
+	}
+	if m.BatchSize > MaxBatchSize {
+		v.field("batch_size").errorf("must be at most %d (Anthropic's limit per batch), got %d", MaxBatchSize, m.BatchSize)
+	}
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{{"batch_wait", m.BatchWait}, {"batch_poll", m.BatchPoll}} {
+		if d.d.Duration < 0 {
+			v.field(d.name).errorf("must not be negative, got %s", d.d)
 		}
 	}
 	if m.Batch && m.Provider != "anthropic" {

@@ -432,6 +432,18 @@ func TestLoadErrors(t *testing.T) {
 		key:  "models.m.base_url",
 		msg:  `"localhost:8000" is not an http(s) URL`,
 	}, {
+		name: "batch larger than the provider takes",
+		text: dataset + "[models.m]\nprovider = \"anthropic\"\nmodel = \"x\"\nbatch = true\nbatch_size = 200000\n",
+		line: 7,
+		key:  "models.m.batch_size",
+		msg:  "must be at most 100000 (Anthropic's limit per batch), got 200000",
+	}, {
+		name: "negative batch poll",
+		text: dataset + "[models.m]\nprovider = \"anthropic\"\nmodel = \"x\"\nbatch = true\nbatch_poll = \"-5s\"\n",
+		line: 7,
+		key:  "models.m.batch_poll",
+		msg:  "must not be negative, got -5s",
+	}, {
 		name: "unknown section",
 		text: dataset + "\n[reprot]\ntitle = \"x\"\n",
 		line: 4,
