@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 )
 
 // MergeCounts is what Merge copied from one store.
@@ -30,13 +29,13 @@ func (s *Store) Merge(ctx context.Context, path string) (MergeCounts, error) {
 	if err != nil {
 		return n, err
 	}
+	uri := src.roURI
 	src.Close()
 	conn, err := s.db.Conn(ctx) // ATTACH holds for one connection only
 	if err != nil {
 		return n, err
 	}
 	defer conn.Close()
-	uri := "file:" + filepath.ToSlash(path) + "?mode=ro"
 	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, uri); err != nil {
 		return n, fmt.Errorf("merging %s: %w", path, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
 )
@@ -78,11 +79,14 @@ CREATE TABLE IF NOT EXISTS model_cache (
 type Store struct {
 	db   *sql.DB
 	path string
+	// roURI is how a store opened read-only was opened (Merge attaches it
+	// the same way).
+	roURI string
 }
 
 // Open opens (creating if needed) the store at path.
 func Open(path string) (*Store, error) {
-	dsn := "file:" + filepath.ToSlash(path) +
+	dsn := fileURI(path) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -124,22 +128,59 @@ func OpenReadOnly(path string) (*Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("opening run store %s: %w", path, err)
 	}
-	dsn := "file:" + filepath.ToSlash(path) + "?mode=ro&_pragma=busy_timeout(10000)"
-	db, err := sql.Open("sqlite", dsn)
+	s, v, err := openRO(path, "mode=ro")
+	if err != nil && readOnlyVolume(path) {
+		// SQLite reads a WAL database through its -shm file, which it
+		// cannot make on a read-only volume. With no write-ahead log left
+		// (a store closed cleanly: a finished run, a merge), the main file
+		// is the whole store, and nobody can write it there: it may be
+		// read as immutable.
+		if fi, serr := os.Stat(path + "-wal"); serr != nil || fi.Size() == 0 {
+			s, v, err = openRO(path, "immutable=1")
+		} else {
+			err = fmt.Errorf("%w (it is on a read-only volume with an unfinished write-ahead log, %s: copy the folder somewhere writable)", err, path+"-wal")
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening run store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
-	var v string
-	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("opening run store %s: %w", path, err)
-	}
 	if v != schemaVersion {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("opening run store %s: store schema version %s; this valuescope reads version %s", path, v, schemaVersion)
 	}
 	return s, nil
+}
+
+func openRO(path, mode string) (*Store, string, error) {
+	uri := fileURI(path) + "?" + mode
+	db, err := sql.Open("sqlite", uri+"&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, "", err
+	}
+	var v string
+	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v); err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return &Store{db: db, path: path, roURI: uri}, v, nil
+}
+
+// readOnlyVolume reports whether the folder of path cannot be written.
+func readOnlyVolume(path string) bool {
+	f, err := os.CreateTemp(filepath.Dir(path), ".write-test-*")
+	if err != nil {
+		return true
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return false
+}
+
+// fileURI is path as an SQLite URI filename: the characters that would end
+// the path or start an escape ('?', '#', '%') are escaped, so that a folder
+// named "runs/q#1" is not the file "runs/q".
+func fileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
 }
 
 // CountResults counts the (conversation, stage) pairs done, well or not.
