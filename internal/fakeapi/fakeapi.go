@@ -194,7 +194,13 @@ type Anthropic struct {
 	// to a batch endpoint: op is "create", "get" or "results". RateLimit,
 	// Overloaded, ServerError, Malformed and Cut apply.
 	BatchFault func(op string, n int64) Fault
-	batchReqs  atomic.Int64
+	// BatchEnd, if set, decides how the n-th batch created (from 1) ends:
+	// "" as BatchResult says; "expired", every request expired (the API
+	// ends a batch after 24 hours, with whatever is left expired);
+	// "canceled", every request canceled (a batch canceled in the Console:
+	// "canceling" until it ends, with cancel_initiated_at set).
+	BatchEnd  func(n int64) string
+	batchReqs atomic.Int64
 
 	BatchesCreated  atomic.Int64
 	BatchRequests   atomic.Int64 // requests submitted in batches
@@ -207,6 +213,7 @@ type Anthropic struct {
 
 type fakeBatch struct {
 	id      string
+	end     string // BatchEnd's answer
 	polls   int
 	reqs    []aBatchReq
 	created time.Time
@@ -466,10 +473,14 @@ func (a *Anthropic) createBatch(w http.ResponseWriter, r *http.Request) {
 		}
 		seen[q.CustomID] = true
 	}
-	a.BatchesCreated.Add(1)
+	n := a.BatchesCreated.Add(1)
 	a.BatchRequests.Add(int64(len(req.Requests)))
+	end := ""
+	if a.BatchEnd != nil {
+		end = a.BatchEnd(n)
+	}
 	a.bmu.Lock()
-	b := &fakeBatch{id: fmt.Sprintf("msgbatch_%08d", len(a.batches)+1), reqs: req.Requests, created: time.Now()}
+	b := &fakeBatch{id: fmt.Sprintf("msgbatch_%08d", len(a.batches)+1), end: end, reqs: req.Requests, created: time.Now()}
 	a.batches[b.id] = b
 	a.bmu.Unlock()
 	writeJSON(w, 200, a.batchObject(b))
@@ -489,6 +500,10 @@ func (a *Anthropic) batchObject(b *fakeBatch) map[string]any {
 		"expires_at": b.created.Add(24 * time.Hour).UTC().Format(time.RFC3339), "archived_at": nil,
 		"cancel_initiated_at": nil, "ended_at": nil, "results_url": nil, "processing_status": "in_progress",
 		"request_counts": map[string]int{"processing": len(b.reqs), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}}
+	if b.end == "canceled" {
+		o["processing_status"] = "canceling"
+		o["cancel_initiated_at"] = b.created.UTC().Format(time.RFC3339)
+	}
 	if ended {
 		o["processing_status"] = "ended"
 		o["ended_at"] = time.Now().UTC().Format(time.RFC3339)
@@ -528,9 +543,12 @@ func (a *Anthropic) end(b *fakeBatch) {
 		q := b.reqs[i]
 		system, last, err := q.Params.check()
 		fate := "succeeded"
-		if err != nil {
+		switch {
+		case b.end == "expired" || b.end == "canceled":
+			fate = b.end
+		case err != nil:
 			fate = "invalid"
-		} else if a.BatchResult != nil {
+		case a.BatchResult != nil:
 			fate = a.BatchResult(q.CustomID, last)
 		}
 		var result any
