@@ -295,8 +295,9 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("podReplacementPolicy %v: want Failed, so that a replacement never opens a shard's store while the pod it replaces still runs", deref(s.PodReplacementPolicy))
 		}
 		checkFailurePolicy(t, shards, c.Name, map[batchv1.PodFailurePolicyAction][]int32{
-			batchv1.PodFailurePolicyActionFailJob: {codes["exitFailed"], codes["exitUsage"], codes["exitStopped"]},
-			batchv1.PodFailurePolicyActionIgnore:  {codes["exitInterrupted"]},
+			batchv1.PodFailurePolicyActionFailJob:   {codes["exitUsage"], codes["exitStopped"]},
+			batchv1.PodFailurePolicyActionFailIndex: {codes["exitFailed"]},
+			batchv1.PodFailurePolicyActionIgnore:    {codes["exitInterrupted"]},
 		})
 		if g := shards.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g < 30 {
 			t.Errorf("terminationGracePeriodSeconds %v: want time for valuescope to stop cleanly on SIGTERM (at least 30 s)", deref(g))
@@ -333,7 +334,7 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("the merge reads RUNS=%s, the shards write RUNS=%s", got, want)
 		}
 		checkFailurePolicy(t, merge, c.Name, map[batchv1.PodFailurePolicyAction][]int32{
-			batchv1.PodFailurePolicyActionFailJob: {codes["exitFailed"], codes["exitUsage"]},
+			batchv1.PodFailurePolicyActionFailJob: {codes["exitUsage"]},
 			batchv1.PodFailurePolicyActionIgnore:  {codes["exitInterrupted"]},
 		})
 		checkPod(t, merge.Name, merge.Spec.Template.Spec, c, pvc, nil)

@@ -30,7 +30,8 @@ func newMergeCmd() *cobra.Command {
 			"plugin, prompt or model: the message names the difference), a shard given twice,\n" +
 			"a shard still being written, and, unless --partial, a missing or unfinished shard.\n" +
 			"OUT is a new folder, or one an earlier merge made (replaced). A partial merge says\n" +
-			"what is missing; `valuescope run CONFIG --out OUT` then finishes it in one process.\n\n" +
+			"what is missing; `valuescope run CONFIG --out OUT` then finishes it in one process\n" +
+			"(after which OUT is a run of its own, which a merge no longer replaces).\n\n" +
 			"Exit status: 0 merged; 1 refused or failed; 2 usage error; 3 merged, but some stage\n" +
 			"failed for some conversations (errors.csv; run the shards with --retry-errors and\n" +
 			"merge again); 130 interrupted.",
@@ -40,7 +41,7 @@ func newMergeCmd() *cobra.Command {
 			defer stop()
 			res, err := merge.Merge(ctx, a[0], a[1:], o)
 			if errors.Is(err, context.Canceled) {
-				return statusError{exitInterrupted, fmt.Errorf("interrupted: nothing was merged into %s; the shards are as they were", a[0])}
+				return statusError{exitInterrupted, fmt.Errorf("interrupted: the merge into %s is not complete (its manifest says so); run the same command again; the shards are as they were", a[0])}
 			}
 			if err != nil {
 				return err

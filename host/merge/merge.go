@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/valuescope/valuescope/host/dataset"
@@ -76,6 +77,8 @@ type part struct {
 	meta     map[string]string
 	stages   []store.Stage
 	lock     *runfolder.Lock
+	// neverStarted: killed before its first manifest; nothing was done.
+	neverStarted bool
 }
 
 func (p *part) complete() bool {
@@ -106,7 +109,7 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Res
 	if err := check(parts, opts, res); err != nil {
 		return res, err
 	}
-	ref := parts[0]
+	ref := reference(parts)
 
 	claim, err := runfolder.Claim(out, "valuescope merge")
 	if err != nil {
@@ -125,6 +128,15 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Res
 		}
 	}
 	start := time.Now().UTC()
+	// The manifest first, saying the merge is not complete: from here on
+	// the folder is a merge (a later merge replaces it), whatever stops
+	// this one.
+	m := manifest(parts, res, out, start)
+	complete := m.Run.Complete
+	m.Run.Complete = false
+	if err := claim.WriteManifest(m); err != nil {
+		return res, err
+	}
 	tmp := claim.Path(".merging-" + runfolder.StoreFile + ".tmp") // atomicfile.IsTemp: removed by the next claim
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(tmp + suffix)
@@ -151,6 +163,9 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Res
 		}
 	}
 	for _, p := range parts {
+		if p.neverStarted {
+			continue // nothing in it
+		}
 		n, err := st.Merge(ctx, runfolder.Folder(p.dir).Store())
 		if err != nil {
 			return res, err
@@ -177,11 +192,6 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Res
 			return res, err
 		}
 	}
-	m := manifest(parts, res, out, counts, start)
-	if err := claim.WriteManifest(m); err != nil {
-		return res, err
-	}
-	res.Manifest = m
 	merged, err := store.OpenReadOnly(claim.Store())
 	if err != nil {
 		return res, err
@@ -191,6 +201,15 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Res
 	if err != nil {
 		return res, fmt.Errorf("exports: %w", err)
 	}
+	// Complete once the store and its exports are in place (the report can
+	// be written again at any time: valuescope report).
+	m.Counts, m.Run.Complete, m.Progress.Finished = counts, complete, complete
+	m.Progress.Conversations, m.Progress.Done = counts.Conversations, counts.Conversations
+	m.Progress.Errors, m.Progress.BadRecords, m.Progress.Elapsed = counts.Total(), counts.BadRecords, time.Since(start)
+	if err := claim.WriteManifest(m); err != nil {
+		return res, err
+	}
+	res.Manifest = m
 	if opts.NoReport {
 		return res, nil
 	}
@@ -235,17 +254,22 @@ func readParts(out string, dirs []string) ([]*part, error) {
 		p := &part{dir: dir}
 		if p.lock, err = f.Lock("valuescope merge into " + out); err != nil {
 			var busy *runfolder.BusyError
-			if errors.As(err, &busy) {
+			switch {
+			case errors.As(err, &busy):
 				return parts, fmt.Errorf("%s is still being written by %s: merge it once its run has stopped", dir, busy.Holder)
+			case errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission):
+				// A folder nobody can write (a read-only volume): nobody is
+				// writing it either.
+			default:
+				return parts, err
 			}
-			return parts, err
 		}
 		parts = append(parts, p)
 		if p.manifest, err = f.ReadManifest(); err != nil {
 			return parts, err
 		}
 		if p.manifest == nil {
-			return parts, fmt.Errorf("%s has no %s: its run never started", dir, runfolder.ManifestFile)
+			p.manifest, p.neverStarted = &runfolder.Manifest{}, true
 		}
 		st, err := store.OpenReadOnly(f.Store())
 		if err != nil {
@@ -260,6 +284,9 @@ func readParts(out string, dirs []string) ([]*part, error) {
 			return parts, fmt.Errorf("%s: reading its store: %w", dir, err)
 		}
 		sh := p.meta[run.ShardKey]
+		if sh == "" && p.neverStarted {
+			return parts, fmt.Errorf("%s has no %s: its run never started (run its command again)", dir, runfolder.ManifestFile)
+		}
 		if sh == "" {
 			what := "a whole run (made without --shard)"
 			if p.manifest.Merged != nil {
@@ -279,7 +306,10 @@ func readParts(out string, dirs []string) ([]*part, error) {
 // twice, and (unless opts.Partial) missing or unfinished shards, which it
 // records in res.
 func check(parts []*part, opts Options, res *Result) error {
-	ref := parts[0]
+	ref := reference(parts)
+	if ref == nil {
+		return errors.New("none of the shards' runs has started: run their commands first")
+	}
 	seen := map[int]*part{}
 	for _, p := range parts {
 		if p.shard.Count != ref.shard.Count {
@@ -289,6 +319,10 @@ func check(parts []*part, opts Options, res *Result) error {
 			return fmt.Errorf("shard %s is given twice: %s and %s", p.shard, q.dir, p.dir)
 		}
 		seen[p.shard.Index] = p
+		if p.neverStarted {
+			res.Unfinished = append(res.Unfinished, p.shard.Index)
+			continue
+		}
 		if diffs := differences(ref, p); len(diffs) > 0 {
 			return fmt.Errorf("%s and %s are not parts of one run: %s", ref, p, strings.Join(diffs, "; "))
 		}
@@ -311,13 +345,27 @@ func check(parts []*part, opts Options, res *Result) error {
 	for _, i := range res.Unfinished {
 		p := seen[i]
 		why := "its run has not finished"
-		if inv := p.manifest.Invocations; len(inv) > 0 && inv[len(inv)-1].Error != "" {
+		if p.neverStarted {
+			why = "its run never started"
+		} else if inv := p.manifest.Invocations; len(inv) > 0 && inv[len(inv)-1].Error != "" {
 			why = "its run stopped: " + inv[len(inv)-1].Error
 		}
 		problems = append(problems, fmt.Sprintf("%s: %s (run its command again to finish it)", p, why))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s; --partial merges what there is", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// reference is the part the others are compared with and the merged run
+// takes its stages and config from: the first shard whose run started (a
+// folder killed before its first manifest has no stages to compare).
+func reference(parts []*part) *part {
+	for _, p := range parts {
+		if !p.neverStarted {
+			return p
+		}
 	}
 	return nil
 }
@@ -376,6 +424,9 @@ func differences(a, b *part) []string {
 		case x.Provider != y.Provider || x.Model != y.Model || x.BaseURL != y.BaseURL || x.Options != y.Options || x.CacheVersion != y.CacheVersion:
 			md = append(md, fmt.Sprintf("model %s: %s %s at %q (options %s) vs %s %s at %q (options %s)",
 				name, x.Provider, x.Model, x.BaseURL, x.Options, y.Provider, y.Model, y.BaseURL, y.Options))
+		case x.MaxTokens != y.MaxTokens:
+			// The max_tokens of calls that set none: it decides their answers.
+			md = append(md, fmt.Sprintf("model %s: max_tokens %d vs %d", name, x.MaxTokens, y.MaxTokens))
 		}
 	}
 	for name := range mb {
@@ -481,6 +532,15 @@ func clearEarlierMerge(f runfolder.Folder) error {
 	if _, serr := os.Stat(f.Store()); (m == nil || m.Merged == nil) && serr == nil {
 		return fmt.Errorf("%s holds a run that is not a merge of shards; merge into another folder", f)
 	}
+	if m != nil {
+		for _, inv := range m.Invocations {
+			if inv.Shard == "" {
+				// Work done in the folder itself (a run that finished a
+				// partial merge), which no shard holds.
+				return fmt.Errorf("%s holds a merge of shards that valuescope run has added to since (%s); merge into another folder, or remove it first", f, inv.Started.Format(time.RFC3339))
+			}
+		}
+	}
 	entries, err := os.ReadDir(string(f))
 	if err != nil {
 		return err
@@ -499,8 +559,8 @@ func clearEarlierMerge(f runfolder.Folder) error {
 // manifest describes the merged run: the shards' stages, models and
 // dataset, every invocation of every shard (each labelled with its shard)
 // and their usage added up, the merged store's counts.
-func manifest(parts []*part, res *Result, out string, counts store.Counts, start time.Time) *runfolder.Manifest {
-	ref := parts[0]
+func manifest(parts []*part, res *Result, out string, start time.Time) *runfolder.Manifest {
+	ref := reference(parts)
 	complete := len(res.Missing) == 0 && len(res.Unfinished) == 0
 	m := &runfolder.Manifest{
 		Valuescope: runfolder.Build(),
@@ -508,7 +568,6 @@ func manifest(parts []*part, res *Result, out string, counts store.Counts, start
 		Dataset:    ref.manifest.Dataset,
 		Stages:     ref.manifest.Stages,
 		Models:     ref.manifest.Models,
-		Counts:     counts,
 		Merged:     &runfolder.MergeInfo{Shards: ref.shard.Count, Missing: res.Missing, Unfinished: res.Unfinished, Merged: start},
 	}
 	m.Dataset.Shard = ""
@@ -537,7 +596,5 @@ func manifest(parts []*part, res *Result, out string, counts store.Counts, start
 	}
 	slices.SortStableFunc(m.Invocations, func(a, b runfolder.Invocation) int { return a.Started.Compare(b.Started) })
 	m.ModelUsage = model.TotalUsage(usage...)
-	m.Progress = runfolder.Progress{Conversations: counts.Conversations, Done: counts.Conversations,
-		Errors: counts.Total(), BadRecords: counts.BadRecords, Elapsed: time.Since(start), Finished: complete}
 	return m
 }

@@ -6,12 +6,15 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/merge"
 	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/internal/testplugins"
 )
@@ -96,8 +99,10 @@ func TestMergeSharesModelAnswers(t *testing.T) {
 		t.Fatalf("merged: %d conversations, %d invocations", res.Manifest.Counts.Conversations, len(res.Manifest.Invocations))
 	}
 
-	again := execute(t, cfg, run.Options{Out: shard(0), Shard: dataset.Shard{Index: 0, Count: 2}, Fresh: true, CacheFrom: []string{out}})
-	if n := srv.Requests.Load() - paid; n != 0 || again.Progress.Done == 0 {
+	// In a new folder: a --fresh rerun in the shard's own folder would
+	// answer from its own cache, --cache-from or not.
+	again := execute(t, cfg, run.Options{Out: filepath.Join(root, "again"), Shard: dataset.Shard{Index: 0, Count: 2}, CacheFrom: []string{out}})
+	if n := srv.Requests.Load() - paid; n != 0 || again.Progress.Done == 0 || again.Progress.Done == 80 {
 		t.Fatalf("shard 0 rerun from the merged answers: %d model requests, %d conversations done", n, again.Progress.Done)
 	}
 	whole := execute(t, cfg, run.Options{Out: filepath.Join(root, "whole"), CacheFrom: []string{shard(0), filepath.Join(shard(1), "store.sqlite")}})
@@ -114,5 +119,99 @@ func TestMergeSharesModelAnswers(t *testing.T) {
 	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: filepath.Join(root, "bad"), NoReport: true,
 		CacheFrom: []string{filepath.Join(root, "whole", "annotations.csv")}}); err == nil {
 		t.Fatal("--cache-from accepted a file that is not a run store")
+	}
+}
+
+// quickstart is the offline quickstart over the demo conversations.
+func quickstart(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join("..", "..", "configs", "quickstart.toml"), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// A merged folder that valuescope run has since written to holds work no
+// shard has: a later merge refuses to replace it. A folder a shard's run
+// made but was killed in before its first manifest is an unfinished shard
+// (merged with --partial), and model settings that decide answers are
+// compared.
+func TestMergeGuards(t *testing.T) {
+	cfg := quickstart(t)
+	root := t.TempDir()
+	shard := func(i int) string { return filepath.Join(root, fmt.Sprint("shard", i)) }
+	for i := range 2 {
+		execute(t, cfg, run.Options{Out: shard(i), Shard: dataset.Shard{Index: i, Count: 3}})
+	}
+	ctx := context.Background()
+	// Shard 2 "killed" after claiming its folder and writing its store's
+	// metadata, before its first manifest.
+	execute(t, cfg, run.Options{Out: shard(2), Shard: dataset.Shard{Index: 2, Count: 3}})
+	for _, f := range []string{"manifest.json", "annotations.csv", "conversations.csv", "errors.csv", "annotations.parquet"} {
+		os.Remove(filepath.Join(shard(2), f))
+	}
+	st, err := store.Open(filepath.Join(shard(2), "store.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.SetMeta(run.ShardKey, "2/3")
+	st.Close()
+	all := []string{shard(0), shard(1), shard(2)}
+	if _, err := merge.Merge(ctx, filepath.Join(root, "m"), all, merge.Options{NoReport: true}); err == nil || !strings.Contains(err.Error(), "its run never started") {
+		t.Fatalf("a shard that never started, without --partial: %v", err)
+	}
+	res, err := merge.Merge(ctx, filepath.Join(root, "m"), all, merge.Options{NoReport: true, Partial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Unfinished, []int{2}) || res.Manifest.Run.Complete || len(res.Shards) != 2 {
+		t.Fatalf("partial merge: unfinished %v, complete %v, %d shards", res.Unfinished, res.Manifest.Run.Complete, len(res.Shards))
+	}
+	// Finished by a run: the folder now holds work of its own.
+	finished := execute(t, cfg, run.Options{Out: filepath.Join(root, "m")})
+	if finished.Progress.Done == 0 || !finished.Manifest.Run.Complete || finished.Manifest.Merged == nil {
+		t.Fatalf("finishing the partial merge: %+v, merged %v", finished.Progress, finished.Manifest.Merged)
+	}
+	if _, err := merge.Merge(ctx, filepath.Join(root, "m"), all[:2], merge.Options{NoReport: true, Partial: true}); err == nil || !strings.Contains(err.Error(), "valuescope run has added to since") {
+		t.Fatalf("merging over a merge a run finished: %v", err)
+	}
+	// Started over with --fresh: a run of its own, not a merge.
+	if _, err := merge.Merge(ctx, filepath.Join(root, "f"), all[:2], merge.Options{NoReport: true, Partial: true}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := execute(t, cfg, run.Options{Out: filepath.Join(root, "f"), Fresh: true})
+	if fresh.Manifest.Merged != nil {
+		t.Fatalf("a --fresh run keeps the merge record: %+v", fresh.Manifest.Merged)
+	}
+	if _, err := merge.Merge(ctx, filepath.Join(root, "f"), all[:2], merge.Options{NoReport: true, Partial: true}); err == nil || !strings.Contains(err.Error(), "not a merge of shards") {
+		t.Fatalf("merging over a run started over: %v", err)
+	}
+	if n, _ := os.ReadDir(filepath.Join(root, "f")); len(n) < 5 {
+		t.Fatalf("the refused merge removed the run's files: %v", n)
+	}
+}
+
+// Shards whose model gives calls that set no max_tokens another default
+// are not parts of one run.
+func TestMergeComparesModelSettings(t *testing.T) {
+	srv := fakeapi.NewOpenAI("")
+	defer srv.Close()
+	srv.Answer = func(_, _ string) string { return "Honesty" }
+	cfg := modelConfig(t, srv)
+	other := *cfg
+	other.Models = map[string]config.Model{"m": cfg.Models["m"]}
+	m := other.Models["m"]
+	m.MaxTokens = 16
+	other.Models["m"] = m
+	root := t.TempDir()
+	execute(t, cfg, run.Options{Out: filepath.Join(root, "0"), Shard: dataset.Shard{Index: 0, Count: 2}})
+	execute(t, &other, run.Options{Out: filepath.Join(root, "1"), Shard: dataset.Shard{Index: 1, Count: 2}})
+	_, err := merge.Merge(context.Background(), filepath.Join(root, "m"), []string{filepath.Join(root, "0"), filepath.Join(root, "1")}, merge.Options{NoReport: true})
+	if err == nil || !strings.Contains(err.Error(), "model m: max_tokens 1024 vs 16") {
+		t.Fatalf("merge of shards with other max_tokens: %v", err)
 	}
 }

@@ -278,6 +278,22 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		return res, err
 	}
 	defer closeStages()
+	prevManifest, merr := folder.ReadManifest()
+	if merr != nil {
+		// Kept aside, not overwritten: it holds the earlier invocations.
+		bad := folder.Manifest() + ".unreadable"
+		os.Rename(folder.Manifest(), bad)
+		opts.Log.Warn("earlier invocations not carried over; the unreadable manifest is kept", "file", bad, "err", merr)
+	}
+	started = true
+	// The invocation is in the manifest from its start, before it changes
+	// the store (--fresh, --retry-errors): one that is killed still shows,
+	// with its start and Complete false.
+	running := *m
+	running.AddInvocation(prevManifest, inv)
+	if err := folder.WriteManifest(&running); err != nil {
+		return res, err
+	}
 	if fresh {
 		if err := st.Reset(ctx); err != nil {
 			return res, err
@@ -302,21 +318,6 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		}
 		opts.Log.Info("redoing failed stages", "results", n)
 	}
-	prevManifest, merr := folder.ReadManifest()
-	if merr != nil {
-		// Kept aside, not overwritten: it holds the earlier invocations.
-		bad := folder.Manifest() + ".unreadable"
-		os.Rename(folder.Manifest(), bad)
-		opts.Log.Warn("earlier invocations not carried over; the unreadable manifest is kept", "file", bad, "err", merr)
-	}
-	started = true
-	// The invocation is in the manifest from its start: one that is killed
-	// still shows, with its start and Complete false.
-	running := *m
-	running.AddInvocation(prevManifest, inv)
-	if err := folder.WriteManifest(&running); err != nil {
-		return res, err
-	}
 
 	// The last reader opened has the per-file counts the manifest reports
 	// (a sampled run opens the dataset twice).
@@ -336,9 +337,15 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 			opts.Progress(p)
 		}
 	}
+	// A stage whose model sends batches has a batch's worth of
+	// conversations in flight (a waiting one holds no plugin instance).
+	workers := models.Workers(cfg.Run.Workers, cfg.Stages)
+	if workers > cfg.Run.Workers {
+		opts.Log.Info("a stage's model sends batches: as many conversations in flight as a batch takes", "in_flight", workers, "workers", cfg.Run.Workers)
+	}
 	res.Started = true
 	prog, runErr := pipeline.Run(ctx, open, st, stages, pipeline.Options{
-		Workers: cfg.Run.Workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed, Shard: opts.Shard,
+		Workers: workers, Limit: limit, Sample: opts.Sample, Seed: opts.Seed, Shard: opts.Shard,
 		MaxFailureShare: cfg.Run.MaxFailureShare, Progress: progress, Log: opts.Log,
 		Plan: opts.Plan, Previous: previousStages(prevManifest, cfg, stages),
 	})

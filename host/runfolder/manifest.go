@@ -184,8 +184,8 @@ func (f Folder) WriteManifest(m *Manifest) error {
 func (m *Manifest) AddInvocation(prev *Manifest, inv Invocation) {
 	if prev != nil {
 		m.Invocations = append(append([]Invocation(nil), prev.Invocations...), m.Invocations...)
-		if m.Merged == nil {
-			m.Merged = prev.Merged // a merge that a run finished is still made of its shards
+		if m.Merged == nil && !inv.Fresh {
+			m.Merged = prev.Merged // a merge that a run finished is still made of its shards; one started over is not
 		}
 	}
 	m.Invocations = append(m.Invocations, inv)
