@@ -541,10 +541,20 @@ func clearEarlierMerge(f runfolder.Folder) error {
 			}
 		}
 	}
+	// The store first, the manifest last: stopped in between, the folder is
+	// still one the next merge replaces (no store, or a merge's manifest).
+	for _, p := range append(f.StoreFiles(), f.Store()+"-shm") {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	entries, err := os.ReadDir(string(f))
 	if err != nil {
 		return err
 	}
+	slices.SortStableFunc(entries, func(a, b os.DirEntry) int {
+		return cmpBool(a.Name() == runfolder.ManifestFile, b.Name() == runfolder.ManifestFile)
+	})
 	for _, e := range entries {
 		if e.Name() == runfolder.MarkerFile || e.Name() == runfolder.LockFile {
 			continue
@@ -554,6 +564,16 @@ func clearEarlierMerge(f runfolder.Folder) error {
 		}
 	}
 	return nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // manifest describes the merged run: the shards' stages, models and
