@@ -2,7 +2,9 @@
 // Message Batches APIs and the OpenAI chat completions and embeddings APIs,
 // in their documented wire formats, with faults injected on demand: 429 with
 // retry-after, 529 overloaded, 500, a hang, a malformed body, a body cut
-// short, an answer truncated at max_tokens.
+// short, an answer truncated at max_tokens; and with limits: a number of
+// requests answered at once (ConcurrencyLimit), a rate limit used up for a
+// while (Exhaust), each 429 with the API's rate-limit headers.
 //
 // Requests are decoded with their own struct definitions (not the
 // clients'), unknown fields refused, and checked the way the real APIs
@@ -69,6 +71,17 @@ type Server struct {
 	MaxInFlight atomic.Int64
 	Faults      sync.Map // Fault -> *atomic.Int64: faults served
 
+	// ConcurrencyLimit, if > 0, is how many model requests the server
+	// answers at once: one that comes while that many are being answered
+	// gets a 429 with retry-after (RetryAfter) and the API's rate-limit
+	// headers saying requests and tokens remain (it is not a per-minute
+	// limit), as a server that allows only N concurrent requests does.
+	ConcurrencyLimit int
+	// Limited is the 429s served for ConcurrencyLimit or Exhaust.
+	Limited   atomic.Int64
+	serving   atomic.Int64
+	exhausted atomic.Int64 // unix nanoseconds until which Exhaust holds
+
 	mu     sync.Mutex
 	bodies [][]byte // every request body, for key leak checks
 }
@@ -113,6 +126,79 @@ func (s *Server) fault(last string) (int64, Fault) {
 		v.(*atomic.Int64).Add(1)
 	}
 	return n, f
+}
+
+// Exhaust makes the server answer every model request until then with a
+// 429 whose rate-limit headers say the requests limit is used up (0
+// remaining) and resets then, with retry-after (RetryAfter): a limit every
+// call with the key shares. The reset is written to the millisecond (the
+// APIs write whole seconds, or durations), so that tests can wait briefly.
+func (s *Server) Exhaust(until time.Time) { s.exhausted.Store(until.UnixNano()) }
+
+// limitHeaders writes an API's rate-limit headers: the requests limit used
+// up until exhausted, or (zero) requests and tokens remaining.
+type limitHeaders func(h http.Header, exhausted time.Time)
+
+// admit applies Exhaust and ConcurrencyLimit to a model request: it returns
+// a func to call once the request is answered, or false after setting a
+// 429's headers (the caller writes the API's error body).
+func (s *Server) admit(w http.ResponseWriter, headers limitHeaders) (func(), bool) {
+	refuse := func(exhausted time.Time) (func(), bool) {
+		s.Limited.Add(1)
+		headers(w.Header(), exhausted)
+		ra := s.RetryAfter
+		if ra == "" {
+			ra = "0"
+		}
+		w.Header().Set("retry-after", ra)
+		return nil, false
+	}
+	if until := time.Unix(0, s.exhausted.Load()); time.Now().Before(until) {
+		return refuse(until)
+	}
+	if s.ConcurrencyLimit <= 0 {
+		return func() {}, true
+	}
+	if s.serving.Add(1) > int64(s.ConcurrencyLimit) {
+		s.serving.Add(-1)
+		return refuse(time.Time{})
+	}
+	return func() { s.serving.Add(-1) }, true
+}
+
+// anthropicLimits are Anthropic's anthropic-ratelimit-* headers (resets in
+// RFC 3339).
+func anthropicLimits(h http.Header, exhausted time.Time) {
+	reset := time.Now().Add(time.Minute)
+	for _, l := range []struct {
+		name  string
+		limit int
+	}{{"requests", 4000}, {"tokens", 2_000_000}, {"input-tokens", 1_600_000}, {"output-tokens", 400_000}} {
+		remaining, at := l.limit-1, reset
+		if l.name == "requests" && !exhausted.IsZero() {
+			remaining, at = 0, exhausted
+		}
+		h.Set("anthropic-ratelimit-"+l.name+"-limit", fmt.Sprint(l.limit))
+		h.Set("anthropic-ratelimit-"+l.name+"-remaining", fmt.Sprint(remaining))
+		h.Set("anthropic-ratelimit-"+l.name+"-reset", at.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+}
+
+// openaiLimits are OpenAI's x-ratelimit-* headers (resets as durations
+// from now, "6m0s", "20ms").
+func openaiLimits(h http.Header, exhausted time.Time) {
+	for _, l := range []struct {
+		name  string
+		limit int
+	}{{"requests", 5000}, {"tokens", 2_000_000}} {
+		remaining, in := l.limit-1, time.Minute
+		if l.name == "requests" && !exhausted.IsZero() {
+			remaining, in = 0, time.Until(exhausted).Round(time.Millisecond)
+		}
+		h.Set("x-ratelimit-limit-"+l.name, fmt.Sprint(l.limit))
+		h.Set("x-ratelimit-remaining-"+l.name, fmt.Sprint(remaining))
+		h.Set("x-ratelimit-reset-"+l.name, in.String())
+	}
 }
 
 func (s *Server) answer(system, last string) string {
@@ -380,6 +466,12 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, f := a.fault(last)
+	done, ok := a.admit(w, anthropicLimits)
+	if !ok {
+		aError(w, 429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")
+		return
+	}
+	defer done()
 	switch f {
 	case RateLimit:
 		ra := a.RetryAfter
@@ -715,6 +807,12 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_, f := o.fault(last)
+	done, ok := o.admit(w, openaiLimits)
+	if !ok {
+		oError(w, 429, "rate_limit_exceeded", "Rate limit reached for requests")
+		return
+	}
+	defer done()
 	switch f {
 	case RateLimit:
 		ra := o.RetryAfter
@@ -817,6 +915,12 @@ func (o *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, f := o.fault(inputs[len(inputs)-1])
+	done, ok := o.admit(w, openaiLimits)
+	if !ok {
+		oError(w, 429, "rate_limit_exceeded", "Rate limit reached")
+		return
+	}
+	defer done()
 	switch f {
 	case RateLimit:
 		w.Header().Set("retry-after", "0")
