@@ -1,11 +1,14 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/valuescope/valuescope/host/model/provider"
 	"github.com/valuescope/valuescope/host/store"
@@ -59,10 +62,17 @@ func Key(ep provider.Endpoint, modelID string, c *protocol.ModelCall, maxTokens 
 	return hex.EncodeToString(sum[:])
 }
 
-// lookup reads the caches; a hit in a read cache is copied into Cache.
+// lookup reads the caches; a hit in a read cache is copied into Cache,
+// unless Cache rejected that very answer (see Caller.Settle). A reasking
+// caller narrows the lookup through ctx (withLookup).
 func (c *Client) lookup(ctx context.Context, key string) (*provider.Response, error) {
+	scope := lookupScope(ctx)
+	if scope == lookupNone {
+		return nil, nil
+	}
+	own, _ := c.opts.Cache.(rejecter)
 	for i, ca := range append([]Cache{c.opts.Cache}, c.opts.ReadCaches...) {
-		if ca == nil {
+		if ca == nil || (i > 0 && scope == lookupOwn) {
 			continue
 		}
 		b, ok, err := ca.CachedModelResponse(ctx, key)
@@ -71,6 +81,13 @@ func (c *Client) lookup(ctx context.Context, key string) (*provider.Response, er
 		}
 		if !ok {
 			continue
+		}
+		if i > 0 && own != nil {
+			if rejected, err := own.ModelResponseRejected(ctx, key, b); err != nil {
+				return nil, err
+			} else if rejected {
+				continue
+			}
 		}
 		resp, err := decodeCached(b)
 		if err != nil {
@@ -84,6 +101,74 @@ func (c *Client) lookup(ctx context.Context, key string) (*provider.Response, er
 		return resp, nil
 	}
 	return nil, nil
+}
+
+// Which caches lookup reads: all, Cache only (a reasked call another
+// conversation asked again already: its new answer is there or coming),
+// or none (a reasked call not yet asked again).
+const (
+	lookupAll = iota
+	lookupOwn
+	lookupNone
+)
+
+type lookupKey struct{}
+
+func withLookup(ctx context.Context, scope int) context.Context {
+	return context.WithValue(ctx, lookupKey{}, scope)
+}
+
+func lookupScope(ctx context.Context) int {
+	s, _ := ctx.Value(lookupKey{}).(int)
+	return s
+}
+
+// rejecter is a Cache that sets rejected answers aside (*store.Store,
+// *MemoryCache): out of the cache, kept apart.
+type rejecter interface {
+	RejectModelResponses(ctx context.Context, rs []store.ModelRejection) (int, error)
+	ModelResponseRejected(ctx context.Context, key string, response []byte) (bool, error)
+	ModelRejected(ctx context.Context, key string) (store.ModelRejection, bool, error)
+}
+
+// reasker is a Cache that keeps track of a reask (*store.Store,
+// *MemoryCache): see store.ClaimReask.
+type reasker interface {
+	ClaimReask(ctx context.Context, stage, key, conversation string) (bool, error)
+}
+
+// RejectedError is an offline call whose cached answer was rejected: the
+// stage's plugin failed with it, or a reask replaced it, and the cache has
+// no newer answer. It is a *MissError too (errors.As, errors.Is ErrOffline).
+type RejectedError struct {
+	Miss      *MissError
+	Rejection store.ModelRejection
+}
+
+func (e *RejectedError) Error() string {
+	r := e.Rejection
+	if r.Reason == store.ReasonReask {
+		return fmt.Sprintf("offline, and the answer cached for this call (cache key %s) was set aside when stage %s was re-asked (--reask), with no new answer cached: run online to ask it", e.Miss.Key, r.Stage)
+	}
+	return fmt.Sprintf("offline, and the answer cached for this call (cache key %s) was rejected: stage %s's plugin failed with it for conversation %s (%s); run online (with --retry-errors) to ask it again",
+		e.Miss.Key, r.Stage, r.Conversation, r.Reason)
+}
+
+func (e *RejectedError) Unwrap() error { return e.Miss }
+
+// explainMiss is miss, or a *RejectedError when one of the caches (Cache
+// first) says why it has no answer.
+func (c *Client) explainMiss(ctx context.Context, miss *MissError) error {
+	for _, ca := range append([]Cache{c.opts.Cache}, c.opts.ReadCaches...) {
+		rj, ok := ca.(rejecter)
+		if !ok {
+			continue
+		}
+		if r, ok, err := rj.ModelRejected(ctx, miss.Key); err == nil && ok {
+			return &RejectedError{Miss: miss, Rejection: r}
+		}
+	}
+	return miss
 }
 
 // cached is an answer as the cache stores it.
@@ -152,10 +237,13 @@ func (w *cacheWriter) loop() {
 	}
 }
 
-// MemoryCache is a Cache in memory, for programs without a run store.
+// MemoryCache is a Cache in memory, for programs without a run store. It
+// sets rejected answers aside and keeps track of reasks as the store does.
 type MemoryCache struct {
-	mu sync.RWMutex
-	m  map[string][]byte
+	mu       sync.RWMutex
+	m        map[string][]byte
+	rejected []store.ModelRejection
+	reasked  map[string]bool // stage + "\x00" + key
 }
 
 func (m *MemoryCache) CachedModelResponse(_ context.Context, key string) ([]byte, bool, error) {
@@ -177,6 +265,72 @@ func (m *MemoryCache) CacheModelResponses(_ context.Context, entries []store.Mod
 		}
 	}
 	return nil
+}
+
+// RejectModelResponses is store.Store.RejectModelResponses.
+func (m *MemoryCache) RejectModelResponses(_ context.Context, rs []store.ModelRejection) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, r := range rs {
+		if m.reject(r) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *MemoryCache) reject(r store.ModelRejection) bool {
+	if b, ok := m.m[r.Key]; !ok || !bytes.Equal(b, r.Response) {
+		return false
+	}
+	delete(m.m, r.Key)
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	m.rejected = append(m.rejected, r)
+	return true
+}
+
+// ModelResponseRejected is store.Store.ModelResponseRejected.
+func (m *MemoryCache) ModelResponseRejected(_ context.Context, key string, response []byte) (bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, r := range m.rejected {
+		if r.Key == key && bytes.Equal(r.Response, response) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ModelRejected is store.Store.ModelRejected.
+func (m *MemoryCache) ModelRejected(_ context.Context, key string) (store.ModelRejection, bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := len(m.rejected) - 1; i >= 0; i-- {
+		if m.rejected[i].Key == key {
+			return m.rejected[i], true, nil
+		}
+	}
+	return store.ModelRejection{Key: key}, false, nil
+}
+
+// ClaimReask is store.Store.ClaimReask.
+func (m *MemoryCache) ClaimReask(_ context.Context, stage, key, conversation string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.reasked == nil {
+		m.reasked = map[string]bool{}
+	}
+	if m.reasked[stage+"\x00"+key] {
+		return false, nil
+	}
+	m.reasked[stage+"\x00"+key] = true
+	if b, ok := m.m[key]; ok {
+		m.reject(store.ModelRejection{Key: key, Response: b, Stage: stage, Conversation: conversation, Reason: store.ReasonReask})
+	}
+	return true, nil
 }
 
 // Len is the number of answers held.
