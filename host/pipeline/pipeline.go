@@ -269,14 +269,18 @@ const (
 // at every restart: counted without them, one crash is one message.
 var pids = regexp.MustCompile(`\(pid \d+\)`)
 
+// cacheKeys matches the model cache keys (hex SHA-256) in errors about one
+// call, which differ for every call.
+var cacheKeys = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+
 // maxErrorLen bounds a stored error message: a plugin's own error is at most
 // protocol.MaxErrorBytes, and the host's context around it is short.
 const maxErrorLen = 8 << 10
 
 // count records one outcome of stage i for conversation id and stops the run
 // once the stage has failed for more than its allowed share. Messages are
-// counted with the conversation's ID taken out ("conversation demo-001: ..."
-// is one message whatever the conversation).
+// counted with the conversation's ID and any cache key taken out
+// ("conversation demo-001: ..." is one message whatever the conversation).
 func (r *runner) count(i int, id, errMsg string) {
 	share := r.opts.MaxFailureShare
 	t := &r.tallies[i]
@@ -290,7 +294,8 @@ func (r *runner) count(i int, id, errMsg string) {
 	if id != "" {
 		errMsg = strings.ReplaceAll(errMsg, "conversation "+id, "conversation …")
 	}
-	errMsg = plugin.Printable(pids.ReplaceAllString(errMsg, "(pid …)"), maxMessageLen)
+	errMsg = cacheKeys.ReplaceAllString(pids.ReplaceAllString(errMsg, "(pid …)"), "…")
+	errMsg = plugin.Printable(errMsg, maxMessageLen)
 	if t.messages == nil {
 		t.messages = map[string]int64{}
 	}
@@ -455,6 +460,13 @@ func (r *runner) runStage(ctx context.Context, s Stage, conv store.Conversation,
 	// The model client names the conversation in its errors and logs.
 	ctx = model.WithConversation(ctx, conv.ID)
 	anns, err := plugin.Annotate(ctx, s.Plugin, pc, s.Models, r.opts.MaxRounds)
+	// Before the result is stored: a failure whose answers stayed cached
+	// would be replayed by --retry-errors.
+	if st, ok := s.Models.(Settler); ok {
+		if serr := st.Settle(ctx, conv.ID, err); serr != nil {
+			r.stop(fmt.Errorf("stage %s: %w", s.Name, serr)) // the result is not kept: redone on resume
+		}
+	}
 	if err != nil {
 		r.errors.Add(1)
 		// Stored, exported and printed: whatever of the plugin's own text
@@ -481,6 +493,14 @@ func (r *runner) runStage(ctx context.Context, s Stage, conv store.Conversation,
 		}
 	}
 	return out
+}
+
+// Settler is what a stage's Models may also be (the model package's
+// Caller): told, once the stage is done with a conversation and before its
+// result is stored, whether it failed (err), so that the model answers it
+// failed with are not replayed. An error stops the run.
+type Settler interface {
+	Settle(ctx context.Context, conversation string, err error) error
 }
 
 func storeConversation(j job) (store.Conversation, error) {
