@@ -20,7 +20,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valuescope/valuescope/host/model/provider"
 )
@@ -248,7 +250,32 @@ func (c *Client) do(ctx context.Context, method, u string, body any) ([]byte, er
 		return nil, &provider.Error{Provider: name, Type: "invalid_request", Message: err.Error(), Err: err}
 	}
 	c.headers(req)
-	return provider.Do(c.http, req, name, c.key)
+	answer, err := provider.Do(c.http, req, name, c.key)
+	return answer, limits(err)
+}
+
+// limits reads what a 429's rate-limit headers say about the limits every
+// call with the key shares into its *provider.Error: the ones used up
+// (anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining
+// at 0) and when the last of them resets (their -reset, RFC 3339). A 429
+// that says none is used up (too many at once, a burst) is for its call
+// alone.
+func limits(err error) error {
+	e, ok := provider.AsError(err)
+	if !ok || e.Status != http.StatusTooManyRequests || e.Header == nil {
+		return err
+	}
+	for _, l := range [...]string{"requests", "tokens", "input-tokens", "output-tokens"} {
+		n, perr := strconv.ParseInt(strings.TrimSpace(e.Header.Get("anthropic-ratelimit-"+l+"-remaining")), 10, 64)
+		if perr != nil || n != 0 {
+			continue
+		}
+		e.Exhausted = append(e.Exhausted, strings.ReplaceAll(l, "-", "_"))
+		if t, terr := time.Parse(time.RFC3339, strings.TrimSpace(e.Header.Get("anthropic-ratelimit-"+l+"-reset"))); terr == nil && t.After(e.Reset) {
+			e.Reset = t
+		}
+	}
+	return err
 }
 
 func (c *Client) headers(req *http.Request) {
@@ -348,7 +375,7 @@ func (c *Client) BatchResults(ctx context.Context, b *provider.Batch, fn func(pr
 	// Results can be large: stream them rather than reading them whole.
 	resp, err := provider.Send(c.http, req, name, c.key)
 	if err != nil {
-		return err
+		return limits(err)
 	}
 	defer resp.Body.Close()
 	rd := bufio.NewReaderSize(resp.Body, 1<<16)

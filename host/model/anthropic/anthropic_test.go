@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valuescope/valuescope/host/model/anthropic"
 	"github.com/valuescope/valuescope/host/model/provider"
@@ -144,5 +147,65 @@ func TestBatches(t *testing.T) {
 	// Duplicate custom ids are refused by the API.
 	if _, err := c.CreateBatch(ctx, append(reqs[:1:1], reqs[0])); err == nil {
 		t.Fatal("duplicate custom_id accepted")
+	}
+}
+
+// A 429's rate-limit headers, as the API documents and sends them (resets
+// in RFC 3339, whole seconds), say which shared limits are used up and
+// when they reset; a 429 that says none is, is for its call alone.
+func TestRateLimitHeaders(t *testing.T) {
+	reset := "2031-05-01T12:00:07Z"
+	later := "2031-05-01T12:00:42Z"
+	for _, c := range []struct {
+		name      string
+		status    int
+		headers   map[string]string
+		exhausted []string
+		reset     string
+	}{
+		{"requests", 429, map[string]string{"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": reset,
+			"anthropic-ratelimit-tokens-remaining": "96000", "anthropic-ratelimit-tokens-reset": later}, []string{"requests"}, reset},
+		{"input and output tokens", 429, map[string]string{"anthropic-ratelimit-requests-remaining": "999",
+			"anthropic-ratelimit-input-tokens-remaining": "0", "anthropic-ratelimit-input-tokens-reset": reset,
+			"anthropic-ratelimit-output-tokens-remaining": "0", "anthropic-ratelimit-output-tokens-reset": later},
+			[]string{"input_tokens", "output_tokens"}, later},
+		{"tokens, no reset", 429, map[string]string{"anthropic-ratelimit-tokens-remaining": "0"}, []string{"tokens"}, ""},
+		{"some remain", 429, map[string]string{"anthropic-ratelimit-requests-remaining": "12", "anthropic-ratelimit-requests-reset": reset}, nil, ""},
+		{"no headers", 429, nil, nil, ""},
+		{"not a 429", 529, map[string]string{"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": reset}, nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range c.headers {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("retry-after", "3")
+				w.WriteHeader(c.status)
+				w.Write([]byte(`{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`))
+			}))
+			defer srv.Close()
+			cl, _ := anthropic.New(anthropic.Options{BaseURL: srv.URL, APIKey: key})
+			_, err := cl.Complete(context.Background(), req("q"))
+			e, ok := provider.AsError(err)
+			if !ok || e.Status != c.status || e.RetryAfter != 3*time.Second {
+				t.Fatalf("%#v", err)
+			}
+			var want time.Time
+			if c.reset != "" {
+				want, _ = time.Parse(time.RFC3339, c.reset)
+			}
+			if !slices.Equal(e.Exhausted, c.exhausted) || !e.Reset.Equal(want) {
+				t.Fatalf("exhausted %q until %v, want %q until %v", e.Exhausted, e.Reset, c.exhausted, want)
+			}
+		})
+	}
+	// The fake's headers read the same way (its resets to the millisecond).
+	srv := fakeapi.NewAnthropic(key)
+	defer srv.Close()
+	until := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	srv.Exhaust(until)
+	_, err := client(t, srv, "").Complete(context.Background(), req("q"))
+	if e, ok := provider.AsError(err); !ok || !slices.Equal(e.Exhausted, []string{"requests"}) || !e.Reset.Equal(until) {
+		t.Fatalf("%#v", err)
 	}
 }

@@ -19,8 +19,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/valuescope/valuescope/host/model/provider"
 )
@@ -287,5 +289,44 @@ func (c *Client) post(ctx context.Context, path string, body any) ([]byte, error
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	return provider.Do(c.http, req, name, c.key)
+	answer, err := provider.Do(c.http, req, name, c.key)
+	return answer, limits(err, time.Now())
+}
+
+// limits reads what a 429's rate-limit headers say about the limits every
+// call with the key shares into its *provider.Error: the ones used up
+// (x-ratelimit-remaining-{requests,tokens} at 0) and when the last of them
+// resets (x-ratelimit-reset-{requests,tokens}, a duration from now: "1s",
+// "6m0s", "20ms"; plain seconds are read too). A 429 that says none is used
+// up, or a server that sends no such headers (vLLM, llama.cpp, Ollama), is
+// for its call alone.
+func limits(err error, now time.Time) error {
+	e, ok := provider.AsError(err)
+	if !ok || e.Status != http.StatusTooManyRequests || e.Header == nil {
+		return err
+	}
+	for _, l := range [...]string{"requests", "tokens"} {
+		n, perr := strconv.ParseInt(strings.TrimSpace(e.Header.Get("x-ratelimit-remaining-"+l)), 10, 64)
+		if perr != nil || n != 0 {
+			continue
+		}
+		e.Exhausted = append(e.Exhausted, l)
+		if d, ok := duration(e.Header.Get("x-ratelimit-reset-" + l)); ok && now.Add(d).After(e.Reset) {
+			e.Reset = now.Add(d)
+		}
+	}
+	return err
+}
+
+// duration reads a reset header: a Go-style duration ("6m0s", "20ms"), or
+// seconds ("1", "0.5").
+func duration(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, true
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 && s < 1e6 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	return 0, false
 }

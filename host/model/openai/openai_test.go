@@ -3,8 +3,12 @@ package openai_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valuescope/valuescope/host/model/openai"
 	"github.com/valuescope/valuescope/host/model/provider"
@@ -103,5 +107,62 @@ func TestErrors(t *testing.T) {
 	c2, _ := openai.New(openai.Options{BaseURL: "https://api.openai.com/v1"})
 	if !strings.Contains(c2.Endpoint().Options, "max_completion_tokens") {
 		t.Fatal(c2.Endpoint())
+	}
+}
+
+// A 429's rate-limit headers, as OpenAI sends them (resets as durations
+// from now), say which shared limits are used up and when they reset; a
+// 429 that says none is (or a server without such headers) is for its
+// call alone.
+func TestRateLimitHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		headers   map[string]string
+		exhausted []string
+		reset     time.Duration // from the answer
+	}{
+		{"requests", map[string]string{"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "20ms",
+			"x-ratelimit-remaining-tokens": "159976", "x-ratelimit-reset-tokens": "9ms"}, []string{"requests"}, 20 * time.Millisecond},
+		{"both", map[string]string{"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
+			"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "6m0s"}, []string{"requests", "tokens"}, 6 * time.Minute},
+		{"seconds", map[string]string{"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1.5"}, []string{"tokens"}, 1500 * time.Millisecond},
+		{"some remain", map[string]string{"x-ratelimit-remaining-requests": "4999", "x-ratelimit-reset-requests": "12ms"}, nil, 0},
+		{"unknown (Azure's -1)", map[string]string{"x-ratelimit-remaining-tokens": "-1", "x-ratelimit-reset-tokens": "0"}, nil, 0},
+		{"no headers", nil, nil, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range c.headers {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				w.Write([]byte(`{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`))
+			}))
+			defer srv.Close()
+			cl, _ := openai.New(openai.Options{BaseURL: srv.URL, APIKey: key})
+			before := time.Now()
+			_, err := cl.Complete(context.Background(), &provider.Request{Model: "m", MaxTokens: 5, Messages: []provider.Message{{Role: "user", Content: "hi"}}})
+			after := time.Now()
+			e, ok := provider.AsError(err)
+			if !ok || e.Status != http.StatusTooManyRequests || !e.Retryable {
+				t.Fatalf("%#v", err)
+			}
+			if !slices.Equal(e.Exhausted, c.exhausted) {
+				t.Fatalf("exhausted %q, want %q", e.Exhausted, c.exhausted)
+			}
+			if c.reset == 0 && !e.Reset.IsZero() || c.reset != 0 && (e.Reset.Before(before.Add(c.reset)) || e.Reset.After(after.Add(c.reset))) {
+				t.Fatalf("reset %v, want %v after the answer", e.Reset.Sub(before), c.reset)
+			}
+		})
+	}
+	// The fake's headers read the same way.
+	srv := fakeapi.NewOpenAI(key)
+	defer srv.Close()
+	cl, _ := openai.New(openai.Options{BaseURL: srv.BaseURL(), APIKey: key})
+	until := time.Now().Add(time.Hour)
+	srv.Exhaust(until)
+	_, err := cl.Complete(context.Background(), &provider.Request{Model: "m", MaxTokens: 5, Messages: []provider.Message{{Role: "user", Content: "hi"}}})
+	if e, ok := provider.AsError(err); !ok || !slices.Equal(e.Exhausted, []string{"requests"}) || e.Reset.Sub(until).Abs() > time.Second {
+		t.Fatalf("%#v", err)
 	}
 }

@@ -133,6 +133,19 @@ type Error struct {
 	Retryable bool
 	// RetryAfter is how long the provider asked to wait (retry-after), 0 if unsaid.
 	RetryAfter time.Duration
+	// Exhausted names the limits shared by every call with the same key
+	// ("requests", "tokens", "input_tokens", "output_tokens") that the
+	// provider's rate-limit headers said are used up (0 remaining): not
+	// only this call but every call should wait for Reset. Empty when the
+	// provider said no such thing (a 429 for this call alone, or a server
+	// that sends no rate-limit headers).
+	Exhausted []string
+	// Reset is when the exhausted limits are replenished (the latest of
+	// them); zero if unsaid.
+	Reset time.Time
+	// Header is the answer's header (nil when none came), for a provider
+	// to read its own headers from; Send sets it.
+	Header http.Header
 	// Err is the underlying error, if any (network, decoding).
 	Err error
 }
@@ -239,7 +252,7 @@ func Send(client *http.Client, req *http.Request, name string, key Secret) (*htt
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	e := &Error{Provider: name, Status: resp.StatusCode, RetryAfter: RetryAfter(resp.Header)}
+	e := &Error{Provider: name, Status: resp.StatusCode, RetryAfter: RetryAfter(resp.Header), Header: resp.Header}
 	e.Type, e.Message = errorBody(body)
 	if e.Message == "" {
 		e.Message = strings.TrimSpace(string(body))
