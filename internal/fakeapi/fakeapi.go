@@ -65,6 +65,11 @@ type Server struct {
 	// Answer, if set, gives the answer's text for a request's last message;
 	// default "answer: " + last.
 	Answer func(system, last string) string
+	// AsIs, for the OpenAI server, sends Answer's text to a call with a
+	// schema (response_format) as it is, rather than as {"answer": text}:
+	// a test writes the JSON a plugin expects (or text that is not JSON,
+	// as a server ignoring response_format would).
+	AsIs bool
 
 	Requests    atomic.Int64 // model requests received (messages, chat completions, embeddings)
 	InFlight    atomic.Int64
@@ -837,7 +842,7 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	o.wait(r)
 	text := o.answer(system, last)
-	if schema {
+	if schema && !o.AsIs {
 		b, _ := json.Marshal(map[string]string{"answer": text})
 		text = string(b)
 	}
