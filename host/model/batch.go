@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/model/provider"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/internal/ctxsleep"
@@ -14,13 +16,21 @@ import (
 
 // A batcher sends one model's chat calls through its provider's batch API.
 // Callers block in do; their calls wait in a queue, which goes out as one
-// batch when BatchSize calls wait, BatchWait after the first came, or when
-// no call came for BatchIdle (every worker is waiting: nothing more will
-// come until some answers do). Each batch is then polled, its results read
+// batch when BatchSize calls wait, before their requests pass BatchBytes,
+// BatchWait after the first came, or when no call came for BatchIdle (every
+// conversation in flight is waiting: nothing more will come until some
+// answers do). Each batch is then polled every BatchPoll, its results read
 // and joined to their calls by custom_id (the call's cache key), cached in
 // one transaction, and each waiting caller woken with its own answer. A
-// request that errored retryably, expired or was canceled goes into a later
-// batch; one the API refused comes back as the call's error.
+// request that errored retryably, expired or was canceled (a batch the API
+// ended after 24 h, or one canceled, has every unprocessed request so)
+// goes into a later batch, at most MaxRetries times, then is the call's
+// error (*ExhaustedError); one the API refused comes back as the call's
+// answer's error.
+//
+// A batch holds only the calls waiting at once, so a run sizes the
+// conversations it has in flight by the batch (Client.Workers), not by
+// [run] workers.
 //
 // A batch is recorded in the store with its keys while it runs, so a run
 // interrupted meanwhile collects it when resumed, and callers asking for
@@ -37,6 +47,7 @@ type batcher struct {
 
 	mu    sync.Mutex
 	queue []*item
+	bytes int64            // the queue's requests' sizes (see requestSize)
 	items map[string]*item // queued or in a batch, by key
 	first time.Time
 	timer *time.Timer
@@ -46,6 +57,7 @@ type batcher struct {
 type item struct {
 	key   string
 	req   *provider.Request // nil for a call of an earlier run's batch nobody asked for yet
+	size  int64             // requestSize(req)
 	tries int
 	done  chan struct{}
 	resp  *provider.Response
@@ -89,11 +101,16 @@ func (b *batcher) do(ctx context.Context, key string, req *provider.Request) (*p
 				b.mu.Unlock()
 				return resp, nil
 			}
-			it = &item{key: key, req: req, done: make(chan struct{})}
+			size := requestSize(key, req)
+			if size > b.ep.s.BatchBytes {
+				b.mu.Unlock()
+				return nil, &permanent{fmt.Errorf("a request of about %d bytes does not fit in a batch (at most %d bytes)", size, b.ep.s.BatchBytes)}
+			}
+			it = &item{key: key, req: req, size: size, done: make(chan struct{})}
 			b.items[key] = it
 			b.enqueue(it)
 		} else if it.req == nil {
-			it.req = req
+			it.req, it.size = req, requestSize(key, req)
 		}
 		b.mu.Unlock()
 		select {
@@ -112,8 +129,12 @@ func (b *batcher) do(ctx context.Context, key string, req *provider.Request) (*p
 
 // enqueue adds a call to the queue (b.mu held).
 func (b *batcher) enqueue(it *item) {
+	if len(b.queue) > 0 && b.bytes+it.size > b.ep.s.BatchBytes {
+		b.flush()
+	}
 	b.queue = append(b.queue, it)
-	if len(b.queue) >= b.ep.s.BatchSize {
+	b.bytes += it.size
+	if len(b.queue) >= b.ep.s.BatchSize || b.bytes >= b.ep.s.BatchBytes {
 		b.flush()
 		return
 	}
@@ -138,7 +159,7 @@ func (b *batcher) enqueue(it *item) {
 // flush sends the queue as a batch (b.mu held).
 func (b *batcher) flush() {
 	items := b.queue
-	b.queue = nil
+	b.queue, b.bytes = nil, 0
 	b.gen++
 	if b.timer != nil {
 		b.timer.Stop()
@@ -204,7 +225,7 @@ func (b *batcher) run(items []*item, reqs []provider.BatchRequest) {
 func (b *batcher) collect(bt *provider.Batch, pending map[string]*item) {
 	for !bt.Ended {
 		if bt.Status != "" {
-			if ctxsleep.Sleep(b.ctx, b.c.opts.PollInterval) != nil {
+			if ctxsleep.Sleep(b.ctx, b.ep.s.BatchPoll) != nil {
 				return
 			}
 		}
@@ -238,16 +259,25 @@ func (b *batcher) collect(bt *provider.Batch, pending map[string]*item) {
 		return
 	}
 	var entries []store.ModelCacheEntry
-	failed := 0
+	fates := map[string]int{}
 	for key, r := range results {
 		if r.Err != nil {
-			failed++
+			fate := "errored"
+			if e, ok := provider.AsError(r.Err); ok && (e.Type == "expired" || e.Type == "canceled") {
+				fate = e.Type
+			}
+			fates[fate]++
 			continue
 		}
 		b.ep.use.add(r.Response.Usage, true)
 		entries = append(entries, store.ModelCacheEntry{Key: key, Response: encodeCached(r.Response)})
 	}
-	b.c.opts.Log.Info("model batch ended", append(b.log(), "batch", bt.ID, "results", len(results), "failed", failed)...)
+	b.c.opts.Log.Info("model batch ended", append(b.log(), "batch", bt.ID, "results", len(results), "succeeded", len(entries),
+		"errored", fates["errored"], "expired", fates["expired"], "canceled", fates["canceled"])...)
+	if n := fates["expired"] + fates["canceled"]; n > 0 && len(entries) == 0 {
+		b.c.opts.Log.Warn("model batch ended unprocessed (expired after 24 h, or canceled); its requests go into another batch",
+			append(b.log(), "batch", bt.ID, "requests", n)...)
+	}
 	var cacheErr error
 	if b.c.opts.Cache != nil {
 		if cacheErr = b.c.opts.Cache.CacheModelResponses(context.Background(), entries); cacheErr != nil {
@@ -363,4 +393,59 @@ func (b *batcher) close() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+}
+
+// DefaultBatchBytes is the most a batch's requests may weigh: Anthropic
+// takes up to 256 MB a batch, less room for the envelope and for what
+// requestSize may misjudge.
+const DefaultBatchBytes = 250_000_000
+
+// requestSize is about how many bytes a request takes in a batch's body,
+// rounded up: its strings as JSON writes them (quotes, escapes, and the
+// six bytes of \u003c for '<', '>' and '&'), its schema, and a kilobyte
+// for its custom_id, the keys and the other parameters.
+func requestSize(key string, req *provider.Request) int64 {
+	n := int64(1024 + len(key) + len(req.Model) + 2*len(req.Schema))
+	n += jsonLen(req.System)
+	for _, m := range req.Messages {
+		n += 32 + jsonLen(m.Content)
+	}
+	return n
+}
+
+// jsonLen is the length of s as a JSON string, escapes included, counting
+// the most any encoder writes for each character.
+func jsonLen(s string) int64 {
+	n := int64(2)
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' || r == utf8.RuneError:
+			n += 6
+		default:
+			n += int64(utf8.RuneLen(r))
+		}
+	}
+	return n
+}
+
+// Workers is how many conversations a run should keep in flight, given
+// [run] workers and the run's stages. A worker waiting for its model holds
+// no plugin instance (plugin.Annotate holds one only inside a call), only
+// its conversation and its calls, and a batch gathers only the calls
+// waiting at once: so a run whose stage's model sends batches keeps as many
+// conversations in flight as that model's batch takes (batch_size), to
+// gather its calls across the dataset rather than across workers. Offline,
+// nothing is sent, and workers is enough.
+func (c *Client) Workers(workers int, stages []config.Stage) int {
+	if c.opts.Offline {
+		return workers
+	}
+	for _, s := range stages {
+		if ep := c.models[s.Model]; ep != nil && ep.batch != nil {
+			workers = max(workers, ep.s.BatchSize)
+		}
+	}
+	return workers
 }

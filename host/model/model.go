@@ -99,13 +99,20 @@ type Settings struct {
 
 	// Batch sends chat calls through the provider's batch API (anthropic).
 	Batch bool
-	// BatchSize sends a batch once that many calls wait; default 10000
-	// (Anthropic takes up to 100,000 or 256 MB).
+	// BatchSize sends a batch once that many calls wait; default 10000,
+	// at most config.MaxBatchSize (Anthropic takes up to 100,000 requests).
 	BatchSize int
+	// BatchBytes sends a batch before its requests, JSON-encoded, pass that
+	// many bytes; default and at most DefaultBatchBytes (Anthropic takes up
+	// to 256 MB). Not a config key: tests set it.
+	BatchBytes int64
 	// BatchWait sends a batch at the latest that long after its first call
 	// came; default 1 minute. A batch also goes when no call came for
 	// Options.BatchIdle (every worker is waiting).
 	BatchWait time.Duration
+	// BatchPoll is how often a batch is polled until it ended; default
+	// Options.PollInterval.
+	BatchPoll time.Duration
 
 	// SchemaMode is how anthropic sends a schema: "tool" (default),
 	// "output_config" or "none" (see package anthropic).
@@ -120,7 +127,7 @@ func FromConfig(m config.Model) Settings {
 		MaxConcurrency: m.MaxConcurrency, Timeout: m.Timeout.Duration,
 		RPM: m.RPM, TPM: m.TPM, MaxRetries: m.MaxRetries, MaxTokens: m.MaxTokens,
 		InputPrice: m.InputPrice, OutputPrice: m.OutputPrice, BatchDiscount: m.BatchDiscount,
-		Batch: m.Batch, BatchSize: m.BatchSize, BatchWait: m.BatchWait.Duration,
+		Batch: m.Batch, BatchSize: m.BatchSize, BatchWait: m.BatchWait.Duration, BatchPoll: m.BatchPoll.Duration,
 		SchemaMode: m.SchemaMode, Strict: m.Strict}
 }
 
@@ -153,7 +160,8 @@ type Options struct {
 	// BackoffMax, with jitter; defaults 1 s and 1 minute. A retry-after
 	// from the provider replaces it (up to 10 minutes).
 	BackoffBase, BackoffMax time.Duration
-	// PollInterval is how often a batch is polled; default 30 s.
+	// PollInterval is how often a batch is polled, for models that set no
+	// BatchPoll; default 30 s.
 	PollInterval time.Duration
 	// BatchIdle sends the calls waiting for a batch when no new one came
 	// for that long; default 2 s.
@@ -271,6 +279,13 @@ func (c *Client) endpoint(m Model) (*endpoint, error) {
 	}
 	if s.BatchSize <= 0 {
 		s.BatchSize = 10000
+	}
+	s.BatchSize = min(s.BatchSize, config.MaxBatchSize)
+	if s.BatchBytes <= 0 || s.BatchBytes > DefaultBatchBytes {
+		s.BatchBytes = DefaultBatchBytes
+	}
+	if s.BatchPoll <= 0 {
+		s.BatchPoll = c.opts.PollInterval
 	}
 	if s.BatchWait <= 0 {
 		s.BatchWait = time.Minute
