@@ -194,8 +194,13 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &runner{stages: stages, opts: opts, done: done, start: time.Now(), stop: cancel, tallies: make([]tally, len(stages))}
-	jobs := make(chan job, opts.Workers*2)
-	results := make(chan store.Result, opts.Workers*4)
+	// Conversations read ahead and results waiting to be written: two and
+	// four a worker, up to 256 workers' worth. A run with thousands of
+	// workers waiting for a model batch would only hold more conversations
+	// in memory that no worker is free to take.
+	buffered := min(opts.Workers, 256)
+	jobs := make(chan job, buffered*2)
+	results := make(chan store.Result, buffered*4)
 	bad := make(chan store.BadRecord, 64)
 
 	var writeErr error
