@@ -112,6 +112,14 @@ func (s *Server) Bodies() [][]byte {
 	return slices.Clone(s.bodies)
 }
 
+// ForgetBodies forgets the request bodies received so far (a test that
+// measures its client's memory, with the server in the same process).
+func (s *Server) ForgetBodies() {
+	s.mu.Lock()
+	s.bodies = nil
+	s.mu.Unlock()
+}
+
 // FaultCount is how many times a fault was served.
 func (s *Server) FaultCount(f Fault) int64 {
 	if v, ok := s.Faults.Load(f); ok {
