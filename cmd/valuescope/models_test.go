@@ -9,19 +9,31 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/valuescope/valuescope/internal/fakeapi"
 )
 
 // schemaServer is an OpenAI-compatible server answering every chat call
 // with a small instance of the JSON Schema the call sent: enough for every
-// built-in model plugin. It records the model ids asked for.
+// built-in model plugin. It records the model ids asked for, and counts
+// every request in requests (whether it is answered or not).
 func schemaServer(t *testing.T) (*httptest.Server, func() map[string]int) {
+	return slowSchemaServer(t, 0, nil)
+}
+
+func slowSchemaServer(t *testing.T, latency time.Duration, requests *atomic.Int64) (*httptest.Server, func() map[string]int) {
 	t.Helper()
 	var mu sync.Mutex
 	models := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests != nil {
+			requests.Add(1)
+		}
+		time.Sleep(latency)
 		var req struct {
 			Model          string `json:"model"`
 			ResponseFormat struct {
@@ -92,5 +104,99 @@ func TestRunModelFromFlags(t *testing.T) {
 	// A name that is not the config's is a usage error, before any call.
 	if code, _, stderr := valuescope(t, "run", "--quiet", "--out", filepath.Join(t.TempDir(), "bad"), "--model", "ghost=m", cfg); code == exitOK || !strings.Contains(stderr, `no model "ghost" in the config (defined: local)`) {
 		t.Fatalf("unknown model name: exit %d\n%s", code, stderr)
+	}
+}
+
+// Exit statuses tell the truth about model runs: replaying offline what
+// was never asked, or a key the provider refuses, fails the stage for every
+// conversation, and the run ends non-zero, naming the cause once (not once
+// per cache key).
+func TestModelFailuresExitNonZero(t *testing.T) {
+	cfg := filepath.Join("..", "..", "configs", "local-openai.toml")
+	code, _, stderr := valuescope(t, "run", "--quiet", "--no-report", "--offline", "--out", filepath.Join(t.TempDir(), "offline"), cfg)
+	if code != exitStopped || !strings.Contains(stderr, "most common error (20 of 20)") || !strings.Contains(stderr, "offline, and the cache has no answer") {
+		t.Fatalf("--offline with an empty cache: exit %d, want %d\n%s", code, exitStopped, stderr)
+	}
+	code, _, stderr = valuescope(t, "run", "--quiet", "--no-report", "--offline", "--limit", "3", "--out", filepath.Join(t.TempDir(), "few"), cfg)
+	if code != exitStageErrors {
+		t.Fatalf("--offline, 3 conversations: exit %d, want %d\n%s", code, exitStageErrors, stderr)
+	}
+
+	srv := fakeapi.NewOpenAI("the-right-key")
+	defer srv.Close()
+	t.Setenv("TEST_LLM_KEY", "a-wrong-key")
+	keyed := filepath.Join(t.TempDir(), "keyed.toml")
+	src, _ := os.ReadFile(cfg)
+	text := strings.Replace(string(src), `# api_key_env = "LOCAL_LLM_API_KEY"`, `api_key_env = "TEST_LLM_KEY"`, 1)
+	text = strings.ReplaceAll(text, `"prompts/`, `"`+filepath.Join(mustAbs(t, filepath.Join("..", "..", "configs")), "prompts")+`/`)
+	text = strings.ReplaceAll(text, `"../data/`, `"`+mustAbs(t, filepath.Join("..", "..", "data"))+`/`)
+	os.WriteFile(keyed, []byte(text), 0o644)
+	code, _, stderr = valuescope(t, "run", "--quiet", "--no-report", "--base-url", srv.BaseURL(), "--out", filepath.Join(t.TempDir(), "wrongkey"), keyed)
+	if code != exitStopped || !strings.Contains(stderr, "401") {
+		t.Fatalf("a refused key: exit %d, want %d naming the 401\n%s", code, exitStopped, stderr)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// A run killed (SIGKILL) three times and resumed counts, over its
+// invocations, every request the server received: each is recorded before
+// it is sent, and a killed invocation's count is taken from the store. The
+// count can exceed the server's only by a request a kill stopped between
+// being recorded and reaching the server (at most one per kill here; the
+// window is the time it takes to write a request to a socket).
+func TestUsageOverKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and kills it")
+	}
+	var requests atomic.Int64
+	srv, _ := slowSchemaServer(t, 20*time.Millisecond, &requests)
+	bin := buildValuescope(t)
+	out := filepath.Join(t.TempDir(), "run")
+	argv := []string{"run", "--quiet", "--no-report", "--limit", "40", "--base-url", srv.URL + "/v1", "--model", "m", "--out", out,
+		filepath.Join("..", "..", "configs", "local-openai.toml")}
+	for kill := 0; kill < 3; kill++ {
+		before := requests.Load()
+		p, err := startValuescope(bin, argv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Killed once it has sent a few requests, mid-run.
+		for deadline := time.Now().Add(30 * time.Second); requests.Load() < before+5+int64(kill)*3; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) || p.exited() {
+				t.Fatalf("invocation %d sent %d requests and %v", kill, requests.Load()-before, p.wait())
+			}
+		}
+		syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
+		p.wait()
+	}
+	if r := runValuescope(bin, argv...); r.code != exitOK {
+		t.Fatalf("the last invocation: %s", r)
+	}
+	m := readManifest(t, out)
+	var total int64
+	for _, u := range m.ModelUsage {
+		total += u.Requests
+	}
+	got := requests.Load()
+	if len(m.Invocations) != 4 || total < got || total > got+3 {
+		t.Fatalf("manifest: %d invocations, %d requests in all; the server received %d", len(m.Invocations), total, got)
+	}
+	t.Logf("manifest: %d requests over 4 invocations (3 killed); the server received %d", total, got)
+	for i, inv := range m.Invocations[:3] {
+		var n int64
+		for _, u := range inv.Models {
+			n += u.Requests
+		}
+		if inv.Complete || n == 0 {
+			t.Errorf("killed invocation %d: complete %v, %d requests", i, inv.Complete, n)
+		}
 	}
 }

@@ -279,6 +279,14 @@ func readParts(out string, dirs []string) ([]*part, error) {
 		if err == nil {
 			p.stages, err = st.Stages(context.Background())
 		}
+		if err == nil {
+			// A shard merged as it was killed: its last invocation's usage
+			// is in its store, not yet in its manifest.
+			var recorded map[string][]byte
+			if recorded, err = st.ModelUsage(context.Background()); err == nil {
+				p.manifest.FillUsage(recorded)
+			}
+		}
 		st.Close()
 		if err != nil {
 			return parts, fmt.Errorf("%s: reading its store: %w", dir, err)

@@ -166,6 +166,10 @@ type Options struct {
 	// BatchIdle sends the calls waiting for a batch when no new one came
 	// for that long; default 2 s.
 	BatchIdle time.Duration
+	// UsageLog, if set, records the usage of this Invocation (an id the
+	// caller chooses) as it grows: before each request is sent.
+	UsageLog   UsageLog
+	Invocation string
 }
 
 // Client performs model calls for a run. It is safe for concurrent use.
@@ -173,6 +177,7 @@ type Client struct {
 	opts   Options
 	models map[string]*endpoint
 	writer *cacheWriter
+	usage  *usageLog
 
 	fmu     sync.Mutex
 	flights map[string]*flight
@@ -187,6 +192,7 @@ type endpoint struct {
 	lim   *limiter
 	use   counters
 	batch *batcher
+	usage *usageLog // nil: usage is not recorded as it grows
 }
 
 type flight struct {
@@ -216,6 +222,9 @@ func New(models []Model, opts Options) (*Client, error) {
 		opts.BatchIdle = 2 * time.Second
 	}
 	c := &Client{opts: opts, models: map[string]*endpoint{}, flights: map[string]*flight{}}
+	if opts.UsageLog != nil {
+		c.usage = &usageLog{c: c, log: opts.UsageLog, inv: opts.Invocation}
+	}
 	if opts.Cache != nil {
 		c.writer = &cacheWriter{c: opts.Cache}
 	}
@@ -300,7 +309,7 @@ func (c *Client) endpoint(m Model) (*endpoint, error) {
 			return nil, err
 		}
 	}
-	ep := &endpoint{name: m.Name, s: s, p: p, id: p.Endpoint(), lim: newLimiter(s.MaxConcurrency, s.RPM, s.TPM)}
+	ep := &endpoint{name: m.Name, s: s, p: p, id: p.Endpoint(), lim: newLimiter(s.MaxConcurrency, s.RPM, s.TPM), usage: c.usage}
 	if s.Batch {
 		api, ok := p.(provider.Batcher)
 		if !ok {

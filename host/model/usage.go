@@ -22,8 +22,12 @@ func (c *counters) add(u provider.Usage, batch bool) {
 	}
 }
 
-// sent counts n requests about to be sent to the provider.
-func (ep *endpoint) sent(n int64) { ep.use.requests.Add(n) }
+// sent counts n requests about to be sent to the provider, and returns
+// once they are recorded (Options.UsageLog).
+func (ep *endpoint) sent(n int64) {
+	ep.use.requests.Add(n)
+	ep.usage.save()
+}
 
 // Usage is what one model has done so far in this process.
 type Usage struct {

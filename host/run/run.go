@@ -70,6 +70,13 @@ type Options struct {
 	// RetryErrors redoes the (conversation, stage) pairs an earlier
 	// invocation recorded as failed.
 	RetryErrors bool
+	// Reask asks the model calls of these stages again, whatever the cache
+	// holds: each stage and those after it are redone for every
+	// conversation, its calls' new answers replacing the cached ones (the
+	// old ones kept in the store's model_rejected table). A reask lasts
+	// until a run finishes: an interrupted one goes on when resumed, with
+	// or without the option, and asks no call twice.
+	Reask []string
 	// NoReport skips report.html at the end of the run.
 	NoReport bool
 	Progress func(pipeline.Progress)
@@ -157,6 +164,9 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if err := cfg.OverrideModels("base_url", opts.BaseURLs); err != nil {
 		return res, err
 	}
+	if err := checkReask(cfg, opts); err != nil {
+		return res, err
+	}
 	paths, format, limit := cfg.Dataset.Paths, cfg.Dataset.Format, cfg.Dataset.Limit
 	if opts.Resume {
 		if _, err := runfolder.Existing(dir); err != nil {
@@ -217,6 +227,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 
 	inv := runfolder.Invocation{Valuescope: runfolder.Build(), Started: time.Now().UTC(), Fresh: opts.Fresh}
+	inv.ID = inv.Started.Format(time.RFC3339Nano) // one invocation at a time holds the folder
 	m := &runfolder.Manifest{
 		Valuescope: inv.Valuescope,
 		Run:        runfolder.RunInfo{Name: cfg.Run.Name, Dir: dir, Resumed: exists},
@@ -268,7 +279,8 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		defer o.Close()
 		readCaches = append(readCaches, o)
 	}
-	models, err := model.Open(cfg.Models, model.Options{Cache: st, ReadCaches: readCaches, Offline: opts.Offline, Log: opts.Log})
+	models, err := model.Open(cfg.Models, model.Options{Cache: st, ReadCaches: readCaches, Offline: opts.Offline, Log: opts.Log,
+		UsageLog: st, Invocation: inv.ID})
 	if err != nil {
 		return res, err
 	}
@@ -284,6 +296,13 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		bad := folder.Manifest() + ".unreadable"
 		os.Rename(folder.Manifest(), bad)
 		opts.Log.Warn("earlier invocations not carried over; the unreadable manifest is kept", "file", bad, "err", merr)
+	}
+	// An invocation that was killed never wrote its usage into the
+	// manifest; the store has it, as it was before its last request.
+	if recorded, err := st.ModelUsage(ctx); err != nil {
+		return res, err
+	} else if prevManifest != nil {
+		prevManifest.FillUsage(recorded)
 	}
 	started = true
 	// The invocation is in the manifest from its start, before it changes
@@ -318,6 +337,10 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		}
 		opts.Log.Info("redoing failed stages", "results", n)
 	}
+	reasked, err := startReasks(ctx, st, stages, opts)
+	if err != nil {
+		return res, err
+	}
 
 	// The last reader opened has the per-file counts the manifest reports
 	// (a sampled run opens the dataset twice).
@@ -349,6 +372,11 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		MaxFailureShare: cfg.Run.MaxFailureShare, Progress: progress, Log: opts.Log,
 		Plan: opts.Plan, Previous: previousStages(prevManifest, cfg, stages),
 	})
+	if prog.Finished {
+		if err := finishReasks(ctx, st, reasked); err != nil {
+			return res, err
+		}
+	}
 	m.Models = models.Models()
 	inv.Finished, inv.Complete = time.Now().UTC(), prog.Finished
 	inv.Progress, inv.Models = prog, models.Usage()

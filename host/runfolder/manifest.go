@@ -72,6 +72,9 @@ type RunInfo struct {
 
 // Invocation is one `valuescope run` over the folder.
 type Invocation struct {
+	// ID names the invocation in the store's record of its model usage
+	// (its start, RFC 3339 with nanoseconds).
+	ID         string    `json:"id,omitempty"`
 	Valuescope BuildInfo `json:"valuescope"`
 	Started    time.Time `json:"started"`
 	Finished   time.Time `json:"finished"`
@@ -178,6 +181,30 @@ func (f Folder) WriteManifest(m *Manifest) error {
 	return atomicfile.WriteBytes(f.Manifest(), append(b, '\n'))
 }
 
+// FillUsage gives the invocations that did not end (killed: their usage
+// was never written here) the usage recorded as they went (the store's
+// model_usage, by invocation ID), and totals the run's usage again.
+func (m *Manifest) FillUsage(recorded map[string][]byte) {
+	for i, inv := range m.Invocations {
+		b, ok := recorded[inv.ID]
+		if !ok || inv.Complete || inv.Finished.After(inv.Started) {
+			continue // ended: its own count is whole
+		}
+		if us, err := model.DecodeUsage(b); err == nil {
+			m.Invocations[i].Models = us
+		}
+	}
+	m.totalUsage()
+}
+
+func (m *Manifest) totalUsage() {
+	var all [][]model.Usage
+	for _, i := range m.Invocations {
+		all = append(all, i.Models)
+	}
+	m.ModelUsage = model.TotalUsage(all...)
+}
+
 // AddInvocation appends inv to m (prev's invocations first, when there was a
 // manifest before) and sets the run-wide fields from them: the start of the
 // first, the end and completeness of the last, the total model usage.
@@ -201,9 +228,5 @@ func (m *Manifest) AddInvocation(prev *Manifest, inv Invocation) {
 	m.Run.Started = m.Invocations[first].Started
 	m.Run.Finished, m.Run.Complete = inv.Finished, inv.Complete
 	m.Progress = inv.Progress
-	var all [][]model.Usage
-	for _, i := range m.Invocations {
-		all = append(all, i.Models)
-	}
-	m.ModelUsage = model.TotalUsage(all...)
+	m.totalUsage()
 }
