@@ -92,7 +92,10 @@ type Settings struct {
 	MaxTokens      int           // max_tokens when a call gives none; default 1024
 
 	// Prices in US dollars per million tokens; 0: the cost is not counted.
+	// Unset for a provider's own API, they are its listed prices
+	// (ListedPrice), and PriceSource says so.
 	InputPrice, OutputPrice float64
+	PriceSource             string
 	// BatchDiscount is the fraction of the price a batched call pays;
 	// default 0.5 (Anthropic's batch price).
 	BatchDiscount float64
@@ -302,6 +305,11 @@ func (c *Client) endpoint(m Model) (*endpoint, error) {
 	if s.Model == "" {
 		return nil, errors.New("no model id")
 	}
+	if s.InputPrice == 0 && s.OutputPrice == 0 && ownAPI(s) {
+		if p, ok := ListedPrice(s.Provider, s.Model); ok {
+			s.InputPrice, s.OutputPrice, s.PriceSource = p.Input, p.Output, "listed "+PricesListed
+		}
+	}
 	p := m.Provider
 	if p == nil {
 		var err error
@@ -322,16 +330,7 @@ func (c *Client) endpoint(m Model) (*endpoint, error) {
 
 // provider makes a model's provider, with its API key from the environment.
 func (c *Client) provider(s Settings) (provider.Provider, error) {
-	env := s.APIKeyEnv
-	required := env != ""
-	if env == "" {
-		switch {
-		case s.Provider == "anthropic":
-			env, required = "ANTHROPIC_API_KEY", true
-		case s.Provider == "openai" && (s.BaseURL == "" || strings.HasPrefix(s.BaseURL, openai.DefaultBaseURL)):
-			env, required = "OPENAI_API_KEY", true
-		}
-	}
+	env, required := KeyEnv(s)
 	var key provider.Secret
 	if !c.opts.Offline && env != "" {
 		key = provider.Secret(c.opts.Getenv(env))
@@ -379,7 +378,10 @@ type Info struct {
 	MaxTokens      int     `json:"default_max_tokens"`
 	InputPrice     float64 `json:"input_price_per_mtok,omitempty"`
 	OutputPrice    float64 `json:"output_price_per_mtok,omitempty"`
-	CacheVersion   int     `json:"cache_version"`
+	// PriceSource is "listed DATE" for prices taken from ListedPrice, ""
+	// for prices from the config.
+	PriceSource  string `json:"price_source,omitempty"`
+	CacheVersion int    `json:"cache_version"`
 }
 
 // Models describes the client's models, by name.
@@ -388,7 +390,7 @@ func (c *Client) Models() []Info {
 	for _, ep := range c.sorted() {
 		out = append(out, Info{Name: ep.name, Provider: ep.id.Provider, Model: ep.s.Model, BaseURL: ep.id.BaseURL, Options: ep.id.Options,
 			APIKeyEnv: ep.s.APIKeyEnv, Batch: ep.s.Batch, MaxConcurrency: ep.s.MaxConcurrency, RPM: ep.s.RPM, TPM: ep.s.TPM,
-			MaxTokens: ep.s.MaxTokens, InputPrice: ep.s.InputPrice, OutputPrice: ep.s.OutputPrice, CacheVersion: CacheVersion})
+			MaxTokens: ep.s.MaxTokens, InputPrice: ep.s.InputPrice, OutputPrice: ep.s.OutputPrice, PriceSource: ep.s.PriceSource, CacheVersion: CacheVersion})
 	}
 	return out
 }
