@@ -200,3 +200,22 @@ func TestUsageOverKills(t *testing.T) {
 		}
 	}
 }
+
+// validate says ok to a config whose key variable is unset, and warns that
+// run will refuse it.
+func TestValidateWarnsOfUnsetKey(t *testing.T) {
+	cfg := filepath.Join("..", "..", "configs", "paper-replication.toml")
+	t.Setenv("ANTHROPIC_API_KEY", "")
+	code, stdout, stderr := valuescope(t, "validate", cfg)
+	if code != exitOK || !strings.Contains(stdout, "ok") || !strings.Contains(stderr, "warning: model claude: the environment variable ANTHROPIC_API_KEY, which should hold its API key, is not set") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Setenv("ANTHROPIC_API_KEY", "set")
+	if _, _, stderr := valuescope(t, "validate", cfg); strings.Contains(stderr, "warning") {
+		t.Fatalf("a warning with the key set: %s", stderr)
+	}
+	// A local server needs no key: no warning.
+	if _, _, stderr := valuescope(t, "validate", filepath.Join("..", "..", "configs", "local-openai.toml")); strings.Contains(stderr, "warning") {
+		t.Fatalf("a warning for a local server: %s", stderr)
+	}
+}

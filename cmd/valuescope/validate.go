@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/plugins"
 )
 
@@ -37,12 +41,18 @@ func newValidateCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			failed := 0
 			for _, p := range paths {
-				if _, err := loadConfig(p); err != nil {
+				cfg, err := loadConfig(p)
+				if err != nil {
 					failed++
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", p)
+				for _, name := range slices.Sorted(maps.Keys(cfg.Models)) {
+					if env, required := model.KeyEnv(model.FromConfig(cfg.Models[name])); required && os.Getenv(env) == "" {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: model %s: the environment variable %s, which should hold its API key, is not set: run will refuse it (run --offline replays cached answers without it)\n", p, name, env)
+					}
+				}
 			}
 			if failed > 0 {
 				return fmt.Errorf("%d of %d configs have problems", failed, len(paths))
