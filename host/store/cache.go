@@ -171,14 +171,14 @@ func (s *Store) RejectModelResponses(ctx context.Context, rs []ModelRejection) (
 	if len(rs) == 0 {
 		return 0, nil
 	}
+	if _, err := s.db.ExecContext(ctx, modelRejectedTable); err != nil {
+		return 0, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, modelRejectedTable); err != nil {
-		return 0, err
-	}
 	n := 0
 	for _, r := range rs {
 		moved, err := rejectTx(ctx, tx, r)
@@ -193,6 +193,9 @@ func (s *Store) RejectModelResponses(ctx context.Context, rs []ModelRejection) (
 }
 
 // rejectTx moves r's answer if the cache holds it (model_rejected exists).
+// Its first statement writes: a transaction that read first could not
+// take the write lock once another connection wrote (SQLITE_BUSY, without
+// waiting), and every transaction here begins with a write.
 func rejectTx(ctx context.Context, tx *sql.Tx, r ModelRejection) (bool, error) {
 	at := r.At
 	if at.IsZero() {
@@ -272,7 +275,7 @@ func noSuchTable(err error, table string) bool {
 
 // A reask (valuescope run --reask STAGE) asks a stage's model calls again,
 // whatever the cache holds, the new answers replacing the cached ones. It
-// lasts until a run finishes: the model_reask table holds a row with key ''
+// lasts until a run finishes: the model_reask table holds a row with no key
 // for each stage being re-asked, and one row per call already asked again,
 // so that a run interrupted and resumed asks each call once, not once per
 // invocation.
@@ -287,14 +290,14 @@ const modelReaskTable = `CREATE TABLE IF NOT EXISTS model_reask (
 // not asked a third time). A reask begun forgets the results of the stages
 // in redo, in the same transaction, so that they are redone.
 func (s *Store) StartReask(ctx context.Context, stage string, redo []string) (resumed bool, err error) {
+	if _, err := s.db.ExecContext(ctx, modelReaskTable); err != nil {
+		return false, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, modelReaskTable); err != nil {
-		return false, err
-	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO model_reask (stage, key) VALUES (?, '') ON CONFLICT DO NOTHING`, stage)
 	if err != nil {
 		return false, err
@@ -337,16 +340,16 @@ func (s *Store) Reasks(ctx context.Context) ([]string, error) {
 // conversation), in the same transaction, so that the call's new answer
 // takes its place. Two conversations making the same call get one true.
 func (s *Store) ClaimReask(ctx context.Context, stage, key, conversation string) (first bool, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	for _, t := range []string{modelReaskTable, modelRejectedTable} {
+		if _, err := s.db.ExecContext(ctx, t); err != nil {
+			return false, err
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // begins with a write: see rejectTx
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback()
-	for _, t := range []string{modelReaskTable, modelRejectedTable} {
-		if _, err := tx.ExecContext(ctx, t); err != nil {
-			return false, err
-		}
-	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO model_reask (stage, key) VALUES (?, ?) ON CONFLICT DO NOTHING`, stage, key)
 	if err != nil {
 		return false, err
