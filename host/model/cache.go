@@ -150,7 +150,7 @@ func (e *RejectedError) Error() string {
 	if r.Reason == store.ReasonReask {
 		return fmt.Sprintf("offline, and the answer cached for this call (cache key %s) was set aside when stage %s was re-asked (--reask), with no new answer cached: run online to ask it", e.Miss.Key, r.Stage)
 	}
-	return fmt.Sprintf("offline, and the answer cached for this call (cache key %s) was rejected: stage %s's plugin failed with it for conversation %s (%s); run online (with --retry-errors) to ask it again",
+	return fmt.Sprintf("offline, and the answer cached for this call (cache key %s) was rejected: the plugin of stage %s failed with it for conversation %s (%s); run online (with --retry-errors) to ask it again",
 		e.Miss.Key, r.Stage, r.Conversation, r.Reason)
 }
 
