@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -40,6 +41,42 @@ type Reader struct {
 	queue   []conversation.Conversation
 	qi      int
 	err     error
+
+	// For Progress: the files' sizes, the bytes of the files read to the
+	// end, how far into the open file reading is (in its bytes, compressed
+	// or not; a Parquet file's rows count as their share of its size), and
+	// their sum as Next last saw it, for another goroutine to read.
+	sizes    []int64
+	size     int64
+	doneSize int64
+	filePos  atomic.Int64
+	pos      atomic.Int64
+}
+
+// Progress is how far reading has got through the dataset's bytes: read of
+// size, size being every file's (0 when unknown). Another goroutine may
+// call it while Next runs: a run's progress shows a total and an ETA from
+// it.
+func (r *Reader) Progress() (read, size int64) { return r.pos.Load(), r.size }
+
+func (r *Reader) updatePos() {
+	cur := r.filePos.Load()
+	if ps, ok := r.src.(*parquetSource); ok && ps.meta != nil && ps.meta.NumRows > 0 && r.cur < len(r.sizes) {
+		cur = int64(float64(r.sizes[r.cur]) * float64(ps.row) / float64(ps.meta.NumRows))
+	}
+	r.pos.Store(r.doneSize + cur)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Open prepares to read the files named by paths (files, folders, globs). It
@@ -66,8 +103,13 @@ func Open(paths []string, opts Options) (*Reader, error) {
 	}
 	r.inputs = inputs
 	r.files = make([]File, len(inputs))
+	r.sizes = make([]int64, len(inputs))
 	for i, in := range inputs {
 		r.files[i] = File{Path: in.path, Source: in.source}
+		if fi, err := os.Stat(in.path); err == nil {
+			r.sizes[i] = fi.Size()
+			r.size += fi.Size()
+		}
 	}
 	return r, nil
 }
@@ -103,6 +145,7 @@ func (r *Reader) Next() (*conversation.Conversation, error) {
 			r.closeFile()
 			continue
 		}
+		r.updatePos()
 		if err == nil {
 			err = r.decode(rec)
 		}
@@ -178,11 +221,12 @@ func (r *Reader) openNext() error {
 		return fmt.Errorf("opening dataset file: %w", err)
 	}
 	r.closers = append(r.closers, file)
+	r.filePos.Store(0)
 	r.fmt = r.format
 	if r.fmt != nil {
 		f.Format = r.fmt.Name
 	}
-	br := bufio.NewReaderSize(file, 1<<20)
+	br := bufio.NewReaderSize(countingReader{file, &r.filePos}, 1<<20)
 	magic, _ := br.Peek(4)
 	var rd io.Reader = br
 	switch {
@@ -234,6 +278,11 @@ func (r *Reader) sniff(br *bufio.Reader, path string) recordSource {
 
 func (r *Reader) closeFile() {
 	r.closeAll()
+	if r.cur < len(r.sizes) {
+		r.doneSize += r.sizes[r.cur]
+		r.filePos.Store(0)
+		r.pos.Store(r.doneSize)
+	}
 	if f := &r.files[r.cur]; f.Format == "" && f.Records == 0 {
 		f.Format = "empty"
 	}
