@@ -135,6 +135,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&o.Offline, "offline", false, "answer every model call from the cache: replay a run without calling any API")
 	f.StringSliceVar(&o.CacheFrom, "cache-from", nil, "also reuse the model answers cached in these run folders or store files (repeat, or comma-separated)")
 	f.BoolVar(&o.RetryErrors, "retry-errors", false, "redo the stages that failed for some conversations in an earlier invocation")
+	f.StringArrayVar(&o.Reask, "reask", nil, "ask this stage's model calls again, replacing their cached answers, and redo it and the stages after it (repeatable)")
 	f.BoolVar(&o.NoReport, "no-report", false, "do not write report.html at the end of the run")
 	f.BoolVar(&quiet, "quiet", false, "no progress output")
 	f.BoolVarP(&verbose, "verbose", "v", false, "show the plugins' own output (always in RUN/plugins.log) and the run's notes on stderr")
