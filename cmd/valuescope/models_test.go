@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/internal/fakeapi"
 )
 
@@ -217,5 +218,23 @@ func TestValidateWarnsOfUnsetKey(t *testing.T) {
 	// A local server needs no key: no warning.
 	if _, _, stderr := valuescope(t, "validate", filepath.Join("..", "..", "configs", "local-openai.toml")); strings.Contains(stderr, "warning") {
 		t.Fatalf("a warning for a local server: %s", stderr)
+	}
+}
+
+func TestEstimate(t *testing.T) {
+	for _, c := range []struct {
+		p     pipeline.Progress
+		total int64
+		want  string
+	}{
+		{pipeline.Progress{Conversations: 100, Done: 100, Elapsed: time.Minute, DatasetRead: 25, DatasetSize: 100}, 0, "about 400 in all, 3m0s left"},
+		{pipeline.Progress{Conversations: 50, Done: 30, Skipped: 20, Elapsed: 10 * time.Second}, 200, "about 200 in all, 30s left"},
+		{pipeline.Progress{Conversations: 50, Done: 50, Elapsed: 10 * time.Second}, 0, ""}, // a source that cannot say
+		{pipeline.Progress{Elapsed: time.Second, DatasetSize: 100}, 0, ""},
+		{pipeline.Progress{Conversations: 9, Done: 9, Elapsed: time.Second, DatasetRead: 100, DatasetSize: 100, Finished: true}, 0, ""},
+	} {
+		if got := estimate(c.p, c.total); got != c.want {
+			t.Errorf("%+v, total %d: %q, want %q", c.p, c.total, got, c.want)
+		}
 	}
 }

@@ -77,7 +77,11 @@ func newRunCmd() *cobra.Command {
 			}
 			o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 			if !quiet {
-				o.Progress = progressReporter(stderr, int64(max(o.Limit, o.Sample, cfg.Dataset.Limit)))
+				total := int64(max(o.Limit, o.Sample, cfg.Dataset.Limit))
+				if o.Shard.Count > 1 {
+					total /= int64(o.Shard.Count) // about: the shard's share
+				}
+				o.Progress = progressReporter(stderr, total)
 			}
 			o.Plan = func(plans []pipeline.StagePlan) {
 				// Said when a resumed run redoes something, before it does.
@@ -175,6 +179,32 @@ func byStage(errs map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
+// estimate is the run's total and the time left: from the number of
+// conversations when it is known (--limit, --sample), else from how far
+// reading has got through the dataset's bytes (the conversations so far
+// scaled to the whole size); "" until there is something to go by.
+func estimate(p pipeline.Progress, total int64) string {
+	seen := p.Done + p.Skipped
+	if p.Finished || seen == 0 || p.Elapsed <= 0 {
+		return ""
+	}
+	var left float64 // share of the run still to do
+	switch {
+	case total > 0:
+		left = float64(total-seen) / float64(total)
+	case p.DatasetSize > 0 && p.DatasetRead > 0:
+		total = int64(float64(p.Conversations) * float64(p.DatasetSize) / float64(p.DatasetRead))
+		left = 1 - float64(p.DatasetRead)/float64(p.DatasetSize)
+	default:
+		return ""
+	}
+	if left < 0 {
+		left = 0
+	}
+	eta := time.Duration(float64(p.Elapsed) * left / (1 - left + 1e-9)).Round(time.Second)
+	return fmt.Sprintf("about %d in all, %s left", total, eta)
+}
+
 // progressReporter shows a progress bar on a terminal and a log line every
 // ten seconds otherwise. total is 0 when unknown (a streamed dataset).
 func progressReporter(w io.Writer, total int64) func(pipeline.Progress) {
@@ -194,6 +224,9 @@ func progressReporter(w io.Writer, total int64) func(pipeline.Progress) {
 		)
 		return func(p pipeline.Progress) {
 			desc := fmt.Sprintf("conversations (%d errors, %d bad records)", p.Errors, p.BadRecords)
+			if est := estimate(p, total); est != "" {
+				desc += "; " + est
+			}
 			if p.Models != "" {
 				desc += "; " + p.Models
 			}
@@ -211,8 +244,12 @@ func progressReporter(w io.Writer, total int64) func(pipeline.Progress) {
 		}
 		last = time.Now()
 		rate := float64(p.Done) / p.Elapsed.Seconds()
-		fmt.Fprintf(w, "progress: %d conversations read, %d done now (%.0f/s), %d already done, %d errors, %d bad records\n",
-			p.Conversations, p.Done, rate, p.Skipped, p.Errors, p.BadRecords)
+		est := estimate(p, total)
+		if est != "" {
+			est = ", " + est
+		}
+		fmt.Fprintf(w, "progress: %d conversations read, %d done now (%.0f/s), %d already done, %d errors, %d bad records%s\n",
+			p.Conversations, p.Done, rate, p.Skipped, p.Errors, p.BadRecords, est)
 		if p.Models != "" {
 			fmt.Fprintf(w, "progress: models: %s\n", p.Models)
 		}

@@ -194,6 +194,7 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &runner{stages: stages, opts: opts, done: done, start: time.Now(), stop: cancel, tallies: make([]tally, len(stages))}
+	r.src, _ = src.(byteProgress)
 	// Conversations read ahead and results waiting to be written: two and
 	// four a worker, up to 256 workers' worth. A run with thousands of
 	// workers waiting for a model batch would only hold more conversations
@@ -246,6 +247,7 @@ type job struct {
 type runner struct {
 	stages []Stage
 	opts   Options
+	src    byteProgress // nil: the source cannot say
 	done   store.Done
 	start  time.Time
 
@@ -321,11 +323,19 @@ func (r *runner) count(i int, id, errMsg string) {
 }
 
 func (r *runner) progress() Progress {
-	return Progress{
+	p := Progress{
 		Conversations: r.convs.Load(), Done: r.completed.Load(), Skipped: r.skipped.Load(),
 		Errors: r.errors.Load(), BadRecords: r.bad.Load(), Elapsed: time.Since(r.start),
 	}
+	if r.src != nil {
+		p.DatasetRead, p.DatasetSize = r.src.Progress()
+	}
+	return p
 }
+
+// byteProgress is a source that says how far through its bytes reading is
+// (*dataset.Reader).
+type byteProgress interface{ Progress() (read, size int64) }
 
 func (r *runner) reportProgress(opts Options) (stop func()) {
 	if opts.Progress == nil {

@@ -101,6 +101,10 @@ type Progress struct {
 	BadRecords    int64
 	Elapsed       time.Duration
 	Finished      bool
+	// DatasetRead of DatasetSize bytes of the dataset's files are read
+	// (dataset.Reader.Progress; 0 when the source cannot say): with
+	// Elapsed, a total and an ETA.
+	DatasetRead, DatasetSize int64
 	// Models summarises the model calls so far (calls, cache hits, tokens,
 	// cost) for a progress line, when the caller fills it in; the pipeline
 	// does not know them, and the manifest has them whole (Models).
