@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/plugin"
 	"github.com/valuescope/valuescope/sdk/naming"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -164,15 +165,29 @@ func (n *PluginNamer) name(ctx context.Context, i, k int, c taxonomy.ClusterToNa
 	if err != nil {
 		return fail(err)
 	}
+	// The model client records the answers it gives for the cluster, and
+	// a cluster the plugin fails on has them rejected (Settle), so that a
+	// later build asks for its name again rather than replaying them.
+	ctx = model.WithConversation(ctx, conv.ID)
 	anns, err := plugin.Annotate(ctx, n.Plugin, conv, n.Models, n.MaxRounds)
-	if err != nil {
-		return fail(err)
+	var name, desc string
+	if err == nil {
+		name, desc, err = plugin.ClusterName(n.Plugin.Manifest(), anns)
 	}
-	name, desc, err := plugin.ClusterName(n.Plugin.Manifest(), anns)
+	if s, ok := n.Models.(settler); ok {
+		if serr := s.Settle(ctx, conv.ID, err); serr != nil {
+			return fail(serr)
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
 	return taxonomy.Naming{Name: name, Description: desc}, nil
+}
+
+// settler is the model package's Caller seen as pipeline.Settler.
+type settler interface {
+	Settle(ctx context.Context, conversation string, err error) error
 }
 
 // memberSample names a cluster, which has no name yet, by its first members.
