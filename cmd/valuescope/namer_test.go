@@ -169,3 +169,66 @@ func TestPluginsListNamer(t *testing.T) {
 		t.Errorf("describe: exit %d: %s", code, out)
 	}
 }
+
+// taxonomy build RUN --name-model caches the names in the run's store: a
+// build again asks nothing; --reask-names asks every cluster's call again
+// (and the build after it, nothing).
+func TestTaxonomyBuildReaskNames(t *testing.T) {
+	srv := newNamingServer(t)
+	dir := t.TempDir()
+	demo, err := filepath.Abs(filepath.Join("..", "..", "data", "demo", "conversations.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[run]
+name = "naming"
+[dataset]
+paths = [%q]
+[models.chat]
+provider = "openai"
+base_url = "%s/v1"
+model = "gpt-x"
+[[stages]]
+name = "values"
+plugin = "builtin:cue-values"
+`, demo, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", run, cfg); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	asked := func(extra ...string) int {
+		t.Helper()
+		srv.mu.Lock()
+		srv.prompts = nil
+		srv.mu.Unlock()
+		argv := append([]string{"taxonomy", "build", run, "--levels", "4,2", "--out", filepath.Join(dir, "tree.csv"), "--name-model", "chat"}, extra...)
+		if code, _, errs := valuescope(t, argv...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, errs)
+		}
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.prompts)
+	}
+	n := asked()
+	if n != 6 {
+		t.Fatalf("%d calls, want one per cluster (6)", n)
+	}
+	if m := asked(); m != 0 {
+		t.Fatalf("a second build asked %d calls", m)
+	}
+	if m := asked("--reask-names"); m != n {
+		t.Fatalf("--reask-names asked %d calls, want %d", m, n)
+	}
+	if m := asked(); m != 0 {
+		t.Fatalf("the build after --reask-names asked %d calls", m)
+	}
+	values := filepath.Join(dir, "values.csv")
+	os.WriteFile(values, []byte("value,count\nhonesty,9\ncare,5\ncreativity,4\n"), 0o644)
+	if code, _, errs := valuescope(t, "taxonomy", "build", "--values", values, "--levels", "2", "--out", filepath.Join(dir, "t.csv"),
+		"--config", cfg, "--name-model", "chat", "--reask-names"); code != 2 || !strings.Contains(errs, "--reask-names") {
+		t.Fatalf("--reask-names without a run: exit %d: %s", code, errs)
+	}
+}

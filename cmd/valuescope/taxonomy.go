@@ -79,7 +79,9 @@ func (s *valueSource) read(ctx context.Context, cmd *cobra.Command, a []string) 
 // modelFlags choose models of a run config for embedding and naming.
 type modelFlags struct {
 	config, embedModel, nameModel string
-	offline                       bool
+	offline, reaskNames           bool
+
+	reasking *store.Store // the store of a reask of the names under way
 }
 
 func (m *modelFlags) flags(cmd *cobra.Command, naming bool) {
@@ -88,6 +90,7 @@ func (m *modelFlags) flags(cmd *cobra.Command, naming bool) {
 	f.StringVar(&m.embedModel, "embed-model", "", "embed with this model's embeddings endpoint (a [models] name) instead of offline")
 	if naming {
 		f.StringVar(&m.nameModel, "name-model", "", "name clusters with this model (a [models] name) through the namer plugin (--name-plugin; default "+pluginnamer.DefaultPlugin+": contrastively)")
+		f.BoolVar(&m.reaskNames, "reask-names", false, "ask --name-model again for every cluster's name, replacing the answers the run's store cached")
 	}
 	f.BoolVar(&m.offline, "offline", false, "answer model calls from the run's cache only")
 }
@@ -96,6 +99,9 @@ func (m *modelFlags) flags(cmd *cobra.Command, naming bool) {
 // store as their cache; close releases them.
 func (m *modelFlags) open(cmd *cobra.Command, run []string) (embedder, namer *model.Caller, close func(), err error) {
 	close = func() {}
+	if m.reaskNames && (m.nameModel == "" || len(run) == 0 || m.offline) {
+		return nil, nil, close, usage("--reask-names asks --name-model again for the names a RUN folder's store cached (not with --offline)")
+	}
 	if m.embedModel == "" && m.nameModel == "" {
 		return nil, nil, close, nil
 	}
@@ -146,8 +152,46 @@ func (m *modelFlags) open(cmd *cobra.Command, run []string) (embedder, namer *mo
 			close()
 			return nil, nil, func() {}, usage("--name-model: %v", err)
 		}
+		if namer, err = m.reask(cmd.Context(), st, namer); err != nil {
+			close()
+			return nil, nil, func() {}, err
+		}
 	}
 	return embedder, namer, close, nil
+}
+
+// namesReask is the store's name for a reask of the cluster names: the
+// namer's calls are the "taxonomy" stage's (ForStage).
+const namesReask = "taxonomy"
+
+// reask makes namer ask again (model.Caller.Reask) with --reask-names, or
+// when an earlier build with it was interrupted: the reask lasts until a
+// build finishes (finishReask), so that a build run again after an
+// interruption asks no cluster's call twice.
+func (m *modelFlags) reask(ctx context.Context, st *store.Store, namer *model.Caller) (*model.Caller, error) {
+	if st == nil || m.offline {
+		return namer, nil
+	}
+	pending, err := st.Reasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.reaskNames && !slices.Contains(pending, namesReask) {
+		return namer, nil
+	}
+	if _, err := st.StartReask(ctx, namesReask, nil); err != nil {
+		return nil, err
+	}
+	m.reasking = st
+	return namer.Reask(), nil
+}
+
+// finishReask ends a reask of the names once the tree is written.
+func (m *modelFlags) finishReask(ctx context.Context) error {
+	if m.reasking == nil {
+		return nil
+	}
+	return m.reasking.FinishReask(ctx, namesReask)
 }
 
 func embedder(vectors string) (taxonomy.Embedder, error) {
@@ -390,6 +434,9 @@ func newTaxonomyBuildCmd() *cobra.Command {
 				return err
 			}
 			if err := tree.WriteFile(out); err != nil {
+				return err
+			}
+			if err := mf.finishReask(ctx); err != nil {
 				return err
 			}
 			if jsonOut != "" {
