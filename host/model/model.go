@@ -7,7 +7,11 @@
 //     is a SHA-256 over the provider, base URL, model id, the fully rendered
 //     call and every generation parameter, and CacheVersion (see Key).
 //     Answers are cached, errors never. Identical calls in flight at once
-//     are made once;
+//     are made once. An answer a stage failed with is rejected (see
+//     Caller.Settle): moved to the store's model_rejected table, never
+//     replayed, and asked again the next time the call is made; a reasking
+//     caller (Caller.Reask) asks every call again, its new answers
+//     replacing the cached ones;
 //   - limits per model: calls in flight (max_concurrency), requests and
 //     tokens per minute, and a pause for every call when the provider says
 //     "retry after";
