@@ -91,17 +91,20 @@ func TestRejectedAnswersAskedAgain(t *testing.T) {
 	bf := &badFormat{bad: map[string]bool{}}
 	bf.on.Store(true)
 	srv.Answer = bf.answer
+	st := openStore(t, t.TempDir())
+	var held []*model.Caller // every run's caller: none holds answers once its run ends
 	run := func(st *store.Store, o model.Options) pipeline.Progress {
 		t.Helper()
 		c := newClient(t, o, gpt(srv))
-		stage := pipeline.Stage{Name: "values", Plugin: p, Models: caller(t, c, "values", "gpt"), Fingerprint: "values"}
+		k := caller(t, c, "values", "gpt")
+		held = append(held, k)
+		stage := pipeline.Stage{Name: "values", Plugin: p, Models: k, Fingerprint: "values"}
 		prog, err := pipeline.Run(context.Background(), demoOpener(), st, []pipeline.Stage{stage}, pipeline.Options{Workers: 16, Log: quietLog})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return prog
 	}
-	st := openStore(t, t.TempDir())
 	prog := run(st, opts(st, nil))
 	nBad := len(bf.bad)
 	if nBad == 0 || prog.Errors != int64(nBad) || prog.Done != 80 {
@@ -180,6 +183,11 @@ func TestRejectedAnswersAskedAgain(t *testing.T) {
 	}
 	if prog := run(st, opts(st, nil)); prog.Errors != 0 || len(bf.take()) != 0 {
 		t.Fatalf("rerun after the retry: %+v", prog)
+	}
+	for _, k := range held {
+		if n := model.Held(k); n != 0 {
+			t.Fatalf("a caller still holds the answers of %d conversations after its run", n)
+		}
 	}
 	t.Logf("%d of 80 conversations failed on bad-format answers; %d answers rejected; the retry asked %d calls", nBad, len(rej), len(asked))
 }
