@@ -206,6 +206,8 @@ func Merge(ctx context.Context, out string, dirs []string, opts Options) (_ *Res
 	m.Counts, m.Run.Complete, m.Progress.Finished = counts, complete, complete
 	m.Progress.Conversations, m.Progress.Done = counts.Conversations, counts.Conversations
 	m.Progress.Errors, m.Progress.BadRecords, m.Progress.Elapsed = counts.Total(), counts.BadRecords, time.Since(start)
+	// Every shard reads the whole dataset: a finished one read it all.
+	m.Progress.DatasetRead, m.Progress.DatasetSize = ref.manifest.Progress.DatasetRead, ref.manifest.Progress.DatasetSize
 	if err := claim.WriteManifest(m); err != nil {
 		return res, err
 	}
