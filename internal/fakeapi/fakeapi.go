@@ -146,7 +146,11 @@ func (s *Server) fault(last string) (int64, Fault) {
 // remaining) and resets then, with retry-after (RetryAfter): a limit every
 // call with the key shares. The reset is written to the millisecond (the
 // APIs write whole seconds, or durations), so that tests can wait briefly.
-func (s *Server) Exhaust(until time.Time) { s.exhausted.Store(until.UnixNano()) }
+func (s *Server) Exhaust(until time.Time) {
+	// The reset the headers say, to the millisecond, is never before the
+	// server takes requests again.
+	s.exhausted.Store(until.Add(time.Millisecond - 1).Truncate(time.Millisecond).UnixNano())
+}
 
 // limitHeaders writes an API's rate-limit headers: the requests limit used
 // up until exhausted, or (zero) requests and tokens remaining.
@@ -206,7 +210,7 @@ func openaiLimits(h http.Header, exhausted time.Time) {
 	}{{"requests", 5000}, {"tokens", 2_000_000}} {
 		remaining, in := l.limit-1, time.Minute
 		if l.name == "requests" && !exhausted.IsZero() {
-			remaining, in = 0, time.Until(exhausted).Round(time.Millisecond)
+			remaining, in = 0, (time.Until(exhausted) + time.Millisecond - 1).Truncate(time.Millisecond)
 		}
 		h.Set("x-ratelimit-limit-"+l.name, fmt.Sprint(l.limit))
 		h.Set("x-ratelimit-remaining-"+l.name, fmt.Sprint(remaining))
