@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/valuescope/valuescope/host/model/provider"
@@ -72,24 +74,29 @@ func (c *Client) fetch(ctx context.Context, ep *endpoint, key string, req *provi
 	var resp *provider.Response
 	err := c.retry(ctx, ep, t, func(ctx context.Context) error {
 		// Waiting for the limits is not part of the attempt's timeout.
-		if err := ep.lim.acquire(ctx, est); err != nil {
+		tk, err := ep.lim.acquire(ctx, est)
+		if err != nil {
 			return err
 		}
-		defer ep.lim.release()
 		ep.sent(1)
-		err := ep.timed(ctx, func(ctx context.Context) error {
+		err = ep.timed(ctx, func(ctx context.Context) error {
 			var err error
 			resp, err = call(ctx, req)
 			return err
 		})
+		o, paused := answered, false
 		if err != nil {
+			o, paused = c.verdict(ep, err)
 			if e, ok := provider.AsError(err); !ok || e.Status != http.StatusTooManyRequests {
 				ep.lim.settle(est, 0)
 			}
-			return err
+		} else {
+			ep.lim.settle(est, resp.Usage.InputTokens+resp.Usage.OutputTokens)
 		}
-		ep.lim.settle(est, resp.Usage.InputTokens+resp.Usage.OutputTokens)
-		return nil
+		if lowered := ep.lim.release(tk, o); lowered || paused {
+			c.slowed(ep)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -125,16 +132,77 @@ func (c *Client) retry(ctx context.Context, ep *endpoint, t tag, attempt func(co
 			return &ExhaustedError{Attempts: n, Err: e}
 		}
 		wait := c.backoff(n, e.RetryAfter)
-		if e.RetryAfter > 0 && (e.Status == http.StatusTooManyRequests || e.Status == 529) {
-			ep.lim.hold(time.Now().Add(wait))
-		}
 		ep.use.retries.Add(1)
-		c.opts.Log.Warn("model call failed; retrying", append([]any{"model", ep.name, "attempt", n, "max_retries", ep.s.MaxRetries,
+		// A refusal for load is expected, and summed up by slowed; other
+		// failures are worth a line each.
+		level := slog.LevelWarn
+		if tooMany(e) {
+			level = slog.LevelInfo
+		}
+		c.opts.Log.Log(ctx, level, "model call failed; retrying", append([]any{"model", ep.name, "attempt", n, "max_retries", ep.s.MaxRetries,
 			"wait", wait.Round(time.Millisecond), "err", e.Error()}, t.attrs()...)...)
 		if err := ctxsleep.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// maxPause bounds the wait a provider's rate-limit headers can impose.
+const maxPause = 10 * time.Minute
+
+// slowdownEvery is how often, at most, the slowdown of a model's calls is
+// logged.
+const slowdownEvery = 5 * time.Second
+
+// tooMany is a refusal for load: 429, Anthropic's 529 (overloaded), 503
+// (what OpenAI-compatible servers and gateways answer when their queue is
+// full).
+func tooMany(e *provider.Error) bool {
+	return e.Status == http.StatusTooManyRequests || e.Status == 529 || e.Status == http.StatusServiceUnavailable
+}
+
+// verdict is a failed call's outcome for the limiter. When the provider
+// said a limit every call shares is used up, every call of the model waits
+// until it resets (or for the call's retry-after, if longer; at most
+// maxPause): paused says whether that made the pause longer.
+func (c *Client) verdict(ep *endpoint, err error) (o outcome, paused bool) {
+	e, ok := provider.AsError(err)
+	switch {
+	case !ok:
+		return failed, false
+	case len(e.Exhausted) > 0:
+		now := time.Now()
+		until := e.Reset
+		if ra := now.Add(e.RetryAfter); ra.After(until) {
+			until = ra
+		}
+		if !until.After(now) {
+			until = now.Add(c.opts.BackoffBase)
+		}
+		if until.After(now.Add(maxPause)) {
+			until = now.Add(maxPause)
+		}
+		return failed, ep.lim.hold(until, e.Exhausted)
+	case tooMany(e):
+		return refused, false
+	}
+	return failed, false
+}
+
+// slowed logs, at most once every slowdownEvery, how a model's calls are
+// slowed down: fewer in flight, or all paused.
+func (c *Client) slowed(ep *endpoint) {
+	s, ok := ep.lim.report(time.Now(), slowdownEvery)
+	if !ok {
+		return
+	}
+	attrs := []any{"model", ep.name, "concurrency", s.limit, "max_concurrency", s.max, "refused", s.refusals}
+	if !s.pause.IsZero() {
+		c.opts.Log.Warn("model calls paused: the provider says a rate limit every call shares is used up", append(attrs,
+			"limits", strings.Join(s.exhausted, ","), "until", s.pause.Format(time.RFC3339), "for", time.Until(s.pause).Round(time.Millisecond))...)
+		return
+	}
+	c.opts.Log.Warn("model calls slowed down: the provider refused some (429, 529 or 503); fewer go at once", attrs...)
 }
 
 // timed runs one exchange with the model's timeout, which becomes a

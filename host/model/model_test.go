@@ -190,8 +190,8 @@ func TestFaultsOpenAI(t *testing.T) {
 	}
 }
 
-// A 429's retry-after is honoured, by this call and by every other call
-// to the model meanwhile.
+// A 429's retry-after is honoured by its call (the others go on: see
+// TestBackoffPerCall).
 func TestRetryAfter(t *testing.T) {
 	t.Parallel()
 	srv := fakeapi.NewAnthropic(anthropicKey)
