@@ -46,9 +46,14 @@ type plugin struct {
 	calls        atomic.Int64
 }
 
+// touch writes a marker whole or not at all (written, then renamed), so
+// that a test that sees it can read what it says.
 func touch(suffix, text string) {
 	if *mark != "" {
-		os.WriteFile(filepath.Join(*mark, *name+"."+suffix), []byte(text), 0o644)
+		path := filepath.Join(*mark, *name+"."+suffix)
+		if os.WriteFile(path+".tmp", []byte(text), 0o644) == nil {
+			os.Rename(path+".tmp", path)
+		}
 	}
 }
 
