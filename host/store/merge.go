@@ -14,7 +14,8 @@ type MergeCounts struct {
 
 // Merge copies everything another store holds into s, in one transaction:
 // its conversations, results, annotations, records set aside, cached model
-// answers and batches in flight. It is how the stores of a run's shards
+// answers, batches in flight, the answers its stages rejected and a reask
+// under way. It is how the stores of a run's shards
 // become one (package merge).
 //
 // The conversations of the two stores must be disjoint, in position (seq)
@@ -57,28 +58,34 @@ func (s *Store) Merge(ctx context.Context, path string) (MergeCounts, error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return n, fmt.Errorf("merging %s: %w", path, err)
 	}
-	if _, err := tx.ExecContext(ctx, modelBatchesTable); err != nil {
-		return n, err
-	}
-	var hasBatches bool
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM src.sqlite_master WHERE type = 'table' AND name = 'model_batches'`).Scan(&hasBatches); err != nil {
-		return n, err
-	}
-	steps := []struct {
+	type step struct {
 		q   string
 		dst *int64
-	}{
+	}
+	steps := []step{
 		{`INSERT INTO main.conversations SELECT seq, id, source, content_sha, meta_json FROM src.conversations`, &n.Conversations},
 		{`INSERT INTO main.results SELECT seq, stage, status, error FROM src.results`, &n.Results},
 		{`INSERT INTO main.annotations SELECT seq, stage, ord, field, value, attrs_json FROM src.annotations`, &n.Annotations},
 		{`INSERT INTO main.bad_records SELECT file, record, line, reason FROM src.bad_records WHERE true ON CONFLICT DO NOTHING`, &n.BadRecords},
 		{`INSERT INTO main.model_cache SELECT key, response FROM src.model_cache WHERE true ON CONFLICT DO NOTHING`, &n.ModelAnswers},
 	}
-	if hasBatches {
-		steps = append(steps, struct {
-			q   string
-			dst *int64
-		}{`INSERT INTO main.model_batches SELECT id, endpoint, keys, created FROM src.model_batches WHERE true ON CONFLICT DO NOTHING`, nil})
+	// The tables the model package makes when it first needs them: copied
+	// when the shard has them.
+	for _, t := range []struct{ name, create, insert string }{
+		{"model_batches", modelBatchesTable, `INSERT INTO main.model_batches SELECT id, endpoint, keys, created FROM src.model_batches WHERE true ON CONFLICT DO NOTHING`},
+		{"model_rejected", modelRejectedTable, `INSERT INTO main.model_rejected SELECT key, response, stage, conversation, reason, at FROM src.model_rejected`},
+		{"model_reask", modelReaskTable, `INSERT INTO main.model_reask SELECT stage, key FROM src.model_reask WHERE true ON CONFLICT DO NOTHING`},
+	} {
+		var has bool
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM src.sqlite_master WHERE type = 'table' AND name = ?`, t.name).Scan(&has); err != nil {
+			return n, err
+		}
+		if has {
+			if _, err := tx.ExecContext(ctx, t.create); err != nil {
+				return n, err
+			}
+			steps = append(steps, step{t.insert, nil})
+		}
 	}
 	for _, st := range steps {
 		res, err := tx.ExecContext(ctx, st.q)

@@ -40,6 +40,12 @@ func TestMerge(t *testing.T) {
 			if err := st.AddModelBatch(ctx, ModelBatch{ID: "b1", Endpoint: "e", Keys: []string{"k9"}}); err != nil {
 				t.Fatal(err)
 			}
+			if n, err := st.RejectModelResponses(ctx, []ModelRejection{{Key: "k1", Response: []byte("b"), Stage: "values", Conversation: "c2", Reason: "did not parse"}}); err != nil || n != 1 {
+				t.Fatalf("reject: %d %v", n, err)
+			}
+			if _, err := st.StartReask(ctx, "values", nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	merged := open(t, filepath.Join(dir, "merged.sqlite"))
@@ -55,7 +61,7 @@ func TestMerge(t *testing.T) {
 		total.BadRecords += n.BadRecords
 		total.ModelAnswers += n.ModelAnswers
 	}
-	if total != (MergeCounts{Conversations: 10, Annotations: 50, BadRecords: 1, ModelAnswers: 3}) {
+	if total != (MergeCounts{Conversations: 10, Annotations: 50, BadRecords: 1, ModelAnswers: 2}) {
 		t.Fatalf("copied %+v", total)
 	}
 	if got, want := pairs(t, merged), pairs(t, one); !slices.Equal(got, want) {
@@ -76,8 +82,14 @@ func TestMerge(t *testing.T) {
 	if fmt.Sprint(mc) != fmt.Sprint(oc) {
 		t.Fatalf("counts %+v, want %+v", mc, oc)
 	}
-	if n, _ := merged.ModelCacheSize(ctx); n != 3 {
-		t.Fatalf("%d model answers, want 3", n)
+	if n, _ := merged.ModelCacheSize(ctx); n != 2 {
+		t.Fatalf("%d model answers, want 2 (shard 1 rejected its k1)", n)
+	}
+	if r, ok, err := merged.ModelRejected(ctx, "k1"); err != nil || !ok || r.Reason != "did not parse" {
+		t.Fatalf("the rejection of k1: %+v %v %v", r, ok, err)
+	}
+	if rs, err := merged.Reasks(ctx); err != nil || len(rs) != 1 || rs[0] != "values" {
+		t.Fatalf("the reask under way: %v %v", rs, err)
 	}
 	if b, err := merged.ModelBatches(ctx, "e"); err != nil || len(b) != 1 || b[0].ID != "b1" {
 		t.Fatalf("batches in flight: %v %v", b, err)
