@@ -94,7 +94,7 @@ func (c *Client) fetch(ctx context.Context, ep *endpoint, key string, req *provi
 			ep.lim.settle(est, resp.Usage.InputTokens+resp.Usage.OutputTokens)
 		}
 		if lowered := ep.lim.release(tk, o); lowered || paused {
-			c.slowed(ep)
+			c.slowed(ep, paused)
 		}
 		return err
 	})
@@ -150,8 +150,8 @@ func (c *Client) retry(ctx context.Context, ep *endpoint, t tag, attempt func(co
 // maxPause bounds the wait a provider's rate-limit headers can impose.
 const maxPause = 10 * time.Minute
 
-// slowdownEvery is how often, at most, the slowdown of a model's calls is
-// logged.
+// slowdownEvery is how often, at most, a line says that a model's calls
+// are slowed down (one for fewer in flight, one for a pause).
 const slowdownEvery = 5 * time.Second
 
 // tooMany is a refusal for load: 429, Anthropic's 529 (overloaded), 503
@@ -189,20 +189,23 @@ func (c *Client) verdict(ep *endpoint, err error) (o outcome, paused bool) {
 	return failed, false
 }
 
-// slowed logs, at most once every slowdownEvery, how a model's calls are
-// slowed down: fewer in flight, or all paused.
-func (c *Client) slowed(ep *endpoint) {
-	s, ok := ep.lim.report(time.Now(), slowdownEvery)
+// slowed logs how a model's calls are slowed down, fewer in flight or all
+// paused, at most once every slowdownEvery for each.
+func (c *Client) slowed(ep *endpoint, paused bool) {
+	s, ok := ep.lim.report(time.Now(), slowdownEvery, paused)
 	if !ok {
 		return
 	}
-	attrs := []any{"model", ep.name, "concurrency", s.limit, "max_concurrency", s.max, "refused", s.refusals}
-	if !s.pause.IsZero() {
-		c.opts.Log.Warn("model calls paused: the provider says a rate limit every call shares is used up", append(attrs,
-			"limits", strings.Join(s.exhausted, ","), "until", s.pause.Format(time.RFC3339), "for", time.Until(s.pause).Round(time.Millisecond))...)
+	if paused {
+		if s.pause.IsZero() {
+			return // over already
+		}
+		c.opts.Log.Warn("model calls paused: the provider says a rate limit every call shares is used up", "model", ep.name,
+			"limits", strings.Join(s.exhausted, ","), "until", s.pause.Format(time.RFC3339), "for", time.Until(s.pause).Round(time.Millisecond))
 		return
 	}
-	c.opts.Log.Warn("model calls slowed down: the provider refused some (429, 529 or 503); fewer go at once", attrs...)
+	c.opts.Log.Warn("model calls slowed down: the provider refused some (429, 529 or 503); fewer go at once", "model", ep.name,
+		"concurrency", s.limit, "max_concurrency", s.max, "refused", s.refusals)
 }
 
 // timed runs one exchange with the model's timeout, which becomes a

@@ -81,8 +81,8 @@ type limiter struct {
 	pause     time.Time       // every call waits until then
 	exhausted []string        // the limits the provider said were used up, for the pause
 	// For the slowdown's log line.
-	refusals int // since the last line
-	logged   time.Time
+	refusals           int // since the last line about them
+	logged, loggedHold time.Time
 }
 
 func newLimiter(concurrency, rpm, tpm int) *limiter {
@@ -237,20 +237,28 @@ type slowdown struct {
 	exhausted  []string  // the limits that caused the pause
 }
 
-// report says, at most once every `every`, how the limiter is slowing its
-// calls down; ok is false when a line was written less than that ago.
-func (l *limiter) report(now time.Time, every time.Duration) (s slowdown, ok bool) {
+// report says how the limiter is slowing its calls down, at most once
+// every `every` for fewer calls in flight, and as often for a pause (which
+// matters more: it stops them all); ok is false when a line about it was
+// written less than that ago.
+func (l *limiter) report(now time.Time, every time.Duration, paused bool) (s slowdown, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.logged) < every {
+	last := &l.logged
+	if paused {
+		last = &l.loggedHold
+	}
+	if now.Sub(*last) < every {
 		return s, false
 	}
-	l.logged = now
+	*last = now
 	s = slowdown{limit: l.allowed(), max: l.max, refusals: l.refusals}
-	if l.pause.After(now) {
+	if paused && l.pause.After(now) {
 		s.pause, s.exhausted = l.pause, l.exhausted
 	}
-	l.refusals = 0
+	if !paused {
+		l.refusals = 0
+	}
 	return s, true
 }
 
