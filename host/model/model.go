@@ -12,9 +12,14 @@
 //     replayed, and asked again the next time the call is made; a reasking
 //     caller (Caller.Reask) asks every call again, its new answers
 //     replacing the cached ones;
-//   - limits per model: calls in flight (max_concurrency), requests and
-//     tokens per minute, and a pause for every call when the provider says
-//     "retry after";
+//   - limits per model: calls in flight, at most max_concurrency and
+//     adapting (fewer when 429s, 529s or 503s come densely, more again as
+//     answers come), so that a server taking only N at once gets about N;
+//     requests and tokens per minute; and a pause for every call only when
+//     a 429's rate-limit headers say a limit all calls share is used up,
+//     until it resets. Any other 429 delays its own call alone. Retries of
+//     429, 529 and 503 are logged at level INFO, and the slowdown at WARN,
+//     a line every 5 s at most;
 //   - retries with exponential backoff and jitter, honouring retry-after, on
 //     429, 529, other 5xx, timeouts, network failures and unreadable
 //     answers, each retry logged at level WARN;
