@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -286,6 +287,92 @@ func BenchmarkRateLimited(b *testing.B) {
 			b.ReportMetric(float64(decreases)/float64(b.N), "decreases")
 			b.ReportMetric(limits/float64(b.N), "final_limit")
 			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// waitQueue waits until n calls wait for a slot of l.
+func waitQueue(l *limiter, n int) {
+	for {
+		l.mu.Lock()
+		q := len(l.queue)
+		l.mu.Unlock()
+		if q == n {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// Slots are granted in the order they were asked for; a call that stops
+// waiting leaves the line.
+func TestSlotsInTurn(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(1, 0, 0)
+	first, err := l.acquire(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	for i := range 6 {
+		wctx := context.Background()
+		if i == 2 {
+			wctx = ctx
+		}
+		wg.Go(func() {
+			tk, err := l.acquire(wctx, 1)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			l.release(tk, answered)
+		})
+		waitQueue(l, i+1)
+	}
+	cancel()
+	waitQueue(l, 5)
+	l.release(first, answered)
+	wg.Wait()
+	if !slices.Equal(order, []int{0, 1, 3, 4, 5}) {
+		t.Fatalf("granted in the order %v", order)
+	}
+}
+
+// The number of workers changes nothing but who waits: the same calls
+// meet the same 429s (each a call's alone) and are made as often, and the
+// limit stays where it was.
+func TestWorkersAlike(t *testing.T) {
+	t.Parallel()
+	const max, calls = 8, 200
+	for _, workers := range []int{max, 4 * max} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			t.Parallel()
+			srv := fakeapi.NewAnthropic(limitKey)
+			defer srv.Close()
+			srv.Latency = 5 * time.Millisecond
+			srv.RetryAfter = "0.02"
+			var seen sync.Map
+			srv.Fault = func(_ int64, last string) fakeapi.Fault {
+				if _, again := seen.LoadOrStore(last, true); !again && strings.HasSuffix(last, "7") {
+					return fakeapi.RateLimit
+				}
+				return fakeapi.OK
+			}
+			c, lim := limitClient(t, srv, max)
+			drive(t, c, workers, calls, "q")
+			const refused = calls / 10 // q-7, q-17, ... q-197
+			u := c.Usage()[0]
+			if srv.Requests.Load() != calls+refused || u.Requests != calls+refused || u.Retries != refused || srv.MaxInFlight.Load() > max {
+				t.Fatalf("%d requests, %d in flight at most; usage %+v", srv.Requests.Load(), srv.MaxInFlight.Load(), u)
+			}
+			if limit, d := lim.state(); limit != max || d != 0 {
+				t.Fatalf("limit %v after %d decreases, for %d sparse 429s", limit, d, refused)
+			}
 		})
 	}
 }
