@@ -512,7 +512,19 @@ func (p *Plugin) callError(ctx, callCtx context.Context, pr *proc, err error) er
 		// pass a moment before this side does.)
 		if d, ok := ctx.Deadline(); ok {
 			if own, _ := callCtx.Deadline(); !own.Before(d) {
-				return p.failed(callerr.Canceled, context.DeadlineExceeded) // the caller's deadline
+				// The caller's deadline (a start's is a StartTimeout), which
+				// the call saw pass a moment before ctx did: wait for ctx to
+				// end and say why.
+				if wait := time.Until(d); wait < time.Second {
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait + 100*time.Millisecond):
+					}
+				}
+				if ctx.Err() != nil {
+					return p.callError(ctx, callCtx, pr, err)
+				}
+				return p.failed(callerr.Canceled, context.DeadlineExceeded)
 			}
 		}
 		p.retire(pr, fmt.Sprintf("a call overran the %s deadline", p.opts.Deadline))
