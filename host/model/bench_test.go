@@ -24,6 +24,8 @@ import (
 //	client    3200 distinct calls per op (10 s at the ideal rate) from 256
 //	          goroutines, straight into Caller.Call (run-store cache lookups
 //	          and writes included)
+//	client+usage  the same, with the usage recorded in the store before
+//	          every request, as a run does (model.Options.UsageLog)
 //	pipeline  the pipeline with 256 workers running the echo Wasm plugin
 //	          (2 instances) over 3200 distinct conversations per op, one model
 //	          call each: Wasm instances are held only inside Process, never
@@ -45,7 +47,7 @@ func BenchmarkThroughput(b *testing.B) {
 		workers     = 256
 	)
 	ideal := concurrency / latency.Seconds()
-	setup := func(b *testing.B) (*fakeapi.Anthropic, *model.Client) {
+	setup := func(b *testing.B, recordUsage bool) (*fakeapi.Anthropic, *model.Client) {
 		srv := fakeapi.NewAnthropic(anthropicKey)
 		b.Cleanup(srv.Close)
 		srv.Latency = latency
@@ -53,7 +55,11 @@ func BenchmarkThroughput(b *testing.B) {
 		m := claude(srv)
 		m.MaxConcurrency = concurrency
 		st := openStore(b, b.TempDir())
-		return srv, newClient(b, opts(st, nil), m)
+		o := opts(st, nil)
+		if recordUsage {
+			o.UsageLog, o.Invocation = st, "bench" // as a run does: usage recorded before every request
+		}
+		return srv, newClient(b, o, m)
 	}
 	report := func(b *testing.B, srv *fakeapi.Anthropic, calls int) {
 		rate := float64(calls) / b.Elapsed().Seconds()
@@ -62,8 +68,8 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ReportMetric(float64(srv.MaxInFlight.Load()), "peak_in_flight")
 		b.ReportMetric(0, "ns/op")
 	}
-	b.Run("client", func(b *testing.B) {
-		srv, c := setup(b)
+	client := func(b *testing.B, recordUsage bool) {
+		srv, c := setup(b, recordUsage)
 		k := caller(b, c, "values", "claude")
 		calls := 0
 		for i := 0; b.Loop(); i++ {
@@ -82,9 +88,11 @@ func BenchmarkThroughput(b *testing.B) {
 			calls += perOp
 		}
 		report(b, srv, calls)
-	})
+	}
+	b.Run("client", func(b *testing.B) { client(b, false) })
+	b.Run("client+usage", func(b *testing.B) { client(b, true) })
 	b.Run("pipeline", func(b *testing.B) {
-		srv, c := setup(b)
+		srv, c := setup(b, true)
 		p := echoPlugin(b, instances)
 		calls := 0
 		for i := 0; b.Loop(); i++ {
