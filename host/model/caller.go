@@ -147,6 +147,11 @@ func (k *Caller) one(ctx context.Context, conv string, mc *protocol.ModelCall) (
 		if p, ok := err.(*permanent); ok {
 			ep.use.failures.Add(1)
 			out.Error = fmt.Sprintf("model %s: %v", ep.name, p.err)
+			if k.recording() {
+				// No answer: a stage that fails on this refusal (a 400, a
+				// refused key) says nothing of the answers its other calls got.
+				k.led.failed(conv)
+			}
 			return out, nil
 		}
 		if ctx.Err() == nil {
@@ -232,10 +237,12 @@ func (t tag) attrs() []any {
 }
 
 // recording reports whether answers handed out are recorded for Settle:
-// only when they are cached somewhere they can be rejected from.
+// only when they are cached somewhere they can be rejected from, and not
+// offline: a replay that fails (a plugin changed since, say) asks nothing
+// again, so it must not take away answers the run it replays used.
 func (k *Caller) recording() bool {
 	_, ok := k.c.opts.Cache.(rejecter)
-	return ok && k.c.writer != nil
+	return ok && k.c.writer != nil && !k.c.opts.Offline
 }
 
 // claimReask narrows the lookup of a reasked call (see Reask): to none the

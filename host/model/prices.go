@@ -1,6 +1,7 @@
 package model
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/valuescope/valuescope/host/model/anthropic"
@@ -51,6 +52,7 @@ var listedPrices = map[string]map[string]Price{
 		"gpt-4.1-mini":           {0.40, 1.60},
 		"gpt-4.1-nano":           {0.10, 0.40},
 		"gpt-4o":                 {2.50, 10},
+		"gpt-4o-2024-05-13":      {5, 15}, // the first gpt-4o snapshot kept its launch price
 		"gpt-4o-mini":            {0.15, 0.60},
 		"o3":                     {2, 8},
 		"o3-mini":                {1.10, 4.40},
@@ -77,31 +79,34 @@ func ListedPrice(provider, modelID string) (Price, bool) {
 }
 
 // ownAPI reports whether s calls its provider's own API (where the listed
-// prices apply and its key variable is required), not another server
-// speaking its protocol.
+// prices apply), not another server speaking its protocol: the same scheme
+// and host as the provider's default URL.
 func ownAPI(s Settings) bool {
-	switch s.Provider {
-	case "anthropic":
-		return s.BaseURL == "" || strings.HasPrefix(s.BaseURL, anthropic.DefaultBaseURL)
-	case "openai":
-		return s.BaseURL == "" || strings.HasPrefix(s.BaseURL, openai.DefaultBaseURL)
+	def := map[string]string{"anthropic": anthropic.DefaultBaseURL, "openai": openai.DefaultBaseURL}[s.Provider]
+	if def == "" {
+		return false
 	}
-	return false
+	if s.BaseURL == "" {
+		return true
+	}
+	u, err := url.Parse(s.BaseURL)
+	d, _ := url.Parse(def)
+	return err == nil && u.Scheme == d.Scheme && strings.EqualFold(u.Host, d.Host)
 }
 
 // KeyEnv is the environment variable a model's API key is read from, and
 // whether it must be set: the config's api_key_env (required), else
-// ANTHROPIC_API_KEY or OPENAI_API_KEY for the providers' own APIs
-// (required), else none (a local server needs no key).
+// ANTHROPIC_API_KEY for anthropic wherever it is served (a gateway or a
+// proxy of the Messages API takes Anthropic's key), OPENAI_API_KEY for
+// OpenAI's own API (both required), else none (a local OpenAI-compatible
+// server needs no key).
 func KeyEnv(s Settings) (env string, required bool) {
 	switch {
 	case s.APIKeyEnv != "":
 		return s.APIKeyEnv, true
-	case !ownAPI(s):
-		return "", false
 	case s.Provider == "anthropic":
 		return "ANTHROPIC_API_KEY", true
-	case s.Provider == "openai":
+	case s.Provider == "openai" && ownAPI(s):
 		return "OPENAI_API_KEY", true
 	}
 	return "", false

@@ -18,6 +18,7 @@ func TestListedPrice(t *testing.T) {
 		{"anthropic", "claude-3-5-haiku-preview", Price{}, false},
 		{"openai", "gpt-4o-mini-2024-07-18", Price{0.15, 0.60}, true},
 		{"openai", "gpt-4o", Price{2.50, 10}, true},
+		{"openai", "gpt-4o-2024-05-13", Price{5, 15}, true},
 		{"openai", "gpt-5-mini", Price{0.25, 2}, true},
 		{"openai", "o3-pro", Price{}, false}, // another model, not o3
 		{"openai", "gpt-4o-realtime-preview", Price{}, false},
@@ -43,6 +44,7 @@ func TestPricesApplied(t *testing.T) {
 		{Settings{Provider: "anthropic", Model: "claude-haiku-4-5", InputPrice: 0.5, OutputPrice: 2}, 0.5, ""},
 		{Settings{Provider: "openai", Model: "gpt-4o", BaseURL: "http://127.0.0.1:8000/v1"}, 0, ""},
 		{Settings{Provider: "openai", Model: "Qwen/Qwen2.5-7B-Instruct"}, 0, ""},
+		{Settings{Provider: "anthropic", Model: "claude-haiku-4-5", BaseURL: "https://api.anthropic.com.evil.test"}, 0, ""},
 	} {
 		cl, err := New([]Model{{Name: "m", Settings: c.s}}, Options{Offline: true})
 		if err != nil {
@@ -66,6 +68,9 @@ func TestKeyEnv(t *testing.T) {
 		{Settings{Provider: "openai"}, "OPENAI_API_KEY", true},
 		{Settings{Provider: "openai", BaseURL: "http://localhost:8000/v1"}, "", false},
 		{Settings{Provider: "openai", BaseURL: "http://localhost:8000/v1", APIKeyEnv: "LOCAL_KEY"}, "LOCAL_KEY", true},
+		{Settings{Provider: "anthropic", BaseURL: "https://gateway.example/anthropic"}, "ANTHROPIC_API_KEY", true},
+		{Settings{Provider: "openai", BaseURL: "https://api.openai.com.evil.test/v1"}, "", false},
+		{Settings{Provider: "openai", BaseURL: "https://API.openai.com/v1"}, "OPENAI_API_KEY", true},
 	} {
 		if env, req := KeyEnv(c.s); env != c.env || req != c.required {
 			t.Errorf("%+v: %q %v, want %q %v", c.s, env, req, c.env, c.required)
