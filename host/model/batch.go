@@ -269,7 +269,7 @@ func (b *batcher) collect(bt *provider.Batch, pending map[string]*item) {
 			fates[fate]++
 			continue
 		}
-		b.ep.use.add(r.Response.Usage, true)
+		b.ep.answered(r.Response.Usage, true)
 		entries = append(entries, store.ModelCacheEntry{Key: key, Response: encodeCached(r.Response)})
 	}
 	b.c.opts.Log.Info("model batch ended", append(b.log(), "batch", bt.ID, "results", len(results), "succeeded", len(entries),

@@ -193,48 +193,24 @@ func decodeCached(b []byte) (*provider.Response, error) {
 	return &c.Response, nil
 }
 
-// cacheWriter commits answers in groups: whoever arrives while a commit is
-// running joins the next one, and each put returns once its answer is
-// committed. Every answer is thus in the store before the call that fetched
-// it returns (and before any annotation made from it is written), while
-// SQLite sees a few transactions rather than one per call.
+// cacheWriter commits answers in groups (groupCommit): every answer is in
+// the store before the call that fetched it returns (and before any
+// annotation made from it is written), while SQLite sees a few transactions
+// rather than one per call.
 type cacheWriter struct {
-	c       Cache
-	mu      sync.Mutex
-	pending []store.ModelCacheEntry
-	waiters []chan error
-	running bool
+	g groupCommit[store.ModelCacheEntry]
+}
+
+func newCacheWriter(c Cache) *cacheWriter {
+	w := &cacheWriter{}
+	w.g.commit = func(entries []store.ModelCacheEntry) error {
+		return c.CacheModelResponses(context.Background(), entries)
+	}
+	return w
 }
 
 func (w *cacheWriter) put(key string, b []byte) error {
-	ch := make(chan error, 1)
-	w.mu.Lock()
-	w.pending = append(w.pending, store.ModelCacheEntry{Key: key, Response: b})
-	w.waiters = append(w.waiters, ch)
-	if !w.running {
-		w.running = true
-		go w.loop()
-	}
-	w.mu.Unlock()
-	return <-ch
-}
-
-func (w *cacheWriter) loop() {
-	for {
-		w.mu.Lock()
-		if len(w.pending) == 0 {
-			w.running = false
-			w.mu.Unlock()
-			return
-		}
-		entries, waiters := w.pending, w.waiters
-		w.pending, w.waiters = nil, nil
-		w.mu.Unlock()
-		err := w.c.CacheModelResponses(context.Background(), entries)
-		for _, ch := range waiters {
-			ch <- err
-		}
-	}
+	return w.g.put(store.ModelCacheEntry{Key: key, Response: b})
 }
 
 // MemoryCache is a Cache in memory, for programs without a run store. It

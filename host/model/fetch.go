@@ -101,7 +101,7 @@ func (c *Client) fetch(ctx context.Context, ep *endpoint, key string, req *provi
 	if err != nil {
 		return nil, err
 	}
-	ep.use.add(resp.Usage, false)
+	ep.answered(resp.Usage, false)
 	if c.writer != nil {
 		if err := c.writer.put(key, encodeCached(resp)); err != nil {
 			return nil, fmt.Errorf("model cache: %w", err)

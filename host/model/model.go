@@ -235,10 +235,10 @@ func New(models []Model, opts Options) (*Client, error) {
 	}
 	c := &Client{opts: opts, models: map[string]*endpoint{}, flights: map[string]*flight{}}
 	if opts.UsageLog != nil {
-		c.usage = &usageLog{c: c, log: opts.UsageLog, inv: opts.Invocation}
+		c.usage = newUsageLog(c, opts.UsageLog, opts.Invocation)
 	}
 	if opts.Cache != nil {
-		c.writer = &cacheWriter{c: opts.Cache}
+		c.writer = newCacheWriter(opts.Cache)
 	}
 	var errs []error
 	for _, m := range models {

@@ -3,8 +3,12 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/internal/fakeapi"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
@@ -63,5 +67,47 @@ func TestRefusedCallRejectsNothing(t *testing.T) {
 	}
 	if rej, _ := st.ModelRejections(ctx); len(rej) != 0 {
 		t.Fatalf("%d good answers rejected after a refusal of the other call", len(rej))
+	}
+}
+
+// The usage recorded as an invocation goes counts the answers' tokens too,
+// not only the requests: a kill once the calls are answered (a batch that
+// ended, say) leaves their cost on record.
+func TestRecordedUsageCountsTokens(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		srv := fakeapi.NewAnthropic(anthropicKey)
+		t.Cleanup(srv.Close)
+		srv.Answer = func(_, last string) string { return "Honesty" }
+		m := claude(srv)
+		m.Batch = batch
+		m.InputPrice, m.OutputPrice = 3, 15
+		st := openStore(t, t.TempDir())
+		o := opts(st, nil)
+		o.UsageLog, o.Invocation = st, "inv"
+		c := newClient(t, o, m)
+		k := caller(t, c, "values", "claude")
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				if _, err := k.Call(context.Background(), []protocol.ModelCall{call("v", fmt.Sprint(i))}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		mem := c.Usage()[0]
+		var rec model.Usage
+		// The tokens go with the next commit, which follows at once.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			b, _ := st.ModelUsage(context.Background())
+			if us, err := model.DecodeUsage(b["inv"]); err == nil && len(us) == 1 {
+				if rec = us[0]; rec.InputTokens == mem.InputTokens && rec.CostUSD == mem.CostUSD {
+					break
+				}
+			}
+		}
+		if rec.Requests != mem.Requests || rec.InputTokens != mem.InputTokens || rec.OutputTokens != mem.OutputTokens || rec.CostUSD != mem.CostUSD || mem.CostUSD == 0 {
+			t.Errorf("batch %v: recorded %+v; in memory %+v", batch, rec, mem)
+		}
 	}
 }

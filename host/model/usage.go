@@ -22,6 +22,13 @@ func (c *counters) add(u provider.Usage, batch bool) {
 	}
 }
 
+// answered counts an answer's tokens, recorded with the next commit of the
+// usage (Options.UsageLog).
+func (ep *endpoint) answered(u provider.Usage, batch bool) {
+	ep.use.add(u, batch)
+	ep.usage.saveLater()
+}
+
 // sent counts n requests about to be sent to the provider, and returns
 // once they are recorded (Options.UsageLog).
 func (ep *endpoint) sent(n int64) {

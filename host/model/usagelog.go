@@ -14,59 +14,45 @@ type UsageLog interface {
 	SaveModelUsage(ctx context.Context, invocation string, usage []byte) error
 }
 
-// usageLog writes the client's usage in groups: a request waits until a
-// commit that counts it is done, and whoever arrives while a commit runs
-// joins the next one, so that SQLite sees a few commits a second however
-// many requests there are.
+// usageLog writes the client's usage in groups (groupCommit): a request
+// waits until a commit that counts it is done, an answer's tokens go with
+// the next commit, so that SQLite sees a few commits a second however many
+// requests there are.
 type usageLog struct {
-	c    *Client
-	log  UsageLog
-	inv  string
-	mu   sync.Mutex
-	wait []chan struct{}
-	busy bool
+	g    groupCommit[struct{}]
 	warn sync.Once
 }
 
-// save returns once the usage counted so far is recorded.
-func (u *usageLog) save() {
-	if u == nil {
-		return
-	}
-	ch := make(chan struct{})
-	u.mu.Lock()
-	u.wait = append(u.wait, ch)
-	if !u.busy {
-		u.busy = true
-		go u.loop()
-	}
-	u.mu.Unlock()
-	<-ch
-}
-
-func (u *usageLog) loop() {
-	for {
-		u.mu.Lock()
-		if len(u.wait) == 0 {
-			u.busy = false
-			u.mu.Unlock()
-			return
-		}
-		waiting := u.wait
-		u.wait = nil
-		u.mu.Unlock()
-		b, err := json.Marshal(u.c.Usage()) // read after the waiters counted theirs
+func newUsageLog(c *Client, log UsageLog, invocation string) *usageLog {
+	u := &usageLog{}
+	u.g.commit = func([]struct{}) error {
+		b, err := json.Marshal(c.Usage()) // read after the items counted theirs
 		if err == nil {
-			err = u.log.SaveModelUsage(context.Background(), u.inv, b)
+			err = log.SaveModelUsage(context.Background(), invocation, b)
 		}
 		if err != nil {
 			// Counted in memory still, and in the manifest at the end; only
 			// a kill would lose it.
-			u.warn.Do(func() { u.c.opts.Log.Warn("model usage not recorded as it grows", "err", err) })
+			u.warn.Do(func() { c.opts.Log.Warn("model usage not recorded as it grows", "err", err) })
 		}
-		for _, ch := range waiting {
-			close(ch)
-		}
+		return nil
+	}
+	return u
+}
+
+// save returns once the usage counted so far is recorded (a request about
+// to be sent).
+func (u *usageLog) save() {
+	if u != nil {
+		u.g.put(struct{}{})
+	}
+}
+
+// saveLater records the usage counted so far with the next commit (an
+// answer's tokens: a kill before that loses at most their count).
+func (u *usageLog) saveLater() {
+	if u != nil {
+		u.g.putLater(struct{}{})
 	}
 }
 
