@@ -228,7 +228,11 @@ func TestEstimate(t *testing.T) {
 		want  string
 	}{
 		{pipeline.Progress{Conversations: 100, Done: 100, Elapsed: time.Minute, DatasetRead: 25, DatasetSize: 100}, 0, "about 400 in all, 3m0s left"},
-		{pipeline.Progress{Conversations: 50, Done: 30, Skipped: 20, Elapsed: 10 * time.Second}, 200, "about 200 in all, 30s left"},
+		// Resumed: 20 skipped at once, 30 done in 10 s, 150 to go.
+		{pipeline.Progress{Conversations: 50, Done: 30, Skipped: 20, Elapsed: 10 * time.Second}, 200, "about 200 in all, 50s left"},
+		{pipeline.Progress{Conversations: 1000, Done: 10, Skipped: 990, Elapsed: 10 * time.Second, DatasetRead: 50, DatasetSize: 100}, 0, "about 2000 in all, 16m40s left"},
+		// A batch run: 10,000 read and waiting, 100 answered.
+		{pipeline.Progress{Conversations: 10100, Done: 100, Elapsed: time.Minute, DatasetRead: 100, DatasetSize: 100}, 0, "about 10100 in all, 1h40m0s left"},
 		{pipeline.Progress{Conversations: 50, Done: 50, Elapsed: 10 * time.Second}, 0, ""}, // a source that cannot say
 		{pipeline.Progress{Elapsed: time.Second, DatasetSize: 100}, 0, ""},
 		{pipeline.Progress{Conversations: 9, Done: 9, Elapsed: time.Second, DatasetRead: 100, DatasetSize: 100, Finished: true}, 0, ""},

@@ -179,29 +179,24 @@ func byStage(errs map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// estimate is the run's total and the time left: from the number of
-// conversations when it is known (--limit, --sample), else from how far
-// reading has got through the dataset's bytes (the conversations so far
-// scaled to the whole size); "" until there is something to go by.
+// estimate is the run's total and the time left. The total is known
+// (--limit, --sample) or scaled from how far reading is through the
+// dataset's bytes; what is left is the total less what is done, by this
+// invocation or an earlier one, at the rate this invocation does it (the
+// conversations an earlier one did are skipped in no time, and those read
+// but in flight are not done). "" until there is something to go by.
 func estimate(p pipeline.Progress, total int64) string {
-	seen := p.Done + p.Skipped
-	if p.Finished || seen == 0 || p.Elapsed <= 0 {
+	if p.Finished || p.Done == 0 || p.Elapsed <= 0 {
 		return ""
 	}
-	var left float64 // share of the run still to do
-	switch {
-	case total > 0:
-		left = float64(total-seen) / float64(total)
-	case p.DatasetSize > 0 && p.DatasetRead > 0:
+	if total <= 0 {
+		if p.DatasetSize <= 0 || p.DatasetRead <= 0 {
+			return ""
+		}
 		total = int64(float64(p.Conversations) * float64(p.DatasetSize) / float64(p.DatasetRead))
-		left = 1 - float64(p.DatasetRead)/float64(p.DatasetSize)
-	default:
-		return ""
 	}
-	if left < 0 {
-		left = 0
-	}
-	eta := time.Duration(float64(p.Elapsed) * left / (1 - left + 1e-9)).Round(time.Second)
+	left := max(total-p.Skipped-p.Done, 0)
+	eta := time.Duration(float64(p.Elapsed) * float64(left) / float64(p.Done)).Round(time.Second)
 	return fmt.Sprintf("about %d in all, %s left", total, eta)
 }
 
