@@ -171,10 +171,14 @@ func (c *Client) verdict(ep *endpoint, err error) (o outcome, paused bool) {
 	case !ok:
 		return failed, false
 	case len(e.Exhausted) > 0:
+		// The retry-after, when the provider sends one: it is when a call
+		// may go again, on this side's clock. A reset is when the limit is
+		// whole again (Anthropic's is a time on the server's clock, so a
+		// slow local clock would stretch every pause), used only without.
 		now := time.Now()
 		until := e.Reset
-		if ra := now.Add(e.RetryAfter); ra.After(until) {
-			until = ra
+		if e.RetryAfter > 0 {
+			until = now.Add(e.RetryAfter)
 		}
 		if !until.After(now) {
 			until = now.Add(c.opts.BackoffBase)
