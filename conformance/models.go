@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/valuescope/valuescope/host/plugin"
+	"github.com/valuescope/valuescope/internal/jsonschema"
 	"github.com/valuescope/valuescope/sdk/protocol"
 )
 
@@ -37,7 +38,7 @@ func goodAnswer(c protocol.ModelCall) protocol.ModelResponse {
 	if c.SchemaJSON != "" {
 		var schema any
 		if json.Unmarshal([]byte(c.SchemaJSON), &schema) == nil {
-			if b, err := json.Marshal(example(schema, 0)); err == nil {
+			if b, err := json.Marshal(jsonschema.Example(schema, "honesty")); err == nil {
 				text = string(b)
 			}
 		}
@@ -57,67 +58,6 @@ func vector(s string, dim int) []float32 {
 		v[i] = float32(x%2000)/1000 - 1
 	}
 	return v
-}
-
-// example builds a small instance of a JSON schema: the first enum or const,
-// every property of an object (required or not), one item of an array.
-func example(schema any, depth int) any {
-	s, ok := schema.(map[string]any)
-	if !ok || depth > 16 {
-		return "honesty"
-	}
-	if v, ok := s["const"]; ok {
-		return v
-	}
-	if e, ok := s["enum"].([]any); ok && len(e) > 0 {
-		return e[0]
-	}
-	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
-		if alts, ok := s[k].([]any); ok && len(alts) > 0 {
-			return example(alts[0], depth+1)
-		}
-	}
-	typ, _ := s["type"].(string)
-	if ts, ok := s["type"].([]any); ok && len(ts) > 0 {
-		typ, _ = ts[0].(string)
-	}
-	if typ == "" {
-		switch {
-		case s["properties"] != nil:
-			typ = "object"
-		case s["items"] != nil:
-			typ = "array"
-		}
-	}
-	switch typ {
-	case "object":
-		out := map[string]any{}
-		props, _ := s["properties"].(map[string]any)
-		for k, v := range props {
-			out[k] = example(v, depth+1)
-		}
-		return out
-	case "array":
-		n := 1
-		if m, ok := s["minItems"].(float64); ok && int(m) > n {
-			n = min(int(m), 8)
-		}
-		out := make([]any, n)
-		for i := range out {
-			out[i] = example(s["items"], depth+1)
-		}
-		return out
-	case "integer", "number":
-		if m, ok := s["minimum"].(float64); ok {
-			return m
-		}
-		return 1
-	case "boolean":
-		return true
-	case "null":
-		return nil
-	}
-	return "honesty"
 }
 
 // modelScenarios are the answers the models check gives: each malformed in
