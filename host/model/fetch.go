@@ -48,7 +48,15 @@ func (c *Client) answer(ctx context.Context, ep *endpoint, key string, req *prov
 		f := &flight{done: make(chan struct{})}
 		c.flights[key] = f
 		c.fmu.Unlock()
-		f.resp, f.err = c.fetch(ctx, ep, key, req, kind, t)
+		// A flight for the key may have ended between the lookup above and
+		// this one's start (its answer cached first, then its flight
+		// removed): look again before paying for the same call twice.
+		if again, lerr := c.lookup(ctx, key); lerr == nil && again != nil {
+			ep.use.hits.Add(1)
+			f.resp = again
+		} else {
+			f.resp, f.err = c.fetch(ctx, ep, key, req, kind, t)
+		}
 		c.fmu.Lock()
 		delete(c.flights, key)
 		c.fmu.Unlock()
