@@ -98,7 +98,8 @@ func TestRunModelFromFlags(t *testing.T) {
 	// The environment, for a cluster's pod spec.
 	t.Setenv("VALUESCOPE_BASE_URL", "local="+srv.URL+"/v1")
 	t.Setenv("VALUESCOPE_MODEL", "other-model")
-	if code, stdout, stderr := valuescope(t, "run", "--quiet", "--no-report", "--limit", "3", "--out", filepath.Join(t.TempDir(), "env"), cfg); code != exitOK || asked()["other-model"] == 0 {
+	if code, stdout, stderr := valuescope(t, "run", "--quiet", "--no-report", "--limit", "3", "--out", filepath.Join(t.TempDir(), "env"), cfg); code != exitOK || asked()["other-model"] == 0 ||
+		!strings.Contains(stderr, "--model other-model (from $VALUESCOPE_MODEL)") {
 		t.Fatalf("from the environment: exit %d, asked %v\n%s\n%s", code, asked(), stdout, stderr)
 	}
 

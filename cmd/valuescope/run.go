@@ -60,6 +60,13 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, f := range []struct{ flag, env string }{{"model", "VALUESCOPE_MODEL"}, {"base-url", "VALUESCOPE_BASE_URL"}} {
+				if v := os.Getenv(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
+					// Said, since it changes what the run asks (and a resumed
+					// run's stages, which are then redone).
+					fmt.Fprintf(cmd.ErrOrStderr(), "--%s %s (from $%s)\n", f.flag, v, f.env)
+				}
+			}
 			if shard != "" {
 				if o.Shard, err = dataset.ParseShard(shard); err != nil {
 					return usageError{fmt.Errorf("--shard: %w", err)}
