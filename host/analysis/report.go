@@ -227,6 +227,9 @@ func WriteText(w io.Writer, title string, s Summary, contexts []Context) error {
 	} else {
 		fmt.Fprintln(bw, "chi-square: no test (fewer than two non-empty rows or contexts)")
 	}
+	if w := s.SmallExpected.String(); w != "" {
+		fmt.Fprintln(bw, w)
+	}
 	family := "per context"
 	if s.Family == WholeTable {
 		family = "over the whole table"

@@ -153,6 +153,9 @@ type Summary struct {
 	DF        int     `json:"df"`
 	P         Number  `json:"p"`
 	CramersV  Number  `json:"cramers_v"`
+	// SmallExpected counts the tested cells of small expected count; R's
+	// chisq.test warns when any is under 5.
+	SmallExpected SmallExpected `json:"small_expected"`
 
 	Alpha      float64    `json:"alpha"`
 	Correction Correction `json:"correction"`
@@ -251,6 +254,7 @@ func Analyze(t *Table, o Options) (*Result, error) {
 
 	res.floor()
 	res.chiSquare(nonEmptyRows, nonEmptyCols)
+	s.SmallExpected = res.smallExpected()
 	if err := res.adjust(); err != nil {
 		return nil, err
 	}
