@@ -29,8 +29,23 @@
 // floor still count in the divergence and correlation (aggregates), and are
 // masked as "(rare value)" in the list of disagreeing conversations.
 //
-// The two-proportion test treats the runs as independent samples; on shared
-// conversations (paired data) it is conservative.
+// Runs that share conversations are not independent samples. Conversations
+// are matched by (source, id) and content hash, and a pair of runs is one of
+// four kinds (Sharing.Kind): disjoint (no conversation in both: the values
+// are tested as independent samples, by the pooled two-proportion z-test);
+// the same conversations (a prompt or model A/B: paired tests); one a subset
+// of the other (a warning that the runs are not independent, and paired
+// tests on the shared conversations); or a partial overlap (paired tests on
+// the shared part; the conversations in one run only are left out, since
+// they have no pair and a test mixing them with the pairs would count the
+// shared ones twice). Paired tests are McNemar's per value on the 2×2 table
+// of shared conversations (value in both runs, in A only, in B only, in
+// neither), with continuity correction as R's mcnemar.test by default, or
+// its exact binomial version when fewer than Options.ExactBelow (25)
+// conversations are discordant, where the χ² approximation is poor; the
+// difference gets Newcombe's paired interval. A label field also gets
+// Bowker's test of symmetry of its k×k table of labels (Symmetry). The same
+// multiple-testing correction applies over the values in either case.
 package compare
 
 import (
@@ -61,6 +76,14 @@ type Options struct {
 	Mapper analysis.Mapper
 	// Fields restricts the comparison to these fields (nil: all shared).
 	Fields []string
+	// NoContinuity tests paired values by McNemar's test without continuity
+	// correction (R's mcnemar.test(correct = FALSE)); by default it is
+	// corrected, as R's default is.
+	NoContinuity bool
+	// ExactBelow: a paired value with fewer discordant conversations
+	// (b + c) than this takes the exact binomial test (R's binom.test)
+	// instead of McNemar's χ². 0: 25; negative: never.
+	ExactBelow int
 }
 
 func (o *Options) defaults() error {
@@ -86,6 +109,9 @@ func (o *Options) defaults() error {
 	if o.Mapper == nil {
 		o.Mapper = analysis.Normalized{}
 	}
+	if o.ExactBelow == 0 {
+		o.ExactBelow = defaultExactBelow
+	}
 	return nil
 }
 
@@ -99,6 +125,11 @@ type Report struct {
 	Correction analysis.Correction `json:"correction"`
 	TopN       int                 `json:"top_n"`
 	Floor      analysis.Floor      `json:"floor"`
+	// Paired tests as applied: McNemar's continuity correction, and the
+	// discordant count under which the exact binomial test is used (0:
+	// never).
+	Continuity bool `json:"mcnemar_continuity_correction"`
+	ExactBelow int  `json:"exact_below_discordant"`
 }
 
 // RunInfo names a run.
@@ -113,10 +144,38 @@ type Pair struct {
 	A      string `json:"a"`
 	B      string `json:"b"`
 	Shared int    `json:"shared_conversations"`
+	// Sharing is how the runs' conversations overlap, and what that means
+	// for the tests.
+	Sharing Sharing `json:"sharing"`
 	// Fields only one run has.
 	OnlyA  []string  `json:"only_in_a"`
 	OnlyB  []string  `json:"only_in_b"`
 	Fields []*Fields `json:"fields"`
+}
+
+// Kinds of Sharing.
+const (
+	Disjoint = "disjoint" // no conversation in both runs
+	Same     = "same"     // the same conversations
+	ASubset  = "a_subset_of_b"
+	BSubset  = "b_subset_of_a"
+	Partial  = "partial" // some shared, each has some of its own
+)
+
+// Sharing is how two runs' conversations overlap, matched by (source, id)
+// and content hash.
+type Sharing struct {
+	Kind string `json:"kind"`
+	// Conversations in both runs, and in one only.
+	Shared int `json:"shared"`
+	OnlyA  int `json:"only_in_a"`
+	OnlyB  int `json:"only_in_b"`
+	// Changed: conversations with the same source and id in both runs but
+	// different content; they are not pairs (the runs read different text).
+	Changed int `json:"changed_content"`
+	// Warning, when not "", says why the runs are not independent samples
+	// or what the paired tests leave out.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Fields compares one field of two runs.
@@ -126,7 +185,16 @@ type Fields struct {
 	// Annotated conversations in each run (the denominators of the shares).
 	NA int `json:"annotated_a"`
 	NB int `json:"annotated_b"`
-	// Values compared (the union), and those reported.
+	// Test is how the values were tested: Independent (the runs share no
+	// conversation: all annotated conversations of each run, the
+	// two-proportion test) or Paired (on the Paired conversations shared
+	// and annotated in both runs; LeftOutA and LeftOutB annotated
+	// conversations of each run have no pair and are not in the tests).
+	Test     string `json:"test"`
+	Paired   int    `json:"paired_conversations"`
+	LeftOutA int    `json:"left_out_a"`
+	LeftOutB int    `json:"left_out_b"`
+	// Values compared (the union of the values tested), and those reported.
 	Compared    int             `json:"values_compared"`
 	Tests       int             `json:"tests"`
 	Significant int             `json:"significant"`
@@ -136,6 +204,9 @@ type Fields struct {
 	Spearman    analysis.Number `json:"spearman_top_n"`
 	SpearmanN   int             `json:"spearman_values"`
 	Agreement   *Agreement      `json:"agreement,omitempty"`
+	// Symmetry is Bowker's test of the paired label table (label fields
+	// tested paired only).
+	Symmetry *Symmetry `json:"symmetry,omitempty"`
 }
 
 // Suppressed counts the values the privacy floor kept out.
@@ -146,17 +217,35 @@ type Suppressed struct {
 
 // ValueDiff is one value's share in each run and their difference (B − A).
 type ValueDiff struct {
-	Value       string            `json:"value"`
-	CountA      int               `json:"count_a"`
-	CountB      int               `json:"count_b"`
-	ShareA      analysis.Number   `json:"share_a"`
-	ShareB      analysis.Number   `json:"share_b"`
-	Diff        analysis.Number   `json:"diff"`
-	CI          analysis.Interval `json:"ci"`
-	Z           analysis.Number   `json:"z"`
-	P           analysis.Number   `json:"p"`
-	PAdjusted   analysis.Number   `json:"p_adjusted"`
-	Significant bool              `json:"significant"`
+	Value  string            `json:"value"`
+	CountA int               `json:"count_a"`
+	CountB int               `json:"count_b"`
+	ShareA analysis.Number   `json:"share_a"`
+	ShareB analysis.Number   `json:"share_b"`
+	Diff   analysis.Number   `json:"diff"`
+	CI     analysis.Interval `json:"ci"`
+	Z      analysis.Number   `json:"z"`
+	// Test is the test of this value (TestTwoProportion, TestMcNemar,
+	// TestMcNemarPlain, TestExactBinomial, TestNoDiscordant); N the
+	// conversations it is on (both runs' annotated ones when independent,
+	// the pairs when paired); Statistic McNemar's χ² (NaN for the others:
+	// the z-test's is Z); Pairs the paired 2×2 table.
+	Test        string          `json:"test"`
+	N           int             `json:"n"`
+	Statistic   analysis.Number `json:"statistic"`
+	Pairs       *PairCounts     `json:"pairs,omitempty"`
+	P           analysis.Number `json:"p"`
+	PAdjusted   analysis.Number `json:"p_adjusted"`
+	Significant bool            `json:"significant"`
+}
+
+// PairCounts is a value's paired 2×2 table: shared conversations with the
+// value in both runs, in A only, in B only, in neither.
+type PairCounts struct {
+	Both    int `json:"both"`
+	AOnly   int `json:"a_only"`
+	BOnly   int `json:"b_only"`
+	Neither int `json:"neither"`
 }
 
 // Agreement is how the runs agree on the conversations they share.
@@ -206,7 +295,8 @@ func Compare(runs []*analysis.Run, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Alpha: o.Alpha, Level: o.Level, Correction: o.Correction, TopN: o.TopN, Floor: o.Floor}
+	rep := &Report{Alpha: o.Alpha, Level: o.Level, Correction: o.Correction, TopN: o.TopN, Floor: o.Floor,
+		Continuity: !o.NoContinuity, ExactBelow: max(0, o.ExactBelow)}
 	for _, r := range runs {
 		rep.Runs = append(rep.Runs, RunInfo{Dir: r.Dir, Conversations: len(r.Conversations), Users: r.Users()})
 	}
@@ -222,24 +312,8 @@ func Compare(runs []*analysis.Run, o Options) (*Report, error) {
 
 func comparePair(a, b *analysis.Run, o Options) (*Pair, error) {
 	p := &Pair{A: a.Dir, B: b.Dir, OnlyA: []string{}, OnlyB: []string{}}
-	// Shared conversations: same id and same content.
-	inB := map[string]int{}
-	for i, c := range b.Conversations {
-		k := c.ID + "\x00" + c.ContentSHA
-		if _, dup := inB[k]; !dup {
-			inB[k] = i
-		}
-	}
-	var shared [][2]int
-	seen := map[string]bool{}
-	for i, c := range a.Conversations {
-		k := c.ID + "\x00" + c.ContentSHA
-		if j, ok := inB[k]; ok && !seen[k] {
-			seen[k] = true
-			shared = append(shared, [2]int{i, j})
-		}
-	}
-	p.Shared = len(shared)
+	shared, sh := sharing(a, b)
+	p.Shared, p.Sharing = len(shared), sh
 
 	names := func(r *analysis.Run) []string {
 		var out []string
@@ -296,11 +370,12 @@ type sets struct {
 	users     map[string]int
 }
 
-func valueSets(r *analysis.Run, f *analysis.Field, m analysis.Mapper) sets {
+// valueSets reads the sets of the conversations i with keep[i] (nil: all).
+func valueSets(r *analysis.Run, f *analysis.Field, m analysis.Mapper, keep []bool) sets {
 	s := sets{vals: make([][]string, len(r.Conversations)), count: map[string]int{}, users: map[string]int{}}
 	userSeen := map[string]map[string]bool{}
 	for i := range r.Conversations {
-		if !f.Done[i] {
+		if !f.Done[i] || (keep != nil && !keep[i]) {
 			continue
 		}
 		s.annotated++
@@ -337,19 +412,9 @@ func valueSets(r *analysis.Run, f *analysis.Field, m analysis.Mapper) sets {
 }
 
 func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o Options) (*Fields, error) {
-	sa, sb := valueSets(a, fa, o.Mapper), valueSets(b, fb, o.Mapper)
-	fc := &Fields{Field: fa.Name, Label: fa.Label && fb.Label, NA: sa.annotated, NB: sb.annotated, Values: []ValueDiff{}}
-	var union []string
-	for v := range sa.count {
-		union = append(union, v)
-	}
-	for v := range sb.count {
-		if _, ok := sa.count[v]; !ok {
-			union = append(union, v)
-		}
-	}
-	sort.Strings(union)
-	fc.Compared = len(union)
+	sa, sb := valueSets(a, fa, o.Mapper, nil), valueSets(b, fb, o.Mapper, nil)
+	fc := &Fields{Field: fa.Name, Label: fa.Label && fb.Label, NA: sa.annotated, NB: sb.annotated, Values: []ValueDiff{}, Test: Independent}
+	union := unionOf(sa, sb)
 
 	// Distributions of mentions: divergence and rank correlation.
 	pa, pb := make([]float64, len(union)), make([]float64, len(union))
@@ -383,16 +448,32 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 		}
 		return o.Floor.Pass(float64(n), float64(s.users[v]), users)
 	}
-	diffs := make([]ValueDiff, len(union))
-	ps := make([]float64, len(union))
-	for k, v := range union {
-		x1, x2 := float64(sa.count[v]), float64(sb.count[v])
-		n1, n2 := float64(sa.annotated), float64(sb.annotated)
-		z, p := analysis.TwoProportionTest(x1, n1, x2, n2)
-		diffs[k] = ValueDiff{Value: v, CountA: sa.count[v], CountB: sb.count[v],
-			ShareA: analysis.Number(x1 / n1), ShareB: analysis.Number(x2 / n2), Diff: analysis.Number(x2/n2 - x1/n1),
-			CI: analysis.DiffInterval(x1, n1, x2, n2, o.Level), Z: analysis.Number(z), P: analysis.Number(p)}
-		ps[k] = p
+	// Shared conversations make the runs paired samples: the values are
+	// tested on the pairs annotated in both runs only (the sets testA, testB;
+	// the full sets when the runs are independent).
+	testA, testB := sa, sb
+	var diffs []ValueDiff
+	if len(shared) == 0 {
+		diffs = independentDiffs(union, sa, sb, o)
+	} else {
+		keepA, keepB := make([]bool, len(a.Conversations)), make([]bool, len(b.Conversations))
+		for _, p := range shared {
+			if fa.Done[p[0]] && fb.Done[p[1]] {
+				keepA[p[0]], keepB[p[1]] = true, true
+			}
+		}
+		testA, testB = valueSets(a, fa, o.Mapper, keepA), valueSets(b, fb, o.Mapper, keepB)
+		fc.Test, fc.Paired = Paired, testA.annotated
+		fc.LeftOutA, fc.LeftOutB = sa.annotated-testA.annotated, sb.annotated-testB.annotated
+		diffs = pairedDiffs(shared, testA, testB, o)
+		if fc.Label {
+			fc.Symmetry = symmetry(shared, testA, testB, o)
+		}
+	}
+	fc.Compared = len(diffs)
+	ps := make([]float64, len(diffs))
+	for k := range diffs {
+		ps[k] = float64(diffs[k].P)
 	}
 	adj, err := analysis.Adjust(ps, o.Correction, o.Tests)
 	if err != nil {
@@ -400,13 +481,16 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 	}
 	fc.Tests = o.Tests
 	if fc.Tests == 0 {
-		fc.Tests = len(union)
+		fc.Tests = len(diffs)
 	}
 	for k := range diffs {
 		d := &diffs[k]
 		d.PAdjusted = analysis.Number(adj[k])
 		d.Significant = adj[k] <= o.Alpha
-		if !floorOK(sa, a.Users(), d.Value) || !floorOK(sb, b.Users(), d.Value) {
+		// The floor holds on each run's counts and, when paired, on the
+		// counts of the tested conversations too.
+		if !floorOK(sa, a.Users(), d.Value) || !floorOK(sb, b.Users(), d.Value) ||
+			!floorOK(testA, a.Users(), d.Value) || !floorOK(testB, b.Users(), d.Value) {
 			fc.Suppressed.Values++
 			if d.Significant {
 				fc.Suppressed.Significant++
@@ -447,6 +531,55 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 			func(vs []string) []string { return mask(sb, b.Users(), vs) })
 	}
 	return fc, nil
+}
+
+// unionOf is the sorted union of the values of two runs' sets.
+func unionOf(sa, sb sets) []string {
+	var union []string
+	for v := range sa.count {
+		union = append(union, v)
+	}
+	for v := range sb.count {
+		if _, ok := sa.count[v]; !ok {
+			union = append(union, v)
+		}
+	}
+	sort.Strings(union)
+	return union
+}
+
+// independentDiffs tests each value as a difference of two independent
+// proportions: the pooled two-proportion z-test, Newcombe's interval.
+func independentDiffs(union []string, sa, sb sets, o Options) []ValueDiff {
+	diffs := make([]ValueDiff, len(union))
+	for k, v := range union {
+		x1, x2 := float64(sa.count[v]), float64(sb.count[v])
+		n1, n2 := float64(sa.annotated), float64(sb.annotated)
+		z, p := analysis.TwoProportionTest(x1, n1, x2, n2)
+		diffs[k] = ValueDiff{Value: v, CountA: sa.count[v], CountB: sb.count[v],
+			ShareA: analysis.Number(x1 / n1), ShareB: analysis.Number(x2 / n2), Diff: analysis.Number(x2/n2 - x1/n1),
+			CI: analysis.DiffInterval(x1, n1, x2, n2, o.Level), Z: analysis.Number(z), P: analysis.Number(p),
+			Test: TestTwoProportion, N: sa.annotated + sb.annotated, Statistic: analysis.Number(nan)}
+	}
+	return diffs
+}
+
+// pairedDiffs tests each value of the paired sets ta, tb (the shared
+// conversations annotated in both runs) on its paired 2×2 table.
+func pairedDiffs(shared [][2]int, ta, tb sets, o Options) []ValueDiff {
+	tables, n := pairCounts(shared, ta, tb)
+	union := unionOf(ta, tb)
+	diffs := make([]ValueDiff, len(union))
+	for k, v := range union {
+		pc := *tables[v]
+		test, stat, p := pairedTest(pc, o)
+		xa, xb, fn := float64(pc.Both+pc.AOnly), float64(pc.Both+pc.BOnly), float64(n)
+		diffs[k] = ValueDiff{Value: v, CountA: pc.Both + pc.AOnly, CountB: pc.Both + pc.BOnly,
+			ShareA: analysis.Number(xa / fn), ShareB: analysis.Number(xb / fn), Diff: analysis.Number((xb - xa) / fn),
+			CI: PairedDiffInterval(float64(pc.Both), float64(pc.AOnly), float64(pc.BOnly), fn, o.Level),
+			Z:  analysis.Number(nan), P: analysis.Number(p), Test: test, N: n, Statistic: analysis.Number(stat), Pairs: &pc}
+	}
+	return diffs
 }
 
 // topUnion is the union of each run's top n values by count (ties by name).

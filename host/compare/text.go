@@ -22,7 +22,10 @@ func WriteText(w io.Writer, rep *Report, show int) error {
 			fmt.Fprintln(bw)
 		}
 		fmt.Fprintf(bw, "A: %s (%d conversations)\nB: %s (%d conversations)\n", p.A, rep.Runs[0].Conversations, p.B, rep.Runs[k+1].Conversations)
-		fmt.Fprintf(bw, "shared conversations (same id and content): %d\n", p.Shared)
+		fmt.Fprintf(bw, "shared conversations (same source, id and content): %d (%s)\n", p.Shared, sharingText(p.Sharing))
+		if p.Sharing.Warning != "" {
+			fmt.Fprintf(bw, "WARNING: %s\n", p.Sharing.Warning)
+		}
 		if len(p.OnlyA) > 0 {
 			fmt.Fprintf(bw, "fields only in A: %s\n", strings.Join(p.OnlyA, ", "))
 		}
@@ -37,7 +40,8 @@ func WriteText(w io.Writer, rep *Report, show int) error {
 			fmt.Fprintf(bw, "\n%s (%s; annotated: A %d, B %d; %d values)\n", f.Field, kind, f.NA, f.NB, f.Compared)
 			fmt.Fprintf(bw, "  Jensen-Shannon divergence %.4f bits; Spearman rank correlation of the top %d (%d values) %.3f\n",
 				float64(f.JSD), rep.TopN, f.SpearmanN, float64(f.Spearman))
-			fmt.Fprintf(bw, "  differences in share (B - A), %s over %d tests at alpha %g: %d significant", rep.Correction, f.Tests, rep.Alpha, f.Significant)
+			fmt.Fprintf(bw, "  differences in share (B - A), %s, %s over %d tests at alpha %g: %d significant",
+				testsText(rep, f), rep.Correction, f.Tests, rep.Alpha, f.Significant)
 			if f.Suppressed.Values > 0 {
 				fmt.Fprintf(bw, "; privacy floor suppressed %d values (%d significant)", f.Suppressed.Values, f.Suppressed.Significant)
 			}
@@ -54,6 +58,18 @@ func WriteText(w io.Writer, rep *Report, show int) error {
 				}
 				if len(f.Values) > show {
 					fmt.Fprintf(bw, "    ... %d more (--json or --out for all)\n", len(f.Values)-show)
+				}
+			}
+			if s := f.Symmetry; s != nil {
+				fmt.Fprintf(bw, "  labels paired on %d shared conversations (%d labels): ", s.Conversations, s.Labels)
+				if s.Test == TestNoDiscordant {
+					fmt.Fprintln(bw, "no conversation changed label, nothing to test")
+				} else {
+					fmt.Fprintf(bw, "%s chi-squared %.4g, df %d, p %.3g", testName(s.Test), float64(s.Statistic), s.DF, float64(s.P))
+					if s.Dropped > 0 {
+						fmt.Fprintf(bw, " (%d label pairs without a change either way left out of the df)", s.Dropped)
+					}
+					fmt.Fprintln(bw)
 				}
 			}
 			ag := f.Agreement
@@ -78,6 +94,53 @@ func WriteText(w io.Writer, rep *Report, show int) error {
 	return bw.Flush()
 }
 
+// sharingText says what the overlap of two runs means for the tests.
+func sharingText(s Sharing) string {
+	switch s.Kind {
+	case Disjoint:
+		return "disjoint: independent samples"
+	case Same:
+		return "the same conversations: paired tests"
+	case ASubset:
+		return "A is a subset of B: paired tests on the shared conversations"
+	case BSubset:
+		return "B is a subset of A: paired tests on the shared conversations"
+	}
+	return fmt.Sprintf("partial overlap, %d in A only and %d in B only: paired tests on the shared conversations", s.OnlyA+s.Changed, s.OnlyB+s.Changed)
+}
+
+// testsText names a field's per-value tests and what they are on.
+func testsText(rep *Report, f *Fields) string {
+	if f.Test != Paired {
+		return fmt.Sprintf("independent samples (two-proportion z-test, Newcombe interval) on %d and %d conversations", f.NA, f.NB)
+	}
+	t := "McNemar with continuity correction"
+	if !rep.Continuity {
+		t = "McNemar without continuity correction"
+	}
+	if rep.ExactBelow > 0 {
+		t += fmt.Sprintf(", exact binomial when fewer than %d conversations differ", rep.ExactBelow)
+	}
+	s := fmt.Sprintf("paired on %d shared conversations (%s; Newcombe paired interval)", f.Paired, t)
+	if f.LeftOutA+f.LeftOutB > 0 {
+		s += fmt.Sprintf("; left out, without a pair: %d of A, %d of B", f.LeftOutA, f.LeftOutB)
+	}
+	return s
+}
+
+// testName is a test's name for reading.
+func testName(t string) string {
+	switch t {
+	case TestMcNemar:
+		return "McNemar (continuity-corrected)"
+	case TestMcNemarPlain:
+		return "McNemar"
+	case TestBowker:
+		return "Bowker symmetry"
+	}
+	return t
+}
+
 func list(vs []string) string {
 	if len(vs) == 0 {
 		return "(none)"
@@ -86,9 +149,12 @@ func list(vs []string) string {
 }
 
 // DiffColumns are the columns of WriteDiffsCSV.
-var DiffColumns = []string{"a", "b", "field", "value", "count_a", "count_b", "share_a", "share_b", "diff", "ci_low", "ci_high", "z", "p", "p_adjusted", "significant"}
+var DiffColumns = []string{"a", "b", "field", "value", "count_a", "count_b", "share_a", "share_b", "diff", "ci_low", "ci_high", "z", "p", "p_adjusted", "significant",
+	"test", "n", "statistic", "both", "a_only", "b_only", "neither"}
 
-// WriteDiffsCSV writes every reported per-value difference, one per line.
+// WriteDiffsCSV writes every reported per-value difference, one per line:
+// the test used, on how many conversations, and, when paired, its 2×2
+// table (empty when the runs were independent samples).
 func WriteDiffsCSV(w io.Writer, rep *Report) error {
 	cw := csv.NewWriter(w)
 	cw.Write(DiffColumns)
@@ -96,9 +162,16 @@ func WriteDiffsCSV(w io.Writer, rep *Report) error {
 	for _, p := range rep.Pairs {
 		for _, fc := range p.Fields {
 			for _, v := range fc.Values {
-				cw.Write([]string{p.A, p.B, fc.Field, v.Value, strconv.Itoa(v.CountA), strconv.Itoa(v.CountB),
+				row := []string{p.A, p.B, fc.Field, v.Value, strconv.Itoa(v.CountA), strconv.Itoa(v.CountB),
 					f(float64(v.ShareA)), f(float64(v.ShareB)), f(float64(v.Diff)), f(float64(v.CI.Low)), f(float64(v.CI.High)),
-					f(float64(v.Z)), f(float64(v.P)), f(float64(v.PAdjusted)), strconv.FormatBool(v.Significant)})
+					f(float64(v.Z)), f(float64(v.P)), f(float64(v.PAdjusted)), strconv.FormatBool(v.Significant)}
+				row = append(row, v.Test, strconv.Itoa(v.N), f(float64(v.Statistic)))
+				if pc := v.Pairs; pc != nil {
+					row = append(row, strconv.Itoa(pc.Both), strconv.Itoa(pc.AOnly), strconv.Itoa(pc.BOnly), strconv.Itoa(pc.Neither))
+				} else {
+					row = append(row, "", "", "", "")
+				}
+				cw.Write(row)
 			}
 		}
 	}
