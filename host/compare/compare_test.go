@@ -254,3 +254,168 @@ func TestSmallPieces(t *testing.T) {
 		t.Fatal("spearman of one pair")
 	}
 }
+
+// Runs over the same conversations are paired: McNemar per value on the
+// 2×2 tables the construction of testRuns fixes (curiosity in A only in 60
+// conversations, caution in B only in 40, resistance a label B gives 12
+// conversations A calls support), the exact binomial test under 25
+// discordant conversations, and Bowker's test of the label table.
+func TestComparePaired(t *testing.T) {
+	a, b, _ := testRuns(t)
+	rep, err := Runs(context.Background(), []string{a, b}, analysis.LoadOptions{}, Options{Floor: analysis.Floor{MinConversations: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Pairs[0]
+	if p.Sharing.Kind != Same || p.Sharing.Shared != 120 || p.Sharing.Warning != "" || !rep.Continuity || rep.ExactBelow != 25 {
+		t.Fatalf("sharing %+v, report %+v", p.Sharing, rep)
+	}
+	got := map[string]ValueDiff{}
+	for _, f := range p.Fields {
+		if f.Test != Paired || f.Paired != 120 || f.LeftOutA != 0 || f.LeftOutB != 0 {
+			t.Errorf("%s: test %s on %d (left out %d, %d)", f.Field, f.Test, f.Paired, f.LeftOutA, f.LeftOutB)
+		}
+		for _, v := range f.Values {
+			got[v.Value] = v
+		}
+	}
+	check := func(v string, pc PairCounts, test string, stat, pv float64) {
+		t.Helper()
+		d := got[v]
+		if d.Pairs == nil || *d.Pairs != pc || d.Test != test || d.N != 120 || !near(float64(d.P), pv) ||
+			!(math.IsNaN(stat) && math.IsNaN(float64(d.Statistic)) || near(float64(d.Statistic), stat)) {
+			t.Errorf("%s: %+v (pairs %+v), want %+v %s stat %v p %v", v, d, d.Pairs, pc, test, stat, pv)
+		}
+	}
+	chi1 := func(x float64) float64 { return math.Erfc(math.Sqrt(x / 2)) } // χ²(1) upper tail
+	check("curiosity", PairCounts{AOnly: 60, Neither: 60}, TestMcNemar, 59.0*59/60, chi1(59.0*59/60))
+	check("caution", PairCounts{BOnly: 40, Neither: 80}, TestMcNemar, 39.0*39/40, chi1(39.0*39/40))
+	check("honesty", PairCounts{Both: 120}, TestNoDiscordant, 0, 1)
+	check("resistance", PairCounts{BOnly: 12, Neither: 108}, TestExactBinomial, math.NaN(), 2*math.Pow(0.5, 12))
+	check("support", PairCounts{Both: 48, AOnly: 12, Neither: 60}, TestExactBinomial, math.NaN(), 2*math.Pow(0.5, 12))
+	for _, f := range p.Fields {
+		s := f.Symmetry
+		if !f.Label {
+			if s != nil {
+				t.Errorf("%s: symmetry on an item field", f.Field)
+			}
+			continue
+		}
+		// Pairs (support, neutral) and (neutral, resistance): no move, dropped.
+		if s == nil || s.Test != TestBowker || s.Conversations != 120 || s.Labels != 3 || s.Statistic != 12 || s.DF != 1 || s.Dropped != 2 || !near(float64(s.P), chi1(12)) {
+			t.Errorf("symmetry %+v", s)
+		}
+	}
+
+	// Without continuity correction, and never exact.
+	rep, err = Runs(context.Background(), []string{a, b}, analysis.LoadOptions{}, Options{Floor: analysis.Floor{MinConversations: 5}, NoContinuity: true, ExactBelow: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]ValueDiff{}
+	for _, f := range rep.Pairs[0].Fields {
+		for _, v := range f.Values {
+			got[v.Value] = v
+		}
+	}
+	check("curiosity", PairCounts{AOnly: 60, Neither: 60}, TestMcNemarPlain, 60, chi1(60))
+	check("resistance", PairCounts{BOnly: 12, Neither: 108}, TestMcNemarPlain, 12, chi1(12))
+	var buf bytes.Buffer
+	if err := WriteText(&buf, rep, 10); err != nil || !strings.Contains(buf.String(), "paired on 120 shared conversations (McNemar without continuity correction") ||
+		!strings.Contains(buf.String(), "the same conversations: paired tests") {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+}
+
+// A run over a subset of another's conversations is warned about and
+// tested paired on the shared ones; a partial overlap says how many each
+// run leaves out; a conversation with the same id but other content is not
+// a pair; disjoint runs are independent samples, tested as before (the
+// two-proportion z-test and Newcombe's interval on each run's annotated
+// conversations).
+func TestCompareSharingKinds(t *testing.T) {
+	mk := func(from, to int, prefix string, change func(k int, c *analysistest.Conv)) []analysistest.Conv {
+		var cs []analysistest.Conv
+		for k := from; k < to; k++ {
+			c := analysistest.Conv{ID: fmt.Sprintf("%s%03d", prefix, k), Text: fmt.Sprint("q", k), Label: []string{"support", "neutral"}[k%2], Values: []string{"honesty"}}
+			if k%3 == 0 {
+				c.Values = append(c.Values, "care")
+			}
+			if change != nil {
+				change(k, &c)
+			}
+			cs = append(cs, c)
+		}
+		return cs
+	}
+	dir := t.TempDir()
+	write := func(name string, cs []analysistest.Conv) string {
+		d := filepath.Join(dir, name)
+		analysistest.Write(t, d, cs)
+		return d
+	}
+	full := write("full", mk(0, 200, "c", nil))
+	sub := write("sub", mk(0, 120, "c", func(k int, c *analysistest.Conv) {
+		if k%4 == 0 {
+			c.Values = append(c.Values, "caution")
+		}
+	}))
+	part := write("part", mk(100, 300, "c", func(k int, c *analysistest.Conv) {
+		if k == 150 {
+			c.Text = "edited"
+		}
+	}))
+	disj := write("disj", mk(0, 150, "d", func(k int, c *analysistest.Conv) {
+		if k%2 == 0 {
+			c.Values = append(c.Values, "caution")
+		}
+	}))
+	rep, err := Runs(context.Background(), []string{full, sub, part, disj}, analysis.LoadOptions{}, Options{Floor: analysis.Floor{MinConversations: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Pairs[0].Sharing
+	if s.Kind != BSubset || s.Shared != 120 || s.OnlyA != 80 || s.OnlyB != 0 || !strings.Contains(s.Warning, "not independent samples") || !strings.Contains(s.Warning, "80 in A only are left out") {
+		t.Errorf("subset: %+v", s)
+	}
+	for _, f := range rep.Pairs[0].Fields {
+		if f.Test != Paired || f.Paired != 120 || f.LeftOutA != 80 || f.LeftOutB != 0 {
+			t.Errorf("subset %s: %s on %d, left out %d %d", f.Field, f.Test, f.Paired, f.LeftOutA, f.LeftOutB)
+		}
+	}
+	s = rep.Pairs[1].Sharing
+	if s.Kind != Partial || s.Shared != 99 || s.Changed != 1 || s.OnlyA != 100 || s.OnlyB != 100 ||
+		!strings.Contains(s.Warning, "101 in A only and 101 in B only") || !strings.Contains(s.Warning, "1 conversation has the same source and id") {
+		t.Errorf("partial: %+v", s)
+	}
+	s = rep.Pairs[2].Sharing
+	if s.Kind != Disjoint || s.Shared != 0 || s.Warning != "" || rep.Pairs[2].Fields[0].Agreement != nil {
+		t.Errorf("disjoint: %+v", s)
+	}
+	for _, f := range rep.Pairs[2].Fields {
+		if f.Test != Independent || f.Symmetry != nil {
+			t.Errorf("disjoint %s: %s", f.Field, f.Test)
+		}
+		for _, v := range f.Values {
+			z, p := analysis.TwoProportionTest(float64(v.CountA), float64(f.NA), float64(v.CountB), float64(f.NB))
+			ci := analysis.DiffInterval(float64(v.CountA), float64(f.NA), float64(v.CountB), float64(f.NB), 0.95)
+			if v.Test != TestTwoProportion || v.N != f.NA+f.NB || v.Pairs != nil || float64(v.Z) != z || float64(v.P) != p || v.CI != ci {
+				t.Errorf("disjoint %s %s: %+v", f.Field, v.Value, v)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, rep, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"WARNING: every conversation of B is in A", "disjoint: independent samples", "left out, without a pair: 80 of A, 0 of B"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, buf.String())
+		}
+	}
+	buf.Reset()
+	if err := WriteDiffsCSV(&buf, rep); err != nil || !strings.Contains(buf.String(), ",mcnemar,120,") && !strings.Contains(buf.String(), ",exact_binomial,120,") ||
+		!strings.Contains(buf.String(), ",two_proportion_z,350,") {
+		t.Errorf("differences.csv: %v\n%s", err, buf.String())
+	}
+}

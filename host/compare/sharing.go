@@ -66,8 +66,12 @@ func sharing(a, b *analysis.Run) ([][2]int, Sharing) {
 		if sh.Warning != "" {
 			sh.Warning += "; "
 		}
-		sh.Warning += fmt.Sprintf("%d conversations have the same source and id in both runs but different content, "+
-			"and are not paired", sh.Changed)
+		verb := "conversations have"
+		if sh.Changed == 1 {
+			verb = "conversation has"
+		}
+		sh.Warning += fmt.Sprintf("%d %s the same source and id in both runs but different content, "+
+			"and are not paired", sh.Changed, verb)
 	}
 	return shared, sh
 }
