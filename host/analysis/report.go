@@ -111,12 +111,11 @@ func WriteFiles(dir, base string, rep *Report, res *Result) error {
 // CellColumns are the columns of a cells CSV.
 var CellColumns = []string{"value", "context", "count", "expected", "residual", "p", "p_adjusted", "significant", "users"}
 
-// WriteCellsCSV writes every reported cell of a result, one per line
-// (columns CellColumns; users empty when unknown): the non-zero cells that
-// pass the privacy floor, and the significant zero cells (a value absent
-// where it was expected) of reported rows and contexts, context by context.
-// The other zero cells are left out: their residual follows from the
-// margins (NAME.residuals.csv has them).
+// WriteCellsCSV writes every published cell of a result, one per line
+// (columns CellColumns; users empty when unknown), context by context: the
+// non-zero cells that pass the privacy floor and are not complementary
+// suppressions (Result.EachReported). Zero cells are not written: a zero
+// cell's residual would tell the blanks beside it apart (suppress.go).
 func WriteCellsCSV(w io.Writer, res *Result) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CellColumns); err != nil {
@@ -148,10 +147,12 @@ func WriteCellsCSV(w io.Writer, res *Result) error {
 
 // WriteResidualsCSV writes the adjusted residuals as a matrix: the header
 // holds the corner label and the column labels, then one line per row, its
-// label first. NaN (empty rows and columns) is written NA. With keepShape,
-// every row and column of the table is written in its order, a cell
-// suppressed by the privacy floor left empty; otherwise the rows and
-// columns suppressed, or empty, are left out.
+// label first. Only published cells (Result.Reported) have a residual; the
+// others — under the privacy floor, complementary suppressions, and zero
+// cells, so that a blank does not mark exactly the cells under the floor —
+// are left empty. With keepShape, every row and column of the table is
+// written in its order (NaN, in empty rows and columns, written NA);
+// otherwise the rows and columns suppressed, or empty, are left out.
 func WriteResidualsCSV(w io.Writer, res *Result, keepShape bool) error {
 	t := res.t
 	var rows, cols []int
@@ -196,7 +197,11 @@ func WriteResidualsCSV(w io.Writer, res *Result, keepShape bool) error {
 				o = t.cells[k].Count
 			}
 			switch {
-			case !res.rowPass[i] || !res.colPass[j] || (nonzero && !res.cellPass(t.cells[k])):
+			case !res.rowPass[i] || !res.colPass[j] || (nonzero && !res.shown[k]):
+				rec = append(rec, "")
+			case !nonzero && (res.rowSum[i] == 0 || res.colSum[j] == 0):
+				rec = append(rec, "NA")
+			case !nonzero:
 				rec = append(rec, "")
 			default:
 				_, z, _ := res.cellStats(o, res.rowSum[i], res.colSum[j])

@@ -207,6 +207,7 @@ type Result struct {
 	zgStart  []int
 	rowPass  []bool
 	colPass  []bool
+	shown    []bool // per non-zero cell: published (floor, then complement: suppress.go)
 	users    bool
 	// buckets: distinct (row sum, pass) of non-empty rows, sorted; the rows
 	// of each, by index.
@@ -308,12 +309,7 @@ func (r *Result) floor() {
 		}
 	}
 	r.Suppressed.Floor, r.Suppressed.UsersKnown = f, r.users
-	for _, c := range t.cells {
-		if !r.cellPass(c) {
-			r.Suppressed.Cells++
-			r.Suppressed.Count += c.Count
-		}
-	}
+	r.complement()
 }
 
 func (r *Result) cellPass(c Cell) bool {
@@ -489,7 +485,7 @@ func (r *Result) adjust() error {
 			_, z, _ := r.cellStats(c.Count, r.rowSum[c.Row], cj)
 			thr = math.Min(thr, math.Abs(z))
 			switch {
-			case !r.cellPass(c):
+			case !r.shown[k]:
 				r.Suppressed.Significant++
 			case z > 0:
 				s.SignificantPositive++
@@ -504,9 +500,9 @@ func (r *Result) adjust() error {
 			key := r.bucketKey[g.bucket]
 			_, z, _ := r.cellStats(0, key.total, cj)
 			thr = math.Min(thr, math.Abs(z))
-			if key.pass && r.colPass[j] {
-				s.SignificantNegative += int(g.w)
-			} else {
+			// A zero cell is never reported (it would mark its
+			// neighbours: suppress.go), so it is no reported association.
+			if !key.pass || !r.colPass[j] {
 				r.Suppressed.Significant += int(g.w)
 			}
 		}
@@ -567,16 +563,15 @@ func (r *Result) Residual(i, j int) float64 {
 	return z
 }
 
-// Reported reports whether cell (i, j) passes the privacy floor (a zero cell
-// passes when its row and column do).
+// Reported reports whether cell (i, j) is published: a non-zero cell that
+// passes the privacy floor and is not a complementary suppression. A zero
+// cell is not published (see suppress.go).
 func (r *Result) Reported(i, j int) bool {
 	if !r.rowPass[i] || !r.colPass[j] {
 		return false
 	}
-	if k, ok := r.cellIndex(i, j); ok {
-		return r.cellPass(r.t.cells[k])
-	}
-	return true
+	k, ok := r.cellIndex(i, j)
+	return ok && r.shown[k]
 }
 
 // RowReported and ColReported say whether a row or column passes the floor.
@@ -603,35 +598,18 @@ func (r *Result) Residuals() *mat.Dense {
 	return d
 }
 
-// EachReported calls fn for every reported cell of interest, column by
-// column: every non-zero cell that passes the floor, and every zero cell
-// that is significant (an association by absence) in a reported row and
-// column. It stops when fn returns false.
+// EachReported calls fn for every published cell, column by column: the
+// non-zero cells that pass the floor and are not complementary suppressions
+// (zero cells are not published: see suppress.go). It stops when fn returns
+// false.
 func (r *Result) EachReported(fn func(Association) bool) {
-	t := r.t
-	stamp := make([]int32, len(t.Rows))
-	for j := range t.Cols {
+	for j := range r.t.Cols {
 		if !r.colPass[j] || r.colSum[j] == 0 {
 			continue
 		}
 		for k := r.colStart[j]; k < r.colStart[j+1]; k++ {
-			c := t.cells[k]
-			stamp[c.Row] = int32(j + 1)
-			if r.cellPass(c) && !fn(r.assoc(k, j)) {
+			if r.shown[k] && !fn(r.assoc(k, j)) {
 				return
-			}
-		}
-		for _, g := range r.zg[r.zgStart[j]:r.zgStart[j+1]] {
-			if !r.bucketKey[g.bucket].pass || !(g.padj <= r.opts.Alpha) {
-				continue
-			}
-			for _, i := range r.bucketRows[g.bucket] {
-				if stamp[i] == int32(j+1) {
-					continue
-				}
-				if !fn(r.zeroAssoc(int(i), j, g.padj)) {
-					return
-				}
 			}
 		}
 	}
@@ -657,28 +635,13 @@ func (r *Result) zeroAssoc(i, j int, padj float64) Association {
 }
 
 // contexts lists, per reported context, its top positive and negative
-// associations among reported cells (zero cells included).
+// associations among published cells (zero cells are not published).
 func (r *Result) contexts() {
 	t, top := r.t, r.opts.Top
-	// Non-empty rows by row sum, largest first: the zero cells of a column
-	// with the most negative residuals are those of the largest rows.
-	order := make([]int32, 0, len(t.Rows))
-	for i, v := range r.rowSum {
-		if v > 0 && r.rowPass[i] {
-			order = append(order, int32(i))
-		}
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		if c := cmp.Compare(r.rowSum[b], r.rowSum[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
 	colConv := t.ColConversations
 	if colConv == nil {
 		colConv = r.colSum
 	}
-	stamp := make([]int32, len(t.Rows))
 	var pos, neg []Association
 	for j := range t.Cols {
 		if !r.colPass[j] || r.colSum[j] == 0 {
@@ -687,9 +650,7 @@ func (r *Result) contexts() {
 		ctx := Context{Context: t.Cols[j], Count: r.colSum[j], Conversations: colConv[j]}
 		pos, neg = pos[:0], neg[:0]
 		for k := r.colStart[j]; k < r.colStart[j+1]; k++ {
-			c := t.cells[k]
-			stamp[c.Row] = int32(j + 1)
-			if !r.cellPass(c) {
+			if !r.shown[k] {
 				continue
 			}
 			a := r.assoc(k, j)
@@ -701,29 +662,6 @@ func (r *Result) contexts() {
 				pos = append(pos, a)
 			case a.Residual < 0:
 				neg = append(neg, a)
-			}
-		}
-		for _, g := range r.zg[r.zgStart[j]:r.zgStart[j+1]] {
-			if r.bucketKey[g.bucket].pass && g.padj <= r.opts.Alpha {
-				ctx.Significant += int(g.w)
-			}
-		}
-		taken := 0
-		for _, i := range order {
-			if taken >= top {
-				break
-			}
-			if stamp[i] == int32(j+1) {
-				continue
-			}
-			g, ok := r.zeroGroup(int(i), j)
-			if !ok {
-				continue
-			}
-			a := r.zeroAssoc(int(i), j, g.padj)
-			if a.Residual < 0 {
-				neg = append(neg, a)
-				taken++
 			}
 		}
 		byResidual := func(a, b Association) int {

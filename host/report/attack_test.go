@@ -1,0 +1,437 @@
+package report_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/config"
+	"github.com/valuescope/valuescope/host/privacy"
+	"github.com/valuescope/valuescope/host/report"
+	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/host/runfolder"
+)
+
+// The disclosure attack of issue #14: a reviewer holding a run's shareable
+// files (the analysis tables and report.json) tries to recover the counts
+// the privacy floor suppressed, by subtraction from published margins.
+
+type cellKey struct{ value, ctx string }
+
+// published is what one table's files give an attacker.
+type published struct {
+	name   string
+	rows   []string // named rows (values), in order of first sight
+	cols   []string // named contexts
+	rowTot map[string]float64
+	colTot map[string]float64
+	n      float64
+	known  map[cellKey]float64
+	blank  map[cellKey]bool // named cells whose count is not given
+}
+
+func newPublished(name string) *published {
+	return &published{name: name, rowTot: map[string]float64{}, colTot: map[string]float64{}, known: map[cellKey]float64{}, blank: map[cellKey]bool{}}
+}
+
+func (p *published) row(v string) {
+	if _, ok := p.rowTot[v]; !ok {
+		p.rows = append(p.rows, v)
+		p.rowTot[v] = math.NaN()
+	}
+}
+
+// fromAnalysis reads NAME.json, NAME.cells.csv and NAME.residuals.csv of an
+// analysis folder: counts and expected values of shown cells, context
+// counts, n; row totals from E·n/c_j; zero cells' counts from their
+// residuals (O = E + z·sqrt(V)).
+func fromAnalysis(t *testing.T, dir, name string) *published {
+	t.Helper()
+	p := newPublished(name)
+	var rep struct {
+		Summary  analysis.Summary
+		N        float64 `json:"n"`
+		Contexts []struct {
+			Context            string
+			Count              float64
+			Positive, Negative []struct {
+				Value, Context  string
+				Count, Expected float64
+			}
+		} `json:"contexts"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	p.n = rep.N
+	expected := map[cellKey]float64{}
+	see := func(v, c string, count, e float64) {
+		p.row(v)
+		k := cellKey{v, c}
+		p.known[k] = count
+		expected[k] = e
+		if ct := p.colTot[c]; ct > 0 && e > 0 {
+			p.rowTot[v] = math.Round(e * p.n / ct)
+		}
+	}
+	for _, c := range rep.Contexts {
+		p.cols = append(p.cols, c.Context)
+		p.colTot[c.Context] = c.Count
+	}
+	for _, c := range rep.Contexts {
+		for _, a := range append(c.Positive, c.Negative...) {
+			see(a.Value, a.Context, a.Count, a.Expected)
+		}
+	}
+	recs := readCSV(t, filepath.Join(dir, name+".cells.csv"))
+	for _, r := range recs[1:] {
+		count, _ := strconv.ParseFloat(r[2], 64)
+		e, _ := strconv.ParseFloat(r[3], 64)
+		see(r[0], r[1], count, e)
+	}
+	recs = readCSV(t, filepath.Join(dir, name+".residuals.csv"))
+	if recs == nil {
+		return p
+	}
+	header := recs[0][1:]
+	for _, r := range recs[1:] {
+		v := r[0]
+		p.row(v)
+		for j, s := range r[1:] {
+			k := cellKey{v, header[j]}
+			if _, ok := p.known[k]; ok {
+				continue
+			}
+			z, err := strconv.ParseFloat(s, 64)
+			ri, cj := p.rowTot[v], p.colTot[header[j]]
+			if s == "" || err != nil || math.IsNaN(ri) || cj == 0 {
+				p.blank[k] = true
+				continue
+			}
+			e := ri * cj / p.n
+			o := e + z*math.Sqrt(e*(1-ri/p.n)*(1-cj/p.n))
+			p.known[k] = math.Round(o)
+		}
+	}
+	return p
+}
+
+// fromHeatmap reads one heatmap of report.json: value_counts and
+// context_counts are the margins, null cells the blanks.
+func fromHeatmap(h *report.Heatmap) *published {
+	p := newPublished("report.json:" + h.Table)
+	p.n = h.Summary.N
+	p.cols = h.Contexts
+	for j, c := range h.Contexts {
+		p.colTot[c] = h.ContextCounts[j]
+	}
+	for i, v := range h.Values {
+		p.rows = append(p.rows, v)
+		p.rowTot[v] = h.ValueCounts[i]
+		for j, c := range h.Contexts {
+			if cell := h.Cells[i][j]; cell != nil {
+				p.known[cellKey{v, c}] = cell.Count
+			} else {
+				p.blank[cellKey{v, c}] = true
+			}
+		}
+	}
+	return p
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// extended is a published table as the attacker's equations see it: the
+// named rows and contexts, an "other" row and column (the rows and contexts
+// not named: under the floor, or cut from a heatmap) when there are any, and
+// a margin column and row whose cells are the totals (the corner is n). Each
+// row and column of it sums to zero once margins are negated, so every row
+// and column is one equation.
+type extended struct {
+	rows, cols int
+	cells      []privacy.Cell
+	named      []cellKey // per cell: the named cell it is, or zero
+	truth      []float64
+	unknown    []bool // not given by the files
+}
+
+// extend builds the equations of p; truth gives every named cell's true
+// count and the true totals (for the aggregates and checking).
+func extend(p *published, truth *analysis.Table) *extended {
+	ri := map[string]int{}
+	for i, v := range p.rows {
+		ri[v] = i
+	}
+	cj := map[string]int{}
+	for j, c := range p.cols {
+		cj[c] = j
+	}
+	R, C := len(p.rows), len(p.cols)
+	other, margin := R, R+1 // row indices; columns likewise C, C+1
+	ex := make([][]float64, R+2)
+	for i := range ex {
+		ex[i] = make([]float64, C+2)
+	}
+	for _, c := range truth.Cells() {
+		i, ok := ri[truth.Rows[c.Row]]
+		if !ok {
+			i = other
+		}
+		j, ok := cj[truth.Cols[c.Col]]
+		if !ok {
+			j = C
+		}
+		ex[i][j] += c.Count
+		ex[i][C+1] += c.Count
+		ex[margin][j] += c.Count
+		ex[margin][C+1] += c.Count
+	}
+	e := &extended{rows: R + 2, cols: C + 2}
+	for i := range R + 2 {
+		for j := range C + 2 {
+			var k cellKey
+			unknown := true
+			switch {
+			case i < R && j < C:
+				k = cellKey{p.rows[i], p.cols[j]}
+				_, given := p.known[k]
+				unknown = !given
+			case i < R && j == C+1:
+				unknown = math.IsNaN(p.rowTot[p.rows[i]])
+			case i == margin && j < C:
+				_, given := p.colTot[p.cols[j]]
+				unknown = !given
+			case i == margin && j == C+1:
+				unknown = p.n == 0
+			}
+			if ex[i][j] == 0 && !unknown {
+				continue
+			}
+			e.cells = append(e.cells, privacy.Cell{Row: i, Col: j, Count: ex[i][j], Hidden: unknown})
+			e.named = append(e.named, k)
+			e.truth = append(e.truth, ex[i][j])
+			e.unknown = append(e.unknown, unknown)
+		}
+	}
+	return e
+}
+
+// subtract is the attack by subtraction from the files alone: a row or
+// column equation with one unknown gives it, repeatedly. It does not know
+// which blanks are zero. It returns the named cells recovered.
+func (e *extended) subtract(t *testing.T) map[cellKey]float64 {
+	val := map[[2]int]float64{}
+	unk := map[[2]int]bool{}
+	for k, c := range e.cells {
+		if e.unknown[k] {
+			unk[[2]int{c.Row, c.Col}] = true
+		} else {
+			val[[2]int{c.Row, c.Col}] = c.Count
+		}
+	}
+	// Every position not listed is either a known zero or an unknown
+	// blank; the attacker knows only what the files say: a listed unknown,
+	// or, for positions the truth had zero and the files left blank, also
+	// unknown. extend lists those (unknown and zero) as cells too.
+	signOf := func(i, j int) float64 {
+		if (i == e.rows-1) != (j == e.cols-1) {
+			return -1 // a margin, negated
+		}
+		return 1
+	}
+	got := map[cellKey]float64{}
+	for progress := true; progress; {
+		progress = false
+		for line := range e.rows + e.cols {
+			var miss [][2]int
+			total := 0.0
+			for x := range max(e.rows, e.cols) {
+				var pos [2]int
+				if line < e.rows {
+					if x >= e.cols {
+						break
+					}
+					pos = [2]int{line, x}
+				} else {
+					if x >= e.rows {
+						break
+					}
+					pos = [2]int{x, line - e.rows}
+				}
+				if unk[pos] {
+					miss = append(miss, pos)
+				} else {
+					total += signOf(pos[0], pos[1]) * val[pos]
+				}
+			}
+			if len(miss) > 1 && total == 0 && signOf(miss[0][0], miss[0][1]) == signOf(miss[1][0], miss[1][1]) {
+				same := true
+				for _, pos := range miss {
+					same = same && signOf(pos[0], pos[1]) == signOf(miss[0][0], miss[0][1])
+				}
+				if same { // non-negative unknowns summing to zero are all zero
+					for _, pos := range miss {
+						val[pos] = 0
+						delete(unk, pos)
+					}
+					progress = true
+					continue
+				}
+			}
+			if len(miss) != 1 {
+				continue
+			}
+			pos := miss[0]
+			v := -total * signOf(pos[0], pos[1])
+			val[pos] = v
+			delete(unk, pos)
+			progress = true
+			for k, c := range e.cells {
+				if c.Row == pos[0] && c.Col == pos[1] && e.named[k] != (cellKey{}) {
+					if v != e.truth[k] {
+						t.Errorf("subtraction gave %v for %v, the count is %v", v, e.named[k], e.truth[k])
+					}
+					got[e.named[k]] = v
+				}
+			}
+		}
+	}
+	return got
+}
+
+// audit is the worst case: an attacker who also knows which blanks are
+// zero. It returns the named non-zero hidden cells whose counts follow from
+// the margins by any linear combination (privacy.Determined).
+func (e *extended) audit() []cellKey {
+	var cells []privacy.Cell
+	var named []cellKey
+	for k, c := range e.cells {
+		if c.Hidden && c.Count == 0 {
+			continue // known zero in the worst case
+		}
+		cells = append(cells, c)
+		named = append(named, e.named[k])
+	}
+	var out []cellKey
+	for _, k := range privacy.Determined(e.rows, e.cols, cells) {
+		if named[k] != (cellKey{}) {
+			out = append(out, named[k])
+		}
+	}
+	return out
+}
+
+// hhRun runs the offline quickstart's stages over the hh-rlhf data, then
+// analyze, into a temporary run folder.
+func hhRun(t *testing.T) string {
+	t.Helper()
+	data := filepath.Join("..", "..", "..", "shared", "data", "hh-rlhf")
+	if d := os.Getenv("VALUESCOPE_SHARED_DATA"); d != "" {
+		data = filepath.Join(d, "hh-rlhf")
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("no hh-rlhf data: %v", err)
+	}
+	abs, _ := filepath.Abs(data)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "run.toml")
+	os.WriteFile(cfgPath, []byte("[dataset]\npaths = ["+strconv.Quote(abs)+"]\n[[stages]]\nname = \"response-type\"\nplugin = \"builtin:response-type\"\n[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
+	cfg, err := config.Load(cfgPath, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := analysis.AnalyzeFolder(context.Background(), out, analysis.FolderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// truthTables analyses every default table of a run without a floor.
+func truthTables(t *testing.T, dir string) map[string]*analysis.Table {
+	t.Helper()
+	r, err := analysis.LoadRun(context.Background(), dir, analysis.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*analysis.Table{}
+	for _, spec := range analysis.DefaultTables(r) {
+		_, res, err := analysis.AnalyzeRun(r, spec, analysis.Options{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[spec.FileName()] = res.Table()
+	}
+	return out
+}
+
+// TestSubtractionAttack attacks every analysis table and report heatmap of
+// the offline hh-rlhf run. It fails while any suppressed count can be
+// recovered by subtraction or derived from the published margins.
+func TestSubtractionAttack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quickstart over hh-rlhf")
+	}
+	dir := hhRun(t)
+	truth := truthTables(t, dir)
+	var d report.Data
+	b, err := os.ReadFile(filepath.Join(dir, report.JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	var tables []*published
+	for name := range truth {
+		tables = append(tables, fromAnalysis(t, runfolder.Folder(dir).Analysis(), name))
+	}
+	for _, h := range d.Heatmaps {
+		tables = append(tables, fromHeatmap(h))
+	}
+	for _, p := range tables {
+		name := strings.TrimPrefix(p.name, "report.json:")
+		tt := truth[name]
+		if tt == nil {
+			t.Fatalf("no table %s", name)
+		}
+		e := extend(p, tt)
+		sub := e.subtract(t)
+		aud := e.audit()
+		t.Logf("%s: %d blanks; subtraction recovers %d suppressed counts, the margins determine %d", p.name, len(p.blank), len(sub), len(aud))
+		if len(sub) > 0 || len(aud) > 0 {
+			t.Errorf("%s: suppressed counts recovered: by subtraction %v; determined %v", p.name, sub, aud)
+		}
+	}
+}
