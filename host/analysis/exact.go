@@ -17,11 +17,17 @@ const (
 	Normal Method = "normal"
 	// Exact: Fisher's exact test of the cell against the rest of its row
 	// and column (the 2×2 table [[O, r−O], [c−O, n−r−c+O]]), two-sided as
-	// R's fisher.test. Only non-zero cells are tests: a family's size is
-	// its non-zero cells (or the stated number of tests), a zero cell has
-	// no p-value and is never significant. It needs integer counts; a
-	// table with a fractional count falls back to Normal, as its Summary
-	// says.
+	// R's fisher.test. Only non-zero cells are tested: a zero cell has no
+	// p-value, is never significant and is listed in no context's
+	// associations. It still counts in its family's size, as a test of
+	// p = 1 (p.adjust(p, n = m)), so a family's m is the same under both
+	// methods: every cell of a non-empty row and column, or the stated
+	// number. Counting only the non-zero cells would choose m from the
+	// data, and it does not hold: on the null configuration (3,307
+	// Zipf values × 50 contexts, 100k conversations) Bonferroni over the
+	// non-zero cells gave a family-wise error of 6.7% ± 0.4%. Exact needs
+	// integer counts; a table with a fractional count falls back to
+	// Normal, as its Summary says.
 	Exact Method = "exact"
 )
 
@@ -124,4 +130,37 @@ func FisherCell(o, r, c, n float64) float64 {
 		add(d)
 	}
 	return math.Min(1, p/total)
+}
+
+// integral reports whether every count of t is an integer (Exact's
+// hypergeometric needs them).
+func (t *Table) integral() bool {
+	for _, c := range t.cells {
+		if c.Count != math.Trunc(c.Count) || c.Count > 1<<53 {
+			return false
+		}
+	}
+	return true
+}
+
+// exactP computes and keeps the exact p-value of non-zero cell k, NaN where
+// the normal one (pNormal) is NaN: in a row or column that is the whole
+// table, the cell is no test under either method.
+func (r *Result) exactP(k int, pNormal float64) float64 {
+	c := r.t.cells[k]
+	p := math.NaN()
+	if !math.IsNaN(pNormal) {
+		p = FisherCell(c.Count, r.rowSum[c.Row], r.colSum[c.Col], r.n)
+	}
+	r.pexact[k] = p
+	return p
+}
+
+// cellP is the p-value of non-zero cell k under the result's method, given
+// its normal one.
+func (r *Result) cellP(k int, pNormal float64) float64 {
+	if r.opts.Method == Exact {
+		return r.pexact[k]
+	}
+	return pNormal
 }

@@ -55,6 +55,12 @@ type Options struct {
 	// context (0: 10; negative: none).
 	Top   int
 	Floor Floor
+	// Method is the per-cell test ("": DefaultMethod).
+	Method Method
+	// MonteCarlo is the number of random tables with the observed margins
+	// behind the table's Monte Carlo p-value (0: none); Seed seeds them.
+	MonteCarlo int
+	Seed       uint64
 }
 
 func (o *Options) defaults() error {
@@ -73,6 +79,12 @@ func (o *Options) defaults() error {
 	}
 	if o.Tests < 0 {
 		return fmt.Errorf("tests %d is negative", o.Tests)
+	}
+	if o.Method, err = ParseMethod(string(o.Method)); err != nil {
+		return err
+	}
+	if o.MonteCarlo < 0 {
+		return fmt.Errorf("monte carlo tables %d is negative", o.MonteCarlo)
 	}
 	if o.Top == 0 {
 		o.Top = 10
@@ -157,6 +169,16 @@ type Summary struct {
 	// chisq.test warns when any is under 5.
 	SmallExpected SmallExpected `json:"small_expected"`
 
+	// MonteCarloP is the Monte Carlo p-value of the chi-square statistic
+	// over MonteCarlo random tables with the observed margins, as R's
+	// chisq.test(simulate.p.value = TRUE, B = MonteCarlo); null when none
+	// were drawn.
+	MonteCarloP Number `json:"monte_carlo_p"`
+	MonteCarlo  int    `json:"monte_carlo,omitempty"`
+
+	// Method is the per-cell test used (exact falls back to normal on a
+	// table with a fractional count).
+	Method     Method     `json:"method"`
 	Alpha      float64    `json:"alpha"`
 	Correction Correction `json:"correction"`
 	Family     Family     `json:"family"`
@@ -203,6 +225,7 @@ type Result struct {
 	n        float64
 	colStart []int     // cells of column j: t.cells[colStart[j]:colStart[j+1]]
 	padj     []float64 // per non-zero cell
+	pexact   []float64 // per non-zero cell, under Exact
 	zg       []zgroup  // zero groups, by column, each sorted by (total, pass)
 	zgStart  []int
 	rowPass  []bool
@@ -240,6 +263,10 @@ func Analyze(t *Table, o Options) (*Result, error) {
 	s := &res.Summary
 	s.Rows, s.Cols, s.NonZero, s.N = R, C, len(t.cells), res.n
 	s.Alpha, s.Correction, s.Family = o.Alpha, o.Correction, o.Family
+	if o.Method == Exact && !t.integral() {
+		res.opts.Method = Normal
+	}
+	s.Method = res.opts.Method
 	nonEmptyRows, nonEmptyCols := 0, 0
 	for _, v := range res.rowSum {
 		if v > 0 {
@@ -256,6 +283,7 @@ func Analyze(t *Table, o Options) (*Result, error) {
 	res.floor()
 	res.chiSquare(nonEmptyRows, nonEmptyCols)
 	s.SmallExpected = res.smallExpected()
+	res.monteCarlo()
 	if err := res.adjust(); err != nil {
 		return nil, err
 	}
@@ -394,14 +422,22 @@ func (r *Result) adjust() error {
 	for i := range r.padj {
 		r.padj[i] = math.NaN()
 	}
+	exact := r.opts.Method == Exact
+	if exact {
+		r.pexact = make([]float64, len(t.cells))
+	}
 	r.zgStart = make([]int, len(t.Cols)+1)
 	r.zg = make([]zgroup, 0, (len(t.Cols)-r.EmptyCols)*len(hist))
 	w := make([]int64, len(hist))
 	var es []entry
+	// untested: the family's zero cells under Exact, which are no test but
+	// count in its size as p = 1 (see Exact).
+	var untested int64
 	var largest int64
 	families := 0
 	flush := func() error {
-		var total int64
+		total := untested
+		untested = 0
 		for _, e := range es {
 			total += e.w
 		}
@@ -438,6 +474,9 @@ func (r *Result) adjust() error {
 			c := t.cells[k]
 			w[r.rowBucket[c.Row]]--
 			_, _, p := r.cellStats(c.Count, r.rowSum[c.Row], cj)
+			if exact {
+				p = r.exactP(k, p)
+			}
 			if !math.IsNaN(p) {
 				es = append(es, entry{p: p, w: 1, ref: int64(k)})
 			}
@@ -447,6 +486,12 @@ func (r *Result) adjust() error {
 				continue
 			}
 			key := r.bucketKey[b]
+			if exact {
+				if _, _, p := r.cellStats(0, key.total, cj); !math.IsNaN(p) {
+					untested += n
+				}
+				continue
+			}
 			_, _, p := r.cellStats(0, key.total, cj)
 			if math.IsNaN(p) {
 				continue
@@ -525,7 +570,8 @@ func (r *Result) cellIndex(i, j int) (int, bool) {
 func (r *Result) Cell(i, j int) Association {
 	a := Association{Value: r.t.Rows[i], Context: r.t.Cols[j], Row: i, Col: j, Users: -1}
 	padj := math.NaN()
-	if k, ok := r.cellIndex(i, j); ok {
+	k, nonZero := r.cellIndex(i, j)
+	if nonZero {
 		c := r.t.cells[k]
 		a.Count, a.Users, padj = c.Count, int(c.Users), r.padj[k]
 	} else if r.rowSum[i] > 0 && r.colSum[j] > 0 {
@@ -537,6 +583,11 @@ func (r *Result) Cell(i, j int) Association {
 		}
 	}
 	e, z, p := r.cellStats(a.Count, r.rowSum[i], r.colSum[j])
+	if nonZero {
+		p = r.cellP(k, p)
+	} else if r.opts.Method == Exact {
+		p = math.NaN() // a zero cell is no exact test
+	}
 	a.Expected, a.Residual, a.P, a.PAdjusted = Number(e), Number(z), Number(p), Number(padj)
 	a.Significant = padj <= r.opts.Alpha
 	return a
@@ -618,6 +669,7 @@ func (r *Result) EachReported(fn func(Association) bool) {
 func (r *Result) assoc(k, j int) Association {
 	c := r.t.cells[k]
 	e, z, p := r.cellStats(c.Count, r.rowSum[c.Row], r.colSum[j])
+	p = r.cellP(k, p)
 	return Association{Value: r.t.Rows[c.Row], Context: r.t.Cols[j], Row: int(c.Row), Col: j, Count: c.Count,
 		Expected: Number(e), Residual: Number(z), P: Number(p), PAdjusted: Number(r.padj[k]),
 		Significant: r.padj[k] <= r.opts.Alpha, Users: int(c.Users)}

@@ -148,7 +148,9 @@ for (k in 0:%d) {
 		at := func(v []float64, i, j int) float64 { return v[j*R+i] }
 		for _, corr := range []Correction{Bonferroni, Holm, BH} {
 			for _, variant := range []string{"col", "colstated", "table"} {
-				o := Options{Correction: corr, Family: PerContext}
+				// R's side is 2 pnorm(−|stdres|): the normal method, named
+				// since the default became Exact.
+				o := Options{Correction: corr, Family: PerContext, Method: Normal}
 				if variant == "table" {
 					o.Family = WholeTable
 				}
