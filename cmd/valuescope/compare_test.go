@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/internal/shareddata"
 )
 
 type compareJSON struct {
@@ -111,5 +115,175 @@ func TestCompareQuickstart(t *testing.T) {
 	}
 	if code, _, errs := valuescope(t, "compare", a); code != 2 || !strings.Contains(errs, "at least 2") {
 		t.Errorf("one run: exit %d %s", code, errs)
+	}
+}
+
+// sharedRun runs the offline quickstart's stages over a shared dataset
+// (rel under the shared data folder), its first limit conversations, with
+// the values extractor configured by valuesConfig ("": defaults).
+func sharedRun(t *testing.T, rel string, limit int, valuesConfig string) string {
+	t.Helper()
+	data := shareddata.Path(t, rel)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("[dataset]\npaths = [%q]\n[[stages]]\nname = \"response-type\"\nplugin = \"builtin:response-type\"\n[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n", data)
+	if valuesConfig != "" {
+		cfg += "config = { " + valuesConfig + " }\n"
+	}
+	path := filepath.Join(dir, "run.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	if code, stdout, errs := valuescope(t, "run", "--quiet", "--limit", fmt.Sprint(limit), "--out", out, path); code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", code, stdout, errs)
+	}
+	return out
+}
+
+type sharingJSON struct {
+	Pairs []struct {
+		Sharing struct {
+			Kind    string `json:"kind"`
+			Shared  int    `json:"shared"`
+			OnlyA   int    `json:"only_in_a"`
+			OnlyB   int    `json:"only_in_b"`
+			Warning string `json:"warning"`
+		} `json:"sharing"`
+		Fields []struct {
+			Field       string `json:"field"`
+			Test        string `json:"test"`
+			Paired      int    `json:"paired_conversations"`
+			LeftOutA    int    `json:"left_out_a"`
+			NA          int    `json:"annotated_a"`
+			NB          int    `json:"annotated_b"`
+			Significant int    `json:"significant"`
+			Values      []struct {
+				Value  string   `json:"value"`
+				Test   string   `json:"test"`
+				N      int      `json:"n"`
+				CountA int      `json:"count_a"`
+				CountB int      `json:"count_b"`
+				Z      *float64 `json:"z"`
+				P      float64  `json:"p"`
+				Pairs  *struct {
+					Both  int `json:"both"`
+					AOnly int `json:"a_only"`
+					BOnly int `json:"b_only"`
+				} `json:"pairs"`
+			} `json:"values"`
+			Symmetry *struct {
+				Test          string `json:"test"`
+				Conversations int    `json:"conversations"`
+			} `json:"symmetry"`
+		} `json:"fields"`
+	} `json:"pairs"`
+}
+
+func compareRuns(t *testing.T, args ...string) (sharingJSON, string) {
+	t.Helper()
+	code, out, errs := valuescope(t, append([]string{"compare", "--json", "--min-conversations", "1"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var rep sharingJSON
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, errs
+}
+
+// The offline quickstart over hh-rlhf twice, the values extractor skipping
+// turns under 300 characters in B: the same conversations, tested paired
+// (McNemar, exact under 25 discordant; B only ever drops values, so no
+// value is in B only); a run over the first 300 conversations of the same
+// data: warned about as a subset and paired on those 300; a run over
+// another dataset (chatbot-arena): disjoint, independent samples as before.
+func TestComparePairedRealData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quickstart over real data four times")
+	}
+	a := sharedRun(t, "hh-rlhf", 1000, "")
+	b := sharedRun(t, "hh-rlhf", 1000, "min_turn_chars = 300")
+	sub := sharedRun(t, "hh-rlhf", 300, "")
+	other := sharedRun(t, "chatbot-arena/chatbot_arena_messages.jsonl", 500, "")
+
+	rep, errs := compareRuns(t, a, b)
+	p := rep.Pairs[0]
+	if p.Sharing.Kind != "same" || p.Sharing.Shared != 1000 || p.Sharing.Warning != "" || errs != "" {
+		t.Fatalf("A/B: %+v %s", p.Sharing, errs)
+	}
+	tests := map[string]int{}
+	for _, f := range p.Fields {
+		if f.Test != "paired" || f.Paired != 1000 {
+			t.Errorf("%s: %s on %d", f.Field, f.Test, f.Paired)
+		}
+		if f.Field == "response_type" && (f.Symmetry == nil || f.Symmetry.Conversations != 1000) {
+			t.Errorf("response_type symmetry %+v", f.Symmetry)
+		}
+		for _, v := range f.Values {
+			tests[v.Test]++
+			pc := v.Pairs
+			if pc == nil || v.N != 1000 || pc.Both+pc.AOnly != v.CountA || pc.Both+pc.BOnly != v.CountB || pc.BOnly != 0 {
+				t.Errorf("%s %s: %+v %+v", f.Field, v.Value, v, pc)
+				continue
+			}
+			d := pc.AOnly + pc.BOnly
+			want := map[bool]string{true: "exact_binomial", false: "mcnemar"}[d < 25]
+			if d == 0 {
+				want = "no_discordant_pairs"
+			}
+			if v.Test != want {
+				t.Errorf("%s %s: %d discordant, test %s", f.Field, v.Value, d, v.Test)
+			}
+		}
+	}
+	if tests["mcnemar"] == 0 || tests["exact_binomial"] == 0 {
+		t.Errorf("tests used: %v", tests)
+	}
+
+	// Without continuity correction and never exact.
+	rep, _ = compareRuns(t, a, b, "--continuity=false", "--exact-below", "0")
+	for _, f := range rep.Pairs[0].Fields {
+		for _, v := range f.Values {
+			if v.Test != "mcnemar_uncorrected" && !(v.Test == "no_discordant_pairs" && v.Pairs.AOnly == 0) {
+				t.Errorf("--continuity=false --exact-below 0: %s %s: %s", f.Field, v.Value, v.Test)
+			}
+		}
+	}
+	if code, _, errs := valuescope(t, "compare", a, b, "--exact-below", "-1"); code != 2 || !strings.Contains(errs, "--exact-below") {
+		t.Errorf("--exact-below -1: exit %d %s", code, errs)
+	}
+
+	rep, errs = compareRuns(t, a, sub)
+	p = rep.Pairs[0]
+	if p.Sharing.Kind != "b_subset_of_a" || p.Sharing.Shared != 300 || p.Sharing.OnlyA != 700 ||
+		!strings.Contains(p.Sharing.Warning, "not independent samples") || !strings.Contains(errs, "warning: ") {
+		t.Fatalf("subset: %+v\n%s", p.Sharing, errs)
+	}
+	for _, f := range p.Fields {
+		if f.Test != "paired" || f.Paired != 300 || f.LeftOutA != 700 || f.Significant != 0 {
+			t.Errorf("subset %s: %s on %d, %d left out, %d significant", f.Field, f.Test, f.Paired, f.LeftOutA, f.Significant)
+		}
+	}
+	code, out, _ := valuescope(t, "compare", a, sub, "--list", "0")
+	if code != 0 || !strings.Contains(out, "WARNING: every conversation of B is in A") {
+		t.Errorf("text: exit %d\n%s", code, out)
+	}
+
+	rep, errs = compareRuns(t, a, other)
+	p = rep.Pairs[0]
+	if p.Sharing.Kind != "disjoint" || p.Sharing.Shared != 0 || errs != "" {
+		t.Fatalf("disjoint: %+v %s", p.Sharing, errs)
+	}
+	for _, f := range p.Fields {
+		if f.Test != "independent" || f.Symmetry != nil {
+			t.Errorf("disjoint %s: %s", f.Field, f.Test)
+		}
+		for _, v := range f.Values {
+			z, pv := analysis.TwoProportionTest(float64(v.CountA), float64(f.NA), float64(v.CountB), float64(f.NB))
+			if v.Test != "two_proportion_z" || v.Pairs != nil || v.Z == nil || *v.Z != z || v.P != pv {
+				t.Errorf("disjoint %s %s: %+v", f.Field, v.Value, v)
+			}
+		}
 	}
 }

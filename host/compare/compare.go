@@ -12,7 +12,7 @@
 //   - the Jensen–Shannon divergence of the two distributions of mentions (in
 //     bits, 0 identical … 1 disjoint) and the Spearman rank correlation of
 //     the counts of the top-N values (the union of each run's top N);
-//   - where the runs share conversations (same id and same content: the same
+//   - where the runs share conversations (same source, id and content: the same
 //     data under another prompt or model), agreement per conversation: the
 //     Jaccard index of the two value sets (after normalisation; two empty
 //     sets agree, J = 1) for item fields, and observed agreement with its

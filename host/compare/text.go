@@ -121,11 +121,11 @@ func testsText(rep *Report, f *Fields) string {
 	if rep.ExactBelow > 0 {
 		t += fmt.Sprintf(", exact binomial when fewer than %d conversations differ", rep.ExactBelow)
 	}
-	s := fmt.Sprintf("paired on %d shared conversations (%s; Newcombe paired interval)", f.Paired, t)
+	t += "; Newcombe paired interval"
 	if f.LeftOutA+f.LeftOutB > 0 {
-		s += fmt.Sprintf("; left out, without a pair: %d of A, %d of B", f.LeftOutA, f.LeftOutB)
+		t += fmt.Sprintf("; left out, without a pair: %d of A, %d of B", f.LeftOutA, f.LeftOutB)
 	}
-	return s
+	return fmt.Sprintf("paired on %d shared conversations (%s)", f.Paired, t)
 }
 
 // testName is a test's name for reading.
