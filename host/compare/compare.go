@@ -6,9 +6,11 @@
 //     the normalised names; a taxonomy level plugs in the same way), so both
 //     runs are counted on the same nodes;
 //   - per value, the share of annotated conversations that have it in each
-//     run, the difference with Newcombe's 95% interval and a pooled
-//     two-proportion z-test, corrected over the values (Bonferroni, Holm or
-//     Benjamini–Hochberg, as in package analysis);
+//     run, the difference with Newcombe's 95% interval and a test, corrected
+//     over the values (Bonferroni, Holm or Benjamini–Hochberg, as in package
+//     analysis): a pooled two-proportion z-test when the runs share no
+//     conversation, paired tests on the shared conversations when they do
+//     (see below);
 //   - the Jensen–Shannon divergence of the two distributions of mentions (in
 //     bits, 0 identical … 1 disjoint) and the Spearman rank correlation of
 //     the counts of the top-N values (the union of each run's top N);
