@@ -208,3 +208,53 @@ func TestPairedDiffInterval(t *testing.T) {
 		t.Errorf("no pairs: %+v", ci)
 	}
 }
+
+// size is the exact rejection rate at level alpha of a paired test under
+// the null: with d discordant conversations, b is Binomial(d, 1/2).
+func size(d int, alpha float64, p func(b, c int) float64) float64 {
+	s := 0.0
+	for b := 0; b <= d; b++ {
+		if p(b, d-b) <= alpha {
+			lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
+			s += math.Exp(lg(d) - lg(b) - lg(d-b) - float64(d)*math.Ln2)
+		}
+	}
+	return s
+}
+
+// The rule compare applies to a paired value — exact binomial under 25
+// discordant conversations, McNemar with continuity correction from 25 —
+// holds its level: computed exactly (no simulation), its rejection rate
+// under the null is at most alpha for every discordant count from 1 to
+// 400, at alpha 0.05 and at a Bonferroni-sized 0.001. McNemar without
+// correction does not (it rejects too often at some counts under 25: the
+// reason for the exact test there).
+func TestPairedTestSize(t *testing.T) {
+	rule := func(b, c int) float64 {
+		_, _, p := pairedTest(PairCounts{AOnly: b, BOnly: c}, Options{ExactBelow: defaultExactBelow})
+		return p
+	}
+	plain := func(b, c int) float64 { _, p := McNemar(float64(b), float64(c), false); return p }
+	for _, alpha := range []float64{0.05, 0.001} {
+		worst, at := 0.0, 0
+		for d := 1; d <= 400; d++ {
+			if s := size(d, alpha, rule); s > worst {
+				worst, at = s, d
+			}
+		}
+		if worst > alpha {
+			t.Errorf("alpha %g: the rule rejects %.4f of null tables at %d discordant", alpha, worst, at)
+		}
+		t.Logf("alpha %g: largest null rejection rate %.4f (at %d discordant)", alpha, worst, at)
+	}
+	over := 0
+	for d := 1; d < defaultExactBelow; d++ {
+		if size(d, 0.05, plain) > 0.05 {
+			over++
+		}
+	}
+	if over == 0 {
+		t.Error("uncorrected McNemar holds its level under 25 discordant: the exact rule would not be needed")
+	}
+	t.Logf("uncorrected McNemar over 0.05 at %d of the counts 1..24", over)
+}
