@@ -29,8 +29,10 @@ type Settings struct {
 	Family           string // context or table
 	Tests            int    // stated tests per family (0: the family's size)
 	Top              int
-	MinConversations *int // privacy floor
-	MinUsers         *int // applies where the data names users
+	Method           string // normal or exact ("": DefaultMethod)
+	MonteCarlo       int    // random tables for the table's Monte Carlo p-value (0: none)
+	MinConversations *int   // privacy floor
+	MinUsers         *int   // applies where the data names users
 	UserKeys         []string
 	Tables           []TableSpec
 }
@@ -47,7 +49,7 @@ func SettingsFromConfig(a *config.Analysis) Settings {
 		return Settings{}
 	}
 	s := Settings{Alpha: a.Alpha, Correction: a.Correction, Family: a.Family, Tests: a.Tests, Top: a.Top,
-		MinConversations: a.MinConversations, MinUsers: a.MinUsers, UserKeys: a.UserKeys}
+		Method: a.Method, MonteCarlo: a.MonteCarlo, MinConversations: a.MinConversations, MinUsers: a.MinUsers, UserKeys: a.UserKeys}
 	s.Tables = slices.Clone(a.Tables)
 	return s
 }
@@ -110,7 +112,8 @@ func ReadRunSettings(dir string) (Settings, error) {
 
 // Options are the analysis options of a table: its overrides over s.
 func (s Settings) Options(t TableSpec) (Options, error) {
-	o := Options{Alpha: s.Alpha, Correction: Correction(s.Correction), Family: Family(s.Family), Tests: s.Tests, Top: s.Top, Floor: s.Floor()}
+	o := Options{Alpha: s.Alpha, Correction: Correction(s.Correction), Family: Family(s.Family), Tests: s.Tests, Top: s.Top, Floor: s.Floor(),
+		Method: Method(s.Method), MonteCarlo: s.MonteCarlo}
 	if t.Alpha != 0 {
 		o.Alpha = t.Alpha
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -116,5 +117,82 @@ func TestFisherCellDomain(t *testing.T) {
 	}
 	if p := FisherCell(2, 3, 3, 4); p != 1 {
 		t.Errorf("a one-table support: p %v, want 1", p)
+	}
+}
+
+// Under the exact method a non-zero cell's p-value is R's fisher.test of
+// its 2×2 table and its adjusted p-value is p.adjust over its family's
+// non-zero cells with n = every cell of the family (the zero cells count as
+// p = 1); a zero cell has neither and is never significant.
+func TestExactMethodAgainstR(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 5))
+	dir := t.TempDir()
+	var tables [][][]float64
+	for _, cfg := range []nullConfig{{80, 6, 600, 1.1}, {25, 4, 3000, 0.7}} {
+		tables = append(tables, denseRows(nullTable(t, rng, cfg)))
+	}
+	tables = append(tables, randomTable(rng, 10, 10, 0.5, true, false))
+	for k, x := range tables {
+		writeCSV(t, filepath.Join(dir, fmt.Sprintf("t%d.csv", k)), x)
+	}
+	script := fmt.Sprintf(`
+p17 <- function(key, v) cat(key, sprintf("%%.17g", as.vector(v)), "\n")
+for (k in 0:%d) {
+  x <- as.matrix(read.csv(sprintf("%s/t%%d.csv", k), row.names = 1, check.names = FALSE))
+  n <- sum(x); r <- rowSums(x); cs <- colSums(x)
+  p <- x * NA
+  for (i in seq_len(nrow(x))) for (j in seq_len(ncol(x))) if (x[i, j] > 0)
+    p[i, j] <- fisher.test(matrix(c(x[i, j], cs[j] - x[i, j], r[i] - x[i, j], n - r[i] - cs[j] + x[i, j]), 2))$p.value
+  p17(sprintf("p.%%d", k), p)
+  for (m in c("bonferroni", "holm", "BH")) {
+    a <- p
+    for (j in seq_len(ncol(x))) if (cs[j] > 0) {
+      nz <- !is.na(p[, j])
+      a[nz, j] <- p.adjust(p[nz, j], m, n = sum(r > 0))
+    }
+    p17(sprintf("%%s.%%d", m, k), a)
+  }
+}
+`, len(tables)-1, dir)
+	want := rNumbers(t, rscript(t, script))
+	for k, x := range tables {
+		tab, err := ReadCSVFile(filepath.Join(dir, fmt.Sprintf("t%d.csv", k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		R := len(x)
+		for _, corr := range []Correction{Bonferroni, Holm, BH} {
+			res, err := Analyze(tab, Options{Method: Exact, Correction: corr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Method != Exact {
+				t.Fatalf("table %d ran %s", k, res.Method)
+			}
+			p, padj := want[fmt.Sprintf("p.%d", k)], want[fmt.Sprintf("%s.%d", corr, k)]
+			for i := range x {
+				for j := range x[i] {
+					a := res.Cell(i, j)
+					wp, wa := p[j*R+i], padj[j*R+i]
+					if x[i][j] == 0 {
+						if !math.IsNaN(float64(a.P)) || !math.IsNaN(float64(a.PAdjusted)) || a.Significant {
+							t.Fatalf("table %d zero cell (%d,%d): %+v", k, i, j, a)
+						}
+						continue
+					}
+					if math.IsNaN(wp) != math.IsNaN(float64(a.P)) || !math.IsNaN(wp) && !relClose(float64(a.P), wp, 1e-9) {
+						t.Fatalf("table %d cell (%d,%d): p %v, R %v", k, i, j, a.P, wp)
+					}
+					if !math.IsNaN(wa) && !relClose(float64(a.PAdjusted), wa, 1e-9) {
+						t.Fatalf("table %d %s cell (%d,%d): adjusted %v, R %v", k, corr, i, j, a.PAdjusted, wa)
+					}
+				}
+			}
+		}
+	}
+	// A fractional count: no exact test, the normal one instead, said.
+	frac, _ := NewTable([]string{"a", "b"}, []string{"x", "y"}, []Cell{{0, 0, 1.5, -1}, {1, 1, 2, -1}, {0, 1, 1, -1}})
+	if res, err := Analyze(frac, Options{Method: Exact}); err != nil || res.Method != Normal {
+		t.Fatalf("fractional table: %v, method %v", err, res.Method)
 	}
 }

@@ -23,6 +23,8 @@ type FolderOptions struct {
 	Family           *string
 	Tests            *int
 	Top              *int
+	Method           *string
+	MonteCarlo       *int
 	MinConversations *int
 	MinUsers         *int
 	// UserKeys, when not nil, replaces the files' user_keys.
@@ -131,6 +133,12 @@ func (o FolderOptions) settings(dir string) (Settings, error) {
 	}
 	if o.Top != nil {
 		set.Top = *o.Top
+	}
+	if o.Method != nil {
+		set.Method = *o.Method
+	}
+	if o.MonteCarlo != nil {
+		set.MonteCarlo = *o.MonteCarlo
 	}
 	if o.MinConversations != nil {
 		set.MinConversations = o.MinConversations

@@ -148,11 +148,12 @@ func WriteCellsCSV(w io.Writer, res *Result) error {
 // WriteResidualsCSV writes the adjusted residuals as a matrix: the header
 // holds the corner label and the column labels, then one line per row, its
 // label first. Only published cells (Result.Reported) have a residual; the
-// others — under the privacy floor, complementary suppressions, and zero
-// cells, so that a blank does not mark exactly the cells under the floor —
-// are left empty. With keepShape, every row and column of the table is
-// written in its order (NaN, in empty rows and columns, written NA);
-// otherwise the rows and columns suppressed, or empty, are left out.
+// others — under the privacy floor, complementary suppressions, and, unless
+// the floor is off, zero cells, so that a blank does not mark exactly the
+// cells under the floor — are left empty. With keepShape, every row and
+// column of the table is written in its order (NaN, in empty rows and
+// columns, written NA); otherwise the rows and columns suppressed, or
+// empty, are left out.
 func WriteResidualsCSV(w io.Writer, res *Result, keepShape bool) error {
 	t := res.t
 	var rows, cols []int
@@ -201,7 +202,7 @@ func WriteResidualsCSV(w io.Writer, res *Result, keepShape bool) error {
 				rec = append(rec, "")
 			case !nonzero && (res.rowSum[i] == 0 || res.colSum[j] == 0):
 				rec = append(rec, "NA")
-			case !nonzero:
+			case !nonzero && !res.zerosShown():
 				rec = append(rec, "")
 			default:
 				_, z, _ := res.cellStats(o, res.rowSum[i], res.colSum[j])
@@ -232,6 +233,9 @@ func WriteText(w io.Writer, title string, s Summary, contexts []Context) error {
 	} else {
 		fmt.Fprintln(bw, "chi-square: no test (fewer than two non-empty rows or contexts)")
 	}
+	if s.MonteCarlo > 0 {
+		fmt.Fprintf(bw, "Monte Carlo p = %.4g (%d random tables with the observed margins)\n", float64(s.MonteCarloP), s.MonteCarlo)
+	}
 	if w := s.SmallExpected.String(); w != "" {
 		fmt.Fprintln(bw, w)
 	}
@@ -252,8 +256,8 @@ func WriteText(w io.Writer, title string, s Summary, contexts []Context) error {
 	if t := float64(s.Threshold); t == t {
 		thr = fmt.Sprintf("smallest significant |r| = %.3f", t)
 	}
-	fmt.Fprintf(bw, "correction %s over %d families: %d significant positive, %d negative associations reported; %s\n",
-		s.Correction, s.Families, s.SignificantPositive, s.SignificantNegative, thr)
+	fmt.Fprintf(bw, "per-cell test %s, correction %s over %d families: %d significant positive, %d negative associations reported; %s\n",
+		s.Method, s.Correction, s.Families, s.SignificantPositive, s.SignificantNegative, thr)
 	fmt.Fprintln(bw, s.Suppressed.String())
 	for _, c := range contexts {
 		fmt.Fprintf(bw, "\n%s (count %s, %d significant)\n", c.Context, FormatFloat(c.Count), c.Significant)

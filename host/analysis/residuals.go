@@ -616,13 +616,15 @@ func (r *Result) Residual(i, j int) float64 {
 
 // Reported reports whether cell (i, j) is published: a non-zero cell that
 // passes the privacy floor and is not a complementary suppression. A zero
-// cell is not published (see suppress.go).
+// cell is published only when the floor is off (see suppress.go).
 func (r *Result) Reported(i, j int) bool {
 	if !r.rowPass[i] || !r.colPass[j] {
 		return false
 	}
-	k, ok := r.cellIndex(i, j)
-	return ok && r.shown[k]
+	if k, ok := r.cellIndex(i, j); ok {
+		return r.shown[k]
+	}
+	return r.zerosShown()
 }
 
 // RowReported and ColReported say whether a row or column passes the floor.

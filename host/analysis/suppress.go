@@ -53,6 +53,11 @@ func (r *Result) complement() {
 	}
 }
 
+// zerosShown reports whether zero cells are published: only when the floor
+// is off, so that nothing is suppressed whose place a zero's residual could
+// mark (then the residuals are R's chisq.test()$stdres, every cell).
+func (r *Result) zerosShown() bool { return r.opts.Floor.Off(r.users) }
+
 // linked applies privacy.Complement to the reported rows and columns,
 // withholding the rows of cells it cannot protect, until it can protect
 // every one.

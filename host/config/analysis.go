@@ -25,6 +25,8 @@ type Analysis struct {
 	Family           string          `toml:"family,omitempty"`     // context | table
 	Tests            int             `toml:"tests,omitzero"`
 	Top              int             `toml:"top,omitzero"`
+	Method           string          `toml:"method,omitempty"`     // normal | exact
+	MonteCarlo       int             `toml:"monte_carlo,omitzero"` // random tables for the table's p-value (0: none)
 	MinConversations *int            `toml:"min_conversations,omitempty"`
 	MinUsers         *int            `toml:"min_users,omitempty"`
 	UserKeys         []string        `toml:"user_keys,omitempty"`
@@ -88,10 +90,17 @@ func LoadAnalysis(path string) (*Analysis, error) {
 var (
 	corrections = []string{"bonferroni", "holm", "bh", "none"}
 	families    = []string{"context", "table"}
+	methods     = []string{"normal", "exact"}
 )
 
 func (a *Analysis) validate(v scope) {
 	checkTest(v, a.Alpha, a.Correction, a.Family, a.Tests, a.Top, deref(a.MinConversations), deref(a.MinUsers))
+	if a.Method != "" && !slices.Contains(methods, a.Method) {
+		v.field("method").errorf("unknown method %q (known: %s)", a.Method, list(methods))
+	}
+	if a.MonteCarlo < 0 {
+		v.field("monte_carlo").errorf("must be >= 0, got %d", a.MonteCarlo)
+	}
 }
 
 func (t *AnalysisTable) validate(v scope) {

@@ -724,6 +724,8 @@ paths = ["../data/demo.jsonl"]
 correction = "holm"
 tests = 3307
 min_conversations = 5
+method = "normal"
+monte_carlo = 2000
 
 [[analysis.table]]
 name = "by topic"
@@ -742,7 +744,7 @@ family = "table"
 	}
 	check := func(what string, a *Analysis) {
 		t.Helper()
-		if a == nil || a.Correction != "holm" || a.Tests != 3307 || a.MinConversations == nil || *a.MinConversations != 5 || a.MinUsers != nil ||
+		if a == nil || a.Correction != "holm" || a.Tests != 3307 || a.Method != "normal" || a.MonteCarlo != 2000 || a.MinConversations == nil || *a.MinConversations != 5 || a.MinUsers != nil ||
 			len(a.Tables) != 2 || a.Tables[0].MinUsers == nil || *a.Tables[0].MinUsers != 0 || a.Tables[0].MinConversations != nil ||
 			a.Tables[1].MinUsers != nil || a.Tables[1].Family != "table" {
 			t.Fatalf("%s: %+v", what, a)
@@ -787,6 +789,8 @@ func TestLoadAnalysis(t *testing.T) {
 		"[[analysis.table]]\nrows = \"a\"\ncolz = \"b\"\n":          ":3: analysis.table[0].colz: unknown key",
 		"[[analysis.table]]\nrows = \"a\"\n":                        ":1: analysis.table[0].cols: required",
 		"[analysis]\ncorrection = \"sidak\"\n":                      `:2: analysis.correction: unknown correction "sidak"`,
+		"[analysis]\nmethod = \"z-test\"\n":                         `:2: analysis.method: unknown method "z-test"`,
+		"[analysis]\nmonte_carlo = -1\n":                            `:2: analysis.monte_carlo: must be >= 0, got -1`,
 		"[analysis]\nalpha = \"x\"\n":                               `:2: analysis.alpha: expected a number, got string "x"`,
 		"[analysis]\nmin_users = \"x\"\n":                           `:2: analysis.min_users: expected an integer, got string "x"`,
 		"[analysis\n":                                               ":2: syntax error",
