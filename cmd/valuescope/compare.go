@@ -29,7 +29,7 @@ func newCompareCmd() *cobra.Command {
 			"(same source, id and content: same data, another prompt or model), agreement per conversation —\n" +
 			"Jaccard of value sets, Cohen's kappa for labels — with the conversations that disagree\n" +
 			"most. More than two runs: each against the first. --out writes compare.json,\n" +
-			"differences.csv and disagreements.csv.\n\n" +
+			"differences.csv, fields.csv (the tests used per field) and disagreements.csv.\n\n" +
 			"Runs that share conversations (same source, id and content) are not independent samples:\n" +
 			"their values are tested paired on the shared conversations — McNemar's test per value\n" +
 			"(continuity-corrected as R's mcnemar.test; --continuity=false without), its exact\n" +
@@ -100,7 +100,7 @@ func newCompareCmd() *cobra.Command {
 				return err
 			}
 			if o.Out != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "\nwritten: %s\n", filepath.Join(o.Out, "{compare.json,differences.csv,disagreements.csv}"))
+				fmt.Fprintf(cmd.OutOrStdout(), "\nwritten: %s\n", filepath.Join(o.Out, "{compare.json,differences.csv,fields.csv,disagreements.csv}"))
 			}
 			return nil
 		},
@@ -120,7 +120,7 @@ func newCompareCmd() *cobra.Command {
 	f.IntVar(&o.Floor.MinConversations, "min-conversations", analysis.DefaultFloor.MinConversations, "privacy floor: distinct conversations a value needs to be reported")
 	f.IntVar(&o.Floor.MinUsers, "min-users", analysis.DefaultFloor.MinUsers, "privacy floor: distinct users, where the data names users")
 	f.StringSliceVar(&userKeys, "user-keys", analysis.DefaultUserKeys, "metadata keys naming a conversation's user")
-	f.StringVar(&o.Out, "out", "", "folder to write compare.json, differences.csv and disagreements.csv")
+	f.StringVar(&o.Out, "out", "", "folder to write compare.json, differences.csv, fields.csv and disagreements.csv")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

@@ -104,7 +104,7 @@ func TestCompareQuickstart(t *testing.T) {
 	if changed == 0 {
 		t.Fatal("no value less frequent with min_turn_chars")
 	}
-	for _, f := range []string{"compare.json", "differences.csv", "disagreements.csv"} {
+	for _, f := range []string{"compare.json", "differences.csv", "fields.csv", "disagreements.csv"} {
 		if st, err := os.Stat(filepath.Join(outDir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}

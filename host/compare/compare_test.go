@@ -418,4 +418,23 @@ func TestCompareSharingKinds(t *testing.T) {
 		!strings.Contains(buf.String(), ",two_proportion_z,350,") {
 		t.Errorf("differences.csv: %v\n%s", err, buf.String())
 	}
+	buf.Reset()
+	if err := WriteFieldsCSV(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1+3*2 {
+		t.Fatalf("fields.csv:\n%s", buf.String())
+	}
+	for _, want := range []string{",b_subset_of_a,120,ai_values,paired,120,80,0,", ",b_subset_of_a,120,response_type,paired,120,80,0,",
+		",partial,99,ai_values,paired,99,101,101,", ",disjoint,0,response_type,independent,0,0,0,200,150,"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("fields.csv lacks %q:\n%s", want, buf.String())
+		}
+	}
+	// The label field tested paired carries its symmetry test; the
+	// subset's labels are the same in both runs: nothing to test.
+	if !strings.Contains(lines[2], ",no_discordant_pairs,120,0,0,1") && !strings.Contains(lines[1], ",no_discordant_pairs,120,0,0,1") {
+		t.Errorf("fields.csv symmetry:\n%s", buf.String())
+	}
 }

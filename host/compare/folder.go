@@ -22,7 +22,7 @@ type FolderOptions struct {
 	// analysis.DefaultUserKeys).
 	UserKeys []string
 	// Out, when not "", is the folder Folders writes compare.json,
-	// differences.csv and disagreements.csv into.
+	// differences.csv, fields.csv and disagreements.csv into.
 	Out string
 }
 
@@ -73,8 +73,9 @@ func Folders(ctx context.Context, dirs []string, o FolderOptions) (*Report, erro
 	return rep, nil
 }
 
-// WriteFiles writes compare.json (the report), differences.csv and
-// disagreements.csv into folder out, creating it.
+// WriteFiles writes compare.json (the report), differences.csv (per
+// value), fields.csv (per field: the tests used, on how many conversations)
+// and disagreements.csv into folder out, creating it.
 func WriteFiles(out string, rep *Report) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -86,6 +87,7 @@ func WriteFiles(out string, rep *Report) error {
 			return enc.Encode(rep)
 		},
 		"differences.csv":   func(w io.Writer) error { return WriteDiffsCSV(w, rep) },
+		"fields.csv":        func(w io.Writer) error { return WriteFieldsCSV(w, rep) },
 		"disagreements.csv": func(w io.Writer) error { return WriteAgreementCSV(w, rep) },
 	} {
 		if err := atomicfile.Write(filepath.Join(out, name), write); err != nil {

@@ -179,6 +179,35 @@ func WriteDiffsCSV(w io.Writer, rep *Report) error {
 	return cw.Error()
 }
 
+// FieldColumns are the columns of WriteFieldsCSV.
+var FieldColumns = []string{"a", "b", "sharing", "shared", "field", "test", "paired_conversations", "left_out_a", "left_out_b",
+	"annotated_a", "annotated_b", "values_compared", "significant", "symmetry_test", "symmetry_conversations",
+	"symmetry_statistic", "symmetry_df", "symmetry_p"}
+
+// WriteFieldsCSV writes one line per pair and field: how the runs share
+// conversations, how the field's values were tested and on how many, and,
+// for a label field tested paired, Bowker's symmetry test.
+func WriteFieldsCSV(w io.Writer, rep *Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write(FieldColumns)
+	for _, p := range rep.Pairs {
+		for _, fc := range p.Fields {
+			row := []string{p.A, p.B, p.Sharing.Kind, strconv.Itoa(p.Shared), fc.Field, fc.Test, strconv.Itoa(fc.Paired),
+				strconv.Itoa(fc.LeftOutA), strconv.Itoa(fc.LeftOutB), strconv.Itoa(fc.NA), strconv.Itoa(fc.NB),
+				strconv.Itoa(fc.Compared), strconv.Itoa(fc.Significant)}
+			if s := fc.Symmetry; s != nil {
+				row = append(row, s.Test, strconv.Itoa(s.Conversations), analysis.FormatFloat(float64(s.Statistic)),
+					strconv.Itoa(s.DF), analysis.FormatFloat(float64(s.P)))
+			} else {
+				row = append(row, "", "", "", "", "")
+			}
+			cw.Write(row)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
 // AgreementColumns are the columns of WriteAgreementCSV.
 var AgreementColumns = []string{"a", "b", "field", "conversation_id", "source", "jaccard", "values_a", "values_b"}
 
