@@ -128,7 +128,7 @@ func TestExactMethodAgainstR(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 5))
 	dir := t.TempDir()
 	var tables [][][]float64
-	for _, cfg := range []nullConfig{{80, 6, 600, 1.1}, {25, 4, 3000, 0.7}} {
+	for _, cfg := range []nullConfig{{Values: 80, Contexts: 6, Conversations: 600, S: 1.1}, {Values: 25, Contexts: 4, Conversations: 3000, S: 0.7}} {
 		tables = append(tables, denseRows(nullTable(t, rng, cfg)))
 	}
 	tables = append(tables, randomTable(rng, 10, 10, 0.5, true, false))

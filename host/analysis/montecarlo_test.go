@@ -16,14 +16,14 @@ func TestMonteCarloAgainstR(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 4))
 	dir := t.TempDir()
 	var tables [][][]float64
-	for _, cfg := range []nullConfig{{200, 8, 1500, 1.1}, {60, 5, 400, 1}, {30, 12, 3000, 0.8}, {15, 4, 120, 0.5}} {
+	for _, cfg := range []nullConfig{{Values: 200, Contexts: 8, Conversations: 1500, S: 1.1}, {Values: 60, Contexts: 5, Conversations: 400, S: 1}, {Values: 30, Contexts: 12, Conversations: 3000, S: 0.8}, {Values: 15, Contexts: 4, Conversations: 120, S: 0.5}} {
 		tables = append(tables, denseRows(nullTable(t, rng, cfg)))
 	}
 	for _, s := range []shape{{10, 10, 0.5, true, false}, {12, 2, 0.6, true, false}, {6, 3, 1, false, false}} {
 		tables = append(tables, randomTable(rng, s.r, s.c, s.density, s.empty, s.fractional))
 	}
 	// A weak association: one value leans to one context.
-	lean := denseRows(nullTable(t, rng, nullConfig{40, 4, 600, 1}))
+	lean := denseRows(nullTable(t, rng, nullConfig{Values: 40, Contexts: 4, Conversations: 600, S: 1}))
 	lean[3][0] += 4
 	tables = append(tables, lean)
 	for k, x := range tables {

@@ -17,6 +17,11 @@ import (
 type nullConfig struct {
 	Values, Contexts, Conversations int
 	S                               float64
+	// Shares, when set, replaces the Zipf draw: value i is in a share
+	// Shares[i] of the conversations (the paper's values_frequencies.csv),
+	// round(Conversations · Shares[i]) of them, each with its own
+	// independent context; Values is then len(Shares).
+	Shares []float64
 }
 
 // cumulative returns the cumulative weights 1/k^s, k = 1..n.
@@ -38,6 +43,9 @@ func draw(rng *rand.Rand, cum []float64) int {
 // nullTable draws one table of cfg: rows are values, columns contexts.
 func nullTable(tb testing.TB, rng *rand.Rand, cfg nullConfig) *Table {
 	tb.Helper()
+	if cfg.Shares != nil {
+		cfg.Values = len(cfg.Shares)
+	}
 	vc, cc := cumulative(cfg.Values, cfg.S), cumulative(cfg.Contexts, 0.5)
 	rows := make([]string, cfg.Values)
 	for i := range rows {
@@ -48,8 +56,16 @@ func nullTable(tb testing.TB, rng *rand.Rand, cfg nullConfig) *Table {
 		cols[j] = "c" + strconv.Itoa(j)
 	}
 	counts := map[[2]int32]float64{}
-	for range cfg.Conversations {
-		counts[[2]int32{int32(draw(rng, vc)), int32(draw(rng, cc))}]++
+	if cfg.Shares != nil {
+		for i, s := range cfg.Shares {
+			for range int(math.Round(float64(cfg.Conversations) * s)) {
+				counts[[2]int32{int32(i), int32(draw(rng, cc))}]++
+			}
+		}
+	} else {
+		for range cfg.Conversations {
+			counts[[2]int32{int32(draw(rng, vc)), int32(draw(rng, cc))}]++
+		}
 	}
 	cells := make([]Cell, 0, len(counts))
 	for k, v := range counts {

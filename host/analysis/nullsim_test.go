@@ -1,9 +1,13 @@
 package analysis
 
 import (
+	"encoding/csv"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -90,15 +94,51 @@ func TestNullSimulationFWER(t *testing.T) {
 
 // BenchmarkNullSimulation prints the family-wise error of each method for
 // the configuration: 3,307 Zipf values × 50 contexts, 100k
-// conversations, Bonferroni α = 0.05 per context.
+// conversations, Bonferroni α = 0.05 per context; and, where the shared
+// data is, for the paper's own value frequencies (values_frequencies.csv:
+// 3,307 values, each in its share of 100k conversations) × 50 contexts.
 //
 //	go test ./host/analysis -run XXX -bench NullSimulation -benchtime 1x
 func BenchmarkNullSimulation(b *testing.B) {
-	cfg := nullConfig{Values: 3307, Contexts: 50, Conversations: 100000, S: 1}
+	configs := map[string]nullConfig{"zipf": {Values: 3307, Contexts: 50, Conversations: 100000, S: 1}}
+	if shares, err := paperShares(); err == nil {
+		configs["paper"] = nullConfig{Contexts: 50, Conversations: 100000, Shares: shares}
+	} else {
+		b.Logf("paper frequencies: %v (skipped)", err)
+	}
 	for i := 0; i < b.N; i++ {
-		got := nullFWER(b, cfg, 20, uint64(i+1), []Method{Normal, Exact})
-		for _, m := range []Method{Normal, Exact} {
-			b.Logf("%s: %v", m, got[m])
+		for _, name := range []string{"zipf", "paper"} {
+			cfg, ok := configs[name]
+			if !ok {
+				continue
+			}
+			got := nullFWER(b, cfg, 50, uint64(i+1), []Method{Normal, Exact})
+			for _, m := range []Method{Normal, Exact} {
+				b.Logf("%s, %s: %v", name, m, got[m])
+			}
 		}
 	}
+}
+
+// paperShares reads the share of conversations of each value of the
+// paper's values_frequencies.csv (pct_convos / 100).
+func paperShares() ([]float64, error) {
+	f, err := os.Open(filepath.Join("..", "..", "..", "shared", "data", "values-in-the-wild", "values_frequencies.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("values_frequencies.csv: %w", err)
+	}
+	var out []float64
+	for _, r := range recs[1:] {
+		v, err := strconv.ParseFloat(r[1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("values_frequencies.csv %q: %w", r, err)
+		}
+		out = append(out, v/100)
+	}
+	return out, nil
 }

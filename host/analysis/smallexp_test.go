@@ -34,7 +34,7 @@ func TestSmallExpectedAgainstR(t *testing.T) {
 	for _, s := range oracleShapes {
 		tables = append(tables, randomTable(rng, s.r, s.c, s.density, s.empty, s.fractional))
 	}
-	for _, cfg := range []nullConfig{{300, 12, 3000, 1.1}, {60, 5, 20000, 1}, {8, 3, 50000, 0.5}, {3, 2, 400, 0}} {
+	for _, cfg := range []nullConfig{{Values: 300, Contexts: 12, Conversations: 3000, S: 1.1}, {Values: 60, Contexts: 5, Conversations: 20000, S: 1}, {Values: 8, Contexts: 3, Conversations: 50000, S: 0.5}, {Values: 3, Contexts: 2, Conversations: 400, S: 0}} {
 		tables = append(tables, denseRows(nullTable(t, rng, cfg)))
 	}
 	for k, x := range tables {
