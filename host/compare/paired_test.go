@@ -65,13 +65,16 @@ func rLines(t *testing.T, out string, want int) [][]float64 {
 	return rows
 }
 
-// near: equal to 1e-9, relative to |want| (p-values far in the tail are
-// compared on their own scale, not absolutely); NaN equals NaN.
+// near: equal to 1e-9 relative to |want|, so that p-values far in the tail
+// are compared on their own scale, not absolutely; NaN equals NaN.
 func near(got, want float64) bool {
 	if math.IsNaN(got) || math.IsNaN(want) {
 		return math.IsNaN(got) && math.IsNaN(want)
 	}
-	return math.Abs(got-want) <= 1e-9*math.Max(1e-300, math.Abs(want)) || math.Abs(got-want) <= 1e-15
+	if want == 0 {
+		return got == 0
+	}
+	return math.Abs(got-want) <= 1e-9*math.Abs(want)
 }
 
 // McNemar equals R's mcnemar.test on 2×2 tables, with and without
