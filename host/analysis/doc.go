@@ -42,6 +42,23 @@
 // the paper's 4.33 is m = 3,307, α = 0.05. Adjusted p-values equal R's
 // p.adjust over the family, zero cells included.
 //
+// # Small expected counts: the exact method and the Monte Carlo p-value
+//
+// A run's tables are full of cells of expected count 0.5–3, where the
+// residual is far from normal: on tables independent by construction the
+// normal p-values flag cells in nearly every context (nullsim_test.go). So
+// the per-cell test (Options.Method) is by default Fisher's exact test of
+// the cell against the rest of its row and column, as R's fisher.test
+// computes it (see Exact and DefaultMethod for what was measured); the
+// normal approximation is Normal. Under Exact a zero cell is not tested
+// and never significant, yet counts in its family's m as p = 1, so m is
+// the same under both methods. Each table says how many of its tested
+// cells have expected counts under 5 and under 1 (Summary.SmallExpected),
+// and warns where R's chisq.test warns. For the whole table, a Monte Carlo
+// p-value of the chi-square statistic over random tables with the observed
+// margins (Options.MonteCarlo, seeded) is R's
+// chisq.test(simulate.p.value = TRUE).
+//
 // # Sparse tables
 //
 // A Table stores only its non-zero cells. Zero cells are never materialised:
