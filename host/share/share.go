@@ -1,7 +1,8 @@
 // Package share writes the part of a run folder that may be published
 // (runfolder.Shareable): the report, the analysis tables and the taxonomy
 // trees, with the trees' level-0 rows (one per value) under the run's
-// privacy floor withheld, and a README saying which floor was applied.
+// privacy floor withheld, and the cluster names and descriptions that name
+// such a value, and a README saying which floor was applied.
 package share
 
 import (
@@ -151,26 +152,67 @@ func writeTree(src, dst string, run *analysis.Run, field string, floor privacy.F
 			}
 		}
 	}
-	var kept []taxonomy.Node
-	withheld := 0
-	for _, n := range tree.Nodes {
-		if n.Level == 0 {
-			k := taxonomy.Key(n.ID)
-			if !floor.Pass(float64(convs[k]), float64(len(users[k])), run.UserKey != "") {
-				withheld++
-				continue
-			}
-		}
-		kept = append(kept, n)
+	pass := func(key string) bool {
+		return floor.Pass(float64(convs[key]), float64(len(users[key])), run.UserKey != "")
 	}
-	if len(kept) == 0 {
-		return 0, "every value of the tree is under the floor", nil
-	}
-	out, err := taxonomy.NewTree(kept)
+	out, withheld, err := floorTree(tree, pass)
 	if err != nil {
 		return 0, "", err
 	}
+	if out == nil {
+		return 0, "every value of the tree is under the floor", nil
+	}
 	return withheld, "", atomicfile.Write(dst, out.WriteCSV)
+}
+
+// WithheldName replaces a cluster's name that is a value under the floor.
+const WithheldName = "(name withheld)"
+
+// floorTree is tree without the level-0 rows whose values (by
+// taxonomy.Key) do not pass, and with the clusters' names and descriptions
+// that name such a value withheld (a cluster may be named after, or
+// described by, a value that passes the conversations bound but not the
+// users bound). It returns nil when no value passes.
+func floorTree(tree *taxonomy.Tree, pass func(key string) bool) (*taxonomy.Tree, int, error) {
+	under := map[string]bool{}
+	var kept []taxonomy.Node
+	for _, n := range tree.Nodes {
+		if n.Level == 0 && !pass(taxonomy.Key(n.ID)) {
+			under[taxonomy.Key(n.ID)] = true
+			under[taxonomy.Key(n.Name)] = true
+			continue
+		}
+		kept = append(kept, n)
+	}
+	leaves := 0
+	for i, n := range kept {
+		if n.Level == 0 {
+			leaves++
+			continue
+		}
+		if under[taxonomy.Key(n.Name)] {
+			kept[i].Name = WithheldName
+		}
+		if names(n.Description, under) {
+			kept[i].Description = ""
+		}
+	}
+	if leaves == 0 {
+		return nil, 0, nil
+	}
+	out, err := taxonomy.NewTree(kept)
+	return out, len(tree.Nodes) - len(kept), err
+}
+
+// names reports whether a description names a value of under: any of its
+// phrases between punctuation ("12 values, the most frequent: a, b.").
+func names(desc string, under map[string]bool) bool {
+	for _, phrase := range strings.FieldsFunc(desc, func(r rune) bool { return strings.ContainsRune(",:;.()", r) }) {
+		if under[taxonomy.Key(phrase)] {
+			return true
+		}
+	}
+	return false
 }
 
 func copyFile(src, dst string) error {
@@ -197,7 +239,8 @@ func (s *Summary) readme(dir string) []byte {
 		"  cells chosen so that no blank count follows from the published cells and row and column totals\n" +
 		"  (linked cell suppression: Cox 1980; Hundepool et al., Statistical Disclosure Control, Wiley 2012, ch. 4).\n" +
 		"  Zero cells are blank too, so a blank does not mark a small count.\n" +
-		"- Taxonomy trees (taxonomy/): values under the floor are withheld; cluster percentages still include them.\n\n")
+		"- Taxonomy trees (taxonomy/): values under the floor are withheld, and so are the cluster names and\n" +
+		"  descriptions that name one; cluster percentages still include them.\n\n")
 	b.WriteString("Files:\n\n")
 	for _, f := range s.Files {
 		fmt.Fprintf(&b, "- %s", f)
