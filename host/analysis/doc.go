@@ -76,6 +76,21 @@
 // itself runs on the whole table, so what is reported is unchanged by what
 // is suppressed; what was suppressed is counted (rows, columns, cells, the
 // conversations in them and the significant associations hidden) and
-// said. A cell with a zero count rests on no conversation and is reported
-// when its row and column are.
+// said.
+//
+// Hiding the small cells is not enough: every reported row's and column's
+// total is published (in the report's value_counts, and as E·n/c_j from any
+// shown cell's expected value), so a row with a single blank gives its
+// count away by subtraction. Complementary (secondary) suppression hides
+// further cells, the smallest first, until no hidden count under the floor
+// follows from the shown cells and the margins by any linear combination,
+// even for an attacker who knows which cells are zero: linked cell
+// suppression (Cox 1980, "Suppression methodology and statistical
+// disclosure control", JASA 75; Hundepool et al., Statistical Disclosure
+// Control, Wiley 2012, ch. 4), implemented by privacy.Complement; see
+// suppress.go for what is assumed published. The margins themselves are
+// published unrounded: they rest on at least the floor. Zero cells rest on
+// no conversation but are not published either when the floor is on
+// (their residuals would mark exactly the blanks that hide counts of 1 up
+// to the floor); with the floor off every cell's residual is written.
 package analysis
