@@ -130,3 +130,17 @@ func TestComplementFourCycle(t *testing.T) {
 		t.Fatalf("complement %v, want %v", extra, want)
 	}
 }
+
+// BenchmarkComplement: 2,000 rows × 50 columns, a third of the cells zero
+// and a third of the rest under the floor.
+func BenchmarkComplement(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := randomTable(rng, 2000, 50)
+	b.ReportAllocs()
+	for b.Loop() {
+		cells := slices.Clone(base)
+		if _, _, err := Complement(2000, 50, cells); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
