@@ -15,7 +15,9 @@ func TestShareable(t *testing.T) {
 		"store.sqlite": false, "store.sqlite-wal": false, "annotations.csv": false, "annotations.parquet": false,
 		"conversations.csv": false, "errors.csv": false, "plugins.log": false, "manifest.json": false,
 		"config.toml": false, "config.orig.toml": false, "review/review.csv": false, "review/review.html": false,
-		"analysis/taxonomy/assignments.csv": false, "analysis/assignments.csv": false, "analysis/.json": false,
+		"analysis/taxonomy/assignments.csv": false, "analysis/paper.level1/taxonomy.json": false,
+		"analysis/paper.level1/ai_values_by_topic.cells.csv": true, "analysis/paper.level1/t.json": true,
+		"analysis/a/b/t.json": false, "analysis/taxonomy.json": false, "analysis/assignments.csv": false, "analysis/.json": false,
 		"taxonomy/.tree.csv": false, "taxonomy/ai_values.json": false, "other/report.json": false, "../report.json": false,
 	} {
 		if got := Shareable(rel); got != want {
