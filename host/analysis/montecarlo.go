@@ -28,15 +28,27 @@ func (r *Result) monteCarlo() {
 	if seed == 0 {
 		seed = DefaultSeed
 	}
-	rows := make([]int64, len(r.rowSum))
+	rows, cols := r.margins()
+	sim := newTableSampler(rows, cols, rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)))
+	s.MonteCarloP = Number(r.simulate(sim, B))
+	s.MonteCarlo = B
+}
+
+// margins are the row and column sums as integers.
+func (r *Result) margins() (rows, cols []int64) {
+	rows = make([]int64, len(r.rowSum))
 	for i, v := range r.rowSum {
 		rows[i] = int64(v)
 	}
-	cols := make([]int64, len(r.colSum))
+	cols = make([]int64, len(r.colSum))
 	for j, v := range r.colSum {
 		cols[j] = int64(v)
 	}
-	sim := newMarginSampler(rows, cols, rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)))
+	return rows, cols
+}
+
+// simulate is the Monte Carlo p-value over B tables of sim.
+func (r *Result) simulate(sim tableSampler, B int) float64 {
 	obs := r.sumO2E()
 	almost := 1 - 64*epsilon
 	ge := 0
@@ -45,8 +57,7 @@ func (r *Result) monteCarlo() {
 			ge++
 		}
 	}
-	s.MonteCarloP = Number(float64(1+ge) / float64(B+1))
-	s.MonteCarlo = B
+	return float64(1+ge) / float64(B+1)
 }
 
 // epsilon is R's .Machine$double.eps.

@@ -65,6 +65,17 @@ for (k in 0:%d) {
 		if math.Abs(p-pR) > 4*se {
 			t.Errorf("table %d: Monte Carlo p %.4f, R %.4f (se %.4f)", k, p, pR, se)
 		}
+		// Each sampler, forced, agrees with R too.
+		rows, cols := res.margins()
+		for name, sim := range map[string]tableSampler{
+			"patefield": newPatefield(rows, cols, rand.New(rand.NewPCG(uint64(k), 1))),
+			"shuffle":   newMarginSampler(rows, cols, rand.New(rand.NewPCG(uint64(k), 2))),
+		} {
+			ps := res.simulate(sim, B)
+			if math.Abs(ps-pR) > 4*se {
+				t.Errorf("table %d, %s: Monte Carlo p %.4f, R %.4f (se %.4f)", k, name, ps, pR, se)
+			}
+		}
 		again, _ := Analyze(tab, Options{MonteCarlo: B})
 		if again.MonteCarloP != res.MonteCarloP {
 			t.Fatalf("table %d: p %v then %v under one seed", k, res.MonteCarloP, again.MonteCarloP)
@@ -104,4 +115,60 @@ func TestMarginSamplerMargins(t *testing.T) {
 			t.Fatalf("statistic %v", x)
 		}
 	}
+}
+
+// On 2×2 tables the statistic is a function of one cell, whose law given
+// the margins is hypergeometric: each sampler's Monte Carlo p-value is
+// within 4 standard errors of the exact P(X² ≥ X²_obs).
+func TestSamplersExact2x2(t *testing.T) {
+	for _, c := range []struct{ o, r, c, n int64 }{{3, 10, 12, 40}, {9, 30, 20, 60}, {1, 5, 300, 1000}, {40, 120, 200, 500}} {
+		tab, err := NewTable([]string{"a", "b"}, []string{"x", "y"}, []Cell{
+			{0, 0, float64(c.o), -1}, {0, 1, float64(c.r - c.o), -1}, {1, 0, float64(c.c - c.o), -1}, {1, 1, float64(c.n - c.r - c.c + c.o), -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Analyze(tab, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stat := func(x int64) float64 {
+			cells := []float64{float64(x), float64(c.r - x), float64(c.c - x), float64(c.n - c.r - c.c + x)}
+			rs := []float64{float64(c.r), float64(c.r), float64(c.n - c.r), float64(c.n - c.r)}
+			cs := []float64{float64(c.c), float64(c.n - c.c), float64(c.c), float64(c.n - c.c)}
+			v := 0.0
+			for q, o := range cells {
+				e := rs[q] * cs[q] / float64(c.n)
+				v += (o - e) * (o - e) / e
+			}
+			return v
+		}
+		obs := stat(c.o)
+		exact := 0.0
+		for x := max(0, c.c-(c.n-c.r)); x <= min(c.r, c.c); x++ {
+			if stat(x) >= obs*(1-1e-9) {
+				lp := lchoose(c.r, x) + lchoose(c.n-c.r, c.c-x) - lchoose(c.n, c.c)
+				exact += math.Exp(lp)
+			}
+		}
+		const B = 20000
+		rows, cols := res.margins()
+		for name, sim := range map[string]tableSampler{
+			"patefield": newPatefield(rows, cols, rand.New(rand.NewPCG(uint64(c.o), 1))),
+			"shuffle":   newMarginSampler(rows, cols, rand.New(rand.NewPCG(uint64(c.o), 2))),
+		} {
+			// (1 + hits)/(B + 1) estimates the exact p with this error.
+			p := res.simulate(sim, B)
+			se := math.Sqrt(math.Max(exact*(1-exact), 1.0/B) / B)
+			if math.Abs(p-exact) > 4*se+1.0/B {
+				t.Errorf("%+v, %s: p %.5f, exact %.5f (se %.5f)", c, name, p, exact, se)
+			}
+		}
+	}
+}
+
+func lchoose(n, k int64) float64 {
+	a, _ := math.Lgamma(float64(n + 1))
+	b, _ := math.Lgamma(float64(k + 1))
+	d, _ := math.Lgamma(float64(n - k + 1))
+	return a - b - d
 }
