@@ -85,3 +85,42 @@ for (k in 0:%d) {
 		t.Fatalf("%d of %d tables warned: the test needs both kinds", warnings, len(tables))
 	}
 }
+
+// Under a privacy floor the counts are of the reported rows and columns
+// only (they would otherwise count the suppressed rows of total 1), the
+// warning is still the whole table's, and with the floor off they are the
+// whole table's.
+func TestSmallExpectedReportedOnly(t *testing.T) {
+	tab := nullTable(t, rand.New(rand.NewPCG(14, 6)), nullConfig{Values: 300, Contexts: 8, Conversations: 4000, S: 1})
+	whole, err := Analyze(tab, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Analyze(tab, Options{Floor: Floor{MinConversations: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.SmallExpected
+	if whole.SmallExpected.ReportedOnly || !s.ReportedOnly || s.Warning != whole.SmallExpected.Warning || res.Suppressed.Rows == 0 {
+		t.Fatalf("whole %+v, floored %+v (%d rows suppressed)", whole.SmallExpected, s, res.Suppressed.Rows)
+	}
+	var cells, b5, b1 int64
+	for i := range tab.Rows {
+		for j := range tab.Cols {
+			if !res.RowReported(i) || !res.ColReported(j) || res.rowSum[i] == 0 || res.colSum[j] == 0 {
+				continue
+			}
+			cells++
+			e := float64(res.Cell(i, j).Expected)
+			if e < 5 {
+				b5++
+			}
+			if e < 1 {
+				b1++
+			}
+		}
+	}
+	if s.Cells != cells || s.Below5 != b5 || s.Below1 != b1 || s.Cells >= whole.SmallExpected.Cells {
+		t.Fatalf("floored %+v; reported cells %d, %d < 5, %d < 1 (whole %+v)", s, cells, b5, b1, whole.SmallExpected)
+	}
+}
