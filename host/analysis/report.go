@@ -248,7 +248,11 @@ func WriteText(w io.Writer, title string, s Summary, contexts []Context) error {
 		stated = " stated"
 	}
 	if s.Tests > 0 {
-		fmt.Fprintf(bw, "Bonferroni threshold |r| >= %.2f (alpha %g two-sided, %d%s tests %s)\n", float64(s.BonferroniThreshold), s.Alpha, s.Tests, stated, family)
+		of := ""
+		if s.Method == Exact {
+			of = " of the normal approximation; the exact test's p-values decide"
+		}
+		fmt.Fprintf(bw, "Bonferroni threshold |r| >= %.2f (alpha %g two-sided, %d%s tests %s)%s\n", float64(s.BonferroniThreshold), s.Alpha, s.Tests, stated, family, of)
 	} else {
 		fmt.Fprintln(bw, "no tests: no cell has a defined residual")
 	}
