@@ -18,7 +18,6 @@ func newAnalyzeCmd() *cobra.Command {
 	var tables, rows, cols []string
 	var configPath, out string
 	var minConv, minUsers, monteCarlo int
-	var method string
 	var userKeys []string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -62,7 +61,7 @@ func newAnalyzeCmd() *cobra.Command {
 				o.Top = &sf.top
 			}
 			if fl.Changed("method") {
-				o.Method = &method
+				o.Method = &sf.method
 			}
 			if fl.Changed("monte-carlo") {
 				o.MonteCarlo = &monteCarlo
@@ -155,7 +154,6 @@ func newAnalyzeCmd() *cobra.Command {
 	f.IntVar(&minUsers, "min-users", analysis.DefaultFloor.MinUsers, "privacy floor: distinct users needed, where the data names users")
 	f.StringSliceVar(&userKeys, "user-keys", analysis.DefaultUserKeys, "metadata keys naming a conversation's user, first found wins")
 	f.BoolVar(&asJSON, "json", false, "print the reports as JSON")
-	f.StringVar(&method, "method", string(analysis.DefaultMethod), "per-cell test behind significance: exact (Fisher, cell against the rest of its row and column) or normal (the residual's normal approximation)")
 	f.IntVar(&monteCarlo, "monte-carlo", 0, "random tables with the observed margins for the table's Monte Carlo p-value (0: none; R's default is 2000)")
 	return cmd
 }

@@ -18,6 +18,7 @@ type statFlags struct {
 	family     string
 	tests      int
 	top        int
+	method     string
 }
 
 func (f *statFlags) register(cmd *cobra.Command) {
@@ -27,6 +28,7 @@ func (f *statFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.family, "family", "context", "tests corrected together: context (one family per column) or table")
 	fl.IntVar(&f.tests, "tests", 0, "stated number of tests per family (0: the family's size; the paper: 3307)")
 	fl.IntVar(&f.top, "top", 10, "positive and negative associations listed per context")
+	fl.StringVar(&f.method, "method", string(analysis.DefaultMethod), "per-cell test behind significance: exact (Fisher, cell against the rest of its row and column) or normal (the residual's normal approximation)")
 }
 
 func (f *statFlags) options() (analysis.Options, error) {
@@ -36,6 +38,9 @@ func (f *statFlags) options() (analysis.Options, error) {
 		return o, usageError{err}
 	}
 	if o.Family, err = analysis.ParseFamily(f.family); err != nil {
+		return o, usageError{err}
+	}
+	if o.Method, err = analysis.ParseMethod(f.method); err != nil {
 		return o, usageError{err}
 	}
 	if f.alpha <= 0 || f.alpha >= 1 {

@@ -27,6 +27,16 @@ func TestResidualsPaperThreshold(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Bonferroni threshold |r| >= 4.33 (alpha 0.05 two-sided, 3307 stated tests per context)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
+	// The per-cell test is chosen as in analyze: the exact one by default.
+	for method, want := range map[string]string{"": "per-cell test exact", "normal": "per-cell test normal"} {
+		argv := []string{"residuals", table}
+		if method != "" {
+			argv = append(argv, "--method", method)
+		}
+		if code, out, errs := valuescope(t, argv...); code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("--method %q: exit %d, want %q\n%s%s", method, code, want, out, errs)
+		}
+	}
 	code, out, _ = valuescope(t, "residuals", "--tests", "3307", "--json")
 	var j struct {
 		BonferroniThreshold float64 `json:"bonferroni_threshold"`
@@ -47,6 +57,7 @@ func TestResidualsUsage(t *testing.T) {
 		{[]string{"residuals"}, 2, "give a TABLE.csv"},
 		{[]string{"residuals", table, "--correction", "sidak"}, 2, "unknown correction"},
 		{[]string{"residuals", table, "--alpha", "2"}, 2, "--alpha"},
+		{[]string{"residuals", table, "--method", "fisherman"}, 2, "fisherman"},
 		{[]string{"residuals", table}, 1, "t.csv:3: row \"y\", column \"a\""},
 		{[]string{"residuals", "/nonexistent.csv"}, 1, "no such file"},
 	} {
