@@ -217,6 +217,7 @@ h2{border-bottom:2px solid #1d2433;padding-bottom:4px}
 h3{margin:18px 0 6px}
 .note{color:#555;font-size:13px}
 .empty{color:#777;font-style:italic}
+.warn{color:#8a4b00;background:#fff4e0;border-left:3px solid #e69500;padding:4px 8px;font-size:13px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f0f2f6}
@@ -300,7 +301,8 @@ code{font-size:12px;word-break:break-all}
 <p class="note">Runs: {{range $i, $r := .Runs}}{{if $i}}, {{end}}<code>{{$r.Dir}}</code> ({{$r.Conversations}}){{end}}. Shares of annotated conversations; differences B − A with {{pct .Level}} intervals, {{.Correction}} correction, α = {{.Alpha}}; * marks a significant difference.</p>
 {{range .Pairs}}
 <h3>A = <code>{{.A}}</code>, B = <code>{{.B}}</code></h3>
-<p class="note">{{.Shared}} shared conversations.</p>
+<p class="note">{{.Shared}} shared conversations{{if .Sharing.Kind}} ({{.Sharing.Kind}}){{end}}.</p>
+{{with .Sharing.Warning}}<p class="warn">{{.}}</p>{{end}}
 {{range .Fields}}
 <h3>{{.Field}} <span class="note">(A {{.NA}}, B {{.NB}} annotated; Jensen–Shannon {{num .JSD}} bits; Spearman {{num .Spearman}}; {{.Significant}} significant of {{.Tests}})</span></h3>
 <p class="key note"><span style="background:#4c78a8"></span>A<span style="background:#f58518"></span>B</p>
