@@ -118,8 +118,7 @@ func checkOut(dir, out string) error {
 // withheld, or why the file is not written (its field is not in the run,
 // so the floor cannot be checked).
 func writeTree(src, dst string, run *analysis.Run, field string, floor privacy.Floor) (int, string, error) {
-	fd, err := run.Field(field)
-	if err != nil {
+	if _, err := run.Field(field); err != nil {
 		return 0, fmt.Sprintf("the run has no field %q to check its values against the floor", field), nil
 	}
 	b, err := os.ReadFile(src)
@@ -130,30 +129,11 @@ func writeTree(src, dst string, run *analysis.Run, field string, floor privacy.F
 	if err != nil {
 		return 0, "", err
 	}
-	convs := map[string]int{}
-	users := map[string]map[string]bool{}
-	for i, c := range run.Conversations {
-		if !fd.Done[i] {
-			continue
-		}
-		seen := map[string]bool{}
-		for _, v := range fd.Values(i) {
-			k := taxonomy.Key(v)
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			convs[k]++
-			if c.User != "" {
-				if users[k] == nil {
-					users[k] = map[string]bool{}
-				}
-				users[k][c.User] = true
-			}
-		}
-	}
-	pass := func(key string) bool {
-		return floor.Pass(float64(convs[key]), float64(len(users[key])), run.UserKey != "")
+	// The same count of each value as the floor of cluster names uses:
+	// distinct conversations and, where the data names users, users.
+	pass, err := taxonomy.NamePass(run, field, floor)
+	if err != nil {
+		return 0, "", err
 	}
 	out, withheld, err := floorTree(tree, pass)
 	if err != nil {
