@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 )
 
 // The paper's setting: 3,307 values, alpha 0.05 two-sided, Bonferroni.
@@ -68,25 +68,6 @@ func TestResidualsUsage(t *testing.T) {
 	}
 }
 
-// rscriptCmd runs R (skipping without it, failing without it under CI).
-func rscriptCmd(t *testing.T, script string) string {
-	t.Helper()
-	const r = "/usr/bin/Rscript"
-	if _, err := os.Stat(r); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("R is required under CI (Debian r-base-core): %v", err)
-		}
-		t.Skipf("R not installed: %v", err)
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.Command(r, "--vanilla", "-e", script)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("Rscript: %v\n%s", err, errb.String())
-	}
-	return out.String()
-}
-
 // The residuals --out writes equal R's chisq.test(x)$stdres to 1e-9, in the
 // input's shape and labels, NA where R has NaN (an empty row and column).
 func TestResidualsOutAgainstR(t *testing.T) {
@@ -128,7 +109,7 @@ func TestResidualsOutAgainstR(t *testing.T) {
 	if strings.Join(recs[0], ",") != strings.Join(wantHeader, ",") || len(recs) != R+1 {
 		t.Fatalf("shape: %v, %d lines", recs[0], len(recs))
 	}
-	rOut := rscriptCmd(t, fmt.Sprintf(`options(warn = -1); x <- as.matrix(read.csv(%q, row.names = 1, check.names = FALSE)); cat(sprintf("%%.17g", chisq.test(x)$stdres), "\n")`, table))
+	rOut := oracle.R(t, fmt.Sprintf(`options(warn = -1); x <- as.matrix(read.csv(%q, row.names = 1, check.names = FALSE)); cat(sprintf("%%.17g", chisq.test(x)$stdres), "\n")`, table))
 	want := strings.Fields(rOut)
 	if len(want) != R*C {
 		t.Fatalf("R gave %d numbers", len(want))

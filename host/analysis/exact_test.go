@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 )
 
 // relClose reports whether got equals want to tol relative to |want|; a
@@ -76,7 +78,7 @@ func TestFisherCellAgainstR(t *testing.T) {
 	for _, c := range cs {
 		fmt.Fprintf(&b, "f(%.0f, %.0f, %.0f, %.0f)\n", c.o, c.r, c.c, c.n)
 	}
-	out := strings.Split(strings.TrimSpace(rscript(t, b.String())), "\n")
+	out := strings.Split(strings.TrimSpace(oracle.R(t, b.String())), "\n")
 	if len(out) != len(cs) {
 		t.Fatalf("R gave %d lines for %d cases", len(out), len(cs))
 	}
@@ -154,7 +156,7 @@ for (k in 0:%d) {
   }
 }
 `, len(tables)-1, dir)
-	want := rNumbers(t, rscript(t, script))
+	want := rNumbers(t, oracle.R(t, script))
 	for k, x := range tables {
 		tab, err := ReadCSVFile(filepath.Join(dir, fmt.Sprintf("t%d.csv", k)))
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 )
 
 // Wilson equals prop.test(correct = FALSE)'s interval; the two-proportion
@@ -21,7 +23,7 @@ p17("nc.%[1]d", c(d - sqrt((p2 - w2[1])^2 + (w1[2] - p1)^2), d + sqrt((w2[2] - p
 p17("p.%[1]d", prop.test(c(%[2]g, %[4]g), c(%[3]g, %[5]g), correct = FALSE)$p.value)
 `, k, c[0], c[1], c[2], c[3])
 	}
-	want := rNumbers(t, rscript(t, b.String()))
+	want := rNumbers(t, oracle.R(t, b.String()))
 	for k, c := range cases {
 		w1, w2 := Wilson(c[0], c[1], 0.95), Wilson(c[2], c[3], 0.95)
 		nc := DiffInterval(c[0], c[1], c[2], c[3], 0.95)

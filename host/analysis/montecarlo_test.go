@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 )
 
 // The Monte Carlo p-value agrees with R's chisq.test(simulate.p.value =
@@ -40,7 +42,7 @@ for (k in 0:%d) {
   cat(sprintf("t%%d %%.17g %%.17g\n", k, ct$p.value, ct$statistic))
 }
 `, len(tables)-1, dir, BR)
-	want := rNumbers(t, rscript(t, script))
+	want := rNumbers(t, oracle.R(t, script))
 	for k := range tables {
 		tab, err := ReadCSVFile(filepath.Join(dir, fmt.Sprintf("t%d.csv", k)))
 		if err != nil {

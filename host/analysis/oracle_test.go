@@ -1,40 +1,12 @@
 package analysis
 
 import (
-	"bytes"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// rscript runs an R script with /usr/bin/Rscript and returns its standard
-// output. It skips the test when R is absent, except under CI (CI=true),
-// where R is installed by .ci/run and its absence is a failure.
-func rscript(t *testing.T, script string) string {
-	t.Helper()
-	const r = "/usr/bin/Rscript"
-	if _, err := os.Stat(r); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("R is required under CI (Debian r-base-core): %v", err)
-		}
-		t.Skipf("R not installed (%v); apt-get install r-base-core", err)
-	}
-	f := t.TempDir() + "/oracle.R"
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(r, "--vanilla", f)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("Rscript: %v\n%s", err, errb.String())
-	}
-	return out.String()
-}
 
 // close reports whether got equals want to tol, relative to |want| when it is
 // over 1; NaN equals NaN.

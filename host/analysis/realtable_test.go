@@ -1,16 +1,16 @@
 package analysis_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/config"
@@ -55,29 +55,6 @@ func hhTables(t *testing.T) map[string]*analysis.Table {
 	return tables
 }
 
-// rscriptExt is oracle_test.go's rscript for this external test package.
-func rscriptExt(t *testing.T, script string) string {
-	t.Helper()
-	const r = "/usr/bin/Rscript"
-	if _, err := os.Stat(r); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("R is required under CI (Debian r-base-core): %v", err)
-		}
-		t.Skipf("R not installed (%v); apt-get install r-base-core", err)
-	}
-	f := filepath.Join(t.TempDir(), "oracle.R")
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(r, "--vanilla", f)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("Rscript: %v\n%s", err, errb.String())
-	}
-	return out.String()
-}
-
 // On the real tables of the offline hh-rlhf run, the small-expected warning
 // and its counts are R's chisq.test's, and the exact method's per-cell
 // p-values are R's fisher.test's to 1e-9 relative.
@@ -120,7 +97,7 @@ for (name in c(%s)) {
   cat(sprintf("%%s.fisher", name), sprintf("%%.17g", p), "\n")
 }
 `, `"`+strings.Join(names, `", "`)+`"`, dir, dir)
-	out := rscriptExt(t, script)
+	out := oracle.R(t, script)
 	want := map[string][]float64{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 )
 
 // randomTable makes an r x c table of counts: sparse small counts, some
@@ -135,7 +137,7 @@ for (k in 0:%d) {
   }
 }
 `, len(tables)-1, dir, extra)
-	want := rNumbers(t, rscript(t, script))
+	want := rNumbers(t, oracle.R(t, script))
 
 	const tol = 1e-9
 	for k, x := range tables {
@@ -222,7 +224,7 @@ for (m in c("bonferroni", "holm", "BH", "none")) {
   p17(paste0(m, ".n"), p.adjust(p, m, n = 3307))
 }
 `
-	want := rNumbers(t, rscript(t, script))
+	want := rNumbers(t, oracle.R(t, script))
 	for _, c := range []Correction{Bonferroni, Holm, BH, NoCorrection} {
 		for _, n := range []int{0, 3307} {
 			got, err := Adjust(p, c, n)
@@ -251,7 +253,7 @@ func TestBonferroniThresholdPaper(t *testing.T) {
 	if math.Abs(got-4.326941) > 1e-6 || fmt.Sprintf("%.2f", got) != "4.33" {
 		t.Fatalf("threshold %v", got)
 	}
-	want := rNumbers(t, rscript(t, `cat("q", sprintf("%.17g", qnorm(1 - 0.05/(2*3307))), "\n")`))
+	want := rNumbers(t, oracle.R(t, `cat("q", sprintf("%.17g", qnorm(1 - 0.05/(2*3307))), "\n")`))
 	if !closeTo(got, want["q"][0], 1e-12) {
 		t.Fatalf("threshold %v, R %v", got, want["q"][0])
 	}

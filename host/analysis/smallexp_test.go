@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	"github.com/valuescope/valuescope/internal/oracle"
 )
 
 // denseRows is a table's counts as rows, for writeCSV.
@@ -53,7 +55,7 @@ for (k in 0:%d) {
   cat(sprintf("t%%d %%d %%d %%d\n", k, warned, sum(ct$expected < 5), sum(ct$expected < 1)))
 }
 `, len(tables)-1, dir)
-	want := rNumbers(t, rscript(t, script))
+	want := rNumbers(t, oracle.R(t, script))
 	warnings := 0
 	for k := range tables {
 		tab, err := ReadCSVFile(filepath.Join(dir, fmt.Sprintf("t%d.csv", k)))

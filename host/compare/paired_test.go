@@ -1,44 +1,18 @@
 package compare
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/valuescope/valuescope/internal/oracle"
+
 	"github.com/valuescope/valuescope/host/analysis"
 )
-
-// rscript runs an R script with /usr/bin/Rscript and returns its standard
-// output. It skips the test when R is absent, except under CI (CI=true),
-// where R is installed and its absence is a failure.
-func rscript(t *testing.T, script string) string {
-	t.Helper()
-	const r = "/usr/bin/Rscript"
-	if _, err := os.Stat(r); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("R is required under CI (Debian r-base-core): %v", err)
-		}
-		t.Skipf("R not installed (%v); apt-get install r-base-core", err)
-	}
-	f := t.TempDir() + "/oracle.R"
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(r, "--vanilla", f)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("Rscript: %v\n%s", err, errb.String())
-	}
-	return out.String()
-}
 
 // rLines parses R's output: one line per case, numbers separated by spaces
 // ("NA" and "NaN" read as NaN).
@@ -96,7 +70,7 @@ func TestMcNemarAgainstR(t *testing.T) {
 			"e <- binom.test(%d, %d, 0.5)$p.value; cat(sprintf('%%.17g', c(t1$statistic, t1$p.value, t0$statistic, t0$p.value, e)), '\\n')\n",
 			c.both, c.c, c.b, c.neither, c.b, c.b+c.c)
 	}
-	rows := rLines(t, rscript(t, sc.String()), len(cases))
+	rows := rLines(t, oracle.R(t, sc.String()), len(cases))
 	for k, c := range cases {
 		w := rows[k]
 		s1, p1 := McNemar(float64(c.b), float64(c.c), true)
@@ -159,7 +133,7 @@ func TestBowkerAgainstR(t *testing.T) {
 			"cat(sprintf('%%.17g', c(m$statistic, m$parameter, m$p.value, m0$statistic, m0$p.value, st, sum(keep), pchisq(st, sum(keep), lower.tail = FALSE))), '\\n')\n",
 			strings.Join(cells, ", "), len(x))
 	}
-	rows := rLines(t, rscript(t, sc.String()), len(tables))
+	rows := rLines(t, oracle.R(t, sc.String()), len(tables))
 	sparse := 0
 	for k, x := range tables {
 		w := rows[k]
