@@ -10,36 +10,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valuescope/valuescope/internal/testruns"
+
 	"github.com/valuescope/valuescope/internal/oracle"
 
 	"github.com/valuescope/valuescope/host/analysis"
-	"github.com/valuescope/valuescope/host/config"
-	"github.com/valuescope/valuescope/host/run"
 )
 
 // hhTables runs the offline quickstart's stages over the hh-rlhf data and
 // returns the run's default tables (no floor: the test's whole table).
 func hhTables(t *testing.T) map[string]*analysis.Table {
 	t.Helper()
-	data := filepath.Join("..", "..", "..", "shared", "data", "hh-rlhf")
-	if d := os.Getenv("VALUESCOPE_SHARED_DATA"); d != "" {
-		data = filepath.Join(d, "hh-rlhf")
-	}
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("no hh-rlhf data: %v", err)
-	}
-	abs, _ := filepath.Abs(data)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "run.toml")
-	os.WriteFile(cfgPath, []byte("[dataset]\npaths = ["+strconv.Quote(abs)+"]\n[[stages]]\nname = \"response-type\"\nplugin = \"builtin:response-type\"\n[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
-	cfg, err := config.Load(cfgPath, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "run")
-	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: out}); err != nil {
-		t.Fatal(err)
-	}
+	out := testruns.Offline(t, "hh-rlhf")
 	r, err := analysis.LoadRun(context.Background(), out, analysis.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)

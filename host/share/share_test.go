@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/valuescope/valuescope/internal/testruns"
+
 	"github.com/valuescope/valuescope/host/analysis"
-	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/report"
-	"github.com/valuescope/valuescope/host/run"
 	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/share"
 	"github.com/valuescope/valuescope/host/taxonomy"
@@ -22,25 +21,7 @@ import (
 // writes the report and the run's taxonomy of ai_values), then analyze.
 func hhRun(t *testing.T) string {
 	t.Helper()
-	data := filepath.Join("..", "..", "..", "shared", "data", "hh-rlhf")
-	if d := os.Getenv("VALUESCOPE_SHARED_DATA"); d != "" {
-		data = filepath.Join(d, "hh-rlhf")
-	}
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("no hh-rlhf data: %v", err)
-	}
-	abs, _ := filepath.Abs(data)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "run.toml")
-	os.WriteFile(cfgPath, []byte("[dataset]\npaths = ["+strconv.Quote(abs)+"]\n[[stages]]\nname = \"response-type\"\nplugin = \"builtin:response-type\"\n[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
-	cfg, err := config.Load(cfgPath, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "run")
-	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: out}); err != nil {
-		t.Fatal(err)
-	}
+	out := testruns.Offline(t, "hh-rlhf")
 	if _, err := analysis.AnalyzeFolder(context.Background(), out, analysis.FolderOptions{}); err != nil {
 		t.Fatal(err)
 	}
