@@ -20,10 +20,7 @@ func TestInterruptWhileLoading(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts gRPC plugins")
 	}
-	bin := filepath.Join(t.TempDir(), "valuescope")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building: %v\n%s", err, out)
-	}
+	bin := buildValuescope(t)
 	for _, c := range []struct {
 		name, flags, config, marker string
 		sig                         syscall.Signal

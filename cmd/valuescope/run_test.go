@@ -103,10 +103,7 @@ func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it a dozen times")
 	}
-	bin := filepath.Join(t.TempDir(), "valuescope")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building: %v\n%s", err, out)
-	}
+	bin := buildValuescope(t)
 	cfg := arenaConfig(t)
 	want := t.TempDir()
 	if out, err := exec.Command(bin, "run", "--quiet", "--out", want, cfg).CombinedOutput(); err != nil {

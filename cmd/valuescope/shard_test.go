@@ -570,16 +570,6 @@ plugin = "builtin:cue-values"
 	sameFile(t, dir("1"), dir("again-others"), "annotations.csv")
 }
 
-// buildValuescope builds the command into the test's temporary folder.
-func buildValuescope(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "valuescope")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // repoFile is the absolute path of a file of the repository.
 func repoFile(t *testing.T, elem ...string) string {
 	t.Helper()
