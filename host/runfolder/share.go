@@ -9,16 +9,17 @@ import (
 )
 
 // Shareable reports whether a run file (rel: its path relative to the run
-// folder, slash-separated) may be published: it holds only results that
-// respect the privacy floor — the report (report.json, report.html), the
-// analysis tables (analysis/NAME.cells.csv, NAME.residuals.csv, NAME.json,
-// and the same in a tree level's folder analysis/TREE.levelN/) and the
-// taxonomy trees (taxonomy/FIELD.tree.csv, whose level-0 rows under the
-// floor an export withholds). Everything else is private: the store, the
-// exports of annotations and conversations, errors.csv, plugins.log, review
-// sheets, a tree level's taxonomy.json and assignments.csv (every value
-// placed, with raw counts), the configs and the manifest (dataset paths,
-// prompts), and any file this list does not name.
+// folder, slash-separated) may be published as it is: it holds only results
+// that respect the privacy floor — the report (report.json, report.html) and
+// the analysis tables (analysis/NAME.cells.csv, NAME.residuals.csv,
+// NAME.json, and the same in a tree level's folder analysis/TREE.levelN/).
+// The taxonomy trees (taxonomy/FIELD.tree.csv) are not: they list every
+// value the run saw, with its share, and a run's analysis needs them whole;
+// they are published floored (FlooredOnExport). Everything else is private:
+// the store, the exports of annotations and conversations, errors.csv,
+// plugins.log, review sheets, a tree level's taxonomy.json and
+// assignments.csv (every value placed, with raw counts), the configs and the
+// manifest (dataset paths, prompts), and any file this list does not name.
 func Shareable(rel string) bool {
 	rel = path.Clean(filepath.ToSlash(rel))
 	dir, name := path.Split(rel)
@@ -37,15 +38,22 @@ func Shareable(rel string) bool {
 				return true
 			}
 		}
-	case TreeDir + "/":
-		base, ok := strings.CutSuffix(name, ".tree.csv")
-		return ok && base != ""
 	}
 	return false
 }
 
-// ShareableFiles lists the shareable files present in the run folder,
-// relative and slash-separated, sorted.
+// FlooredOnExport reports whether a run file is private as it stands but
+// published once the privacy floor is applied to it: a taxonomy tree, whose
+// values under the floor `export --shareable` withholds (host/share).
+func FlooredOnExport(rel string) bool {
+	dir, name := path.Split(path.Clean(filepath.ToSlash(rel)))
+	base, ok := strings.CutSuffix(name, ".tree.csv")
+	return dir == TreeDir+"/" && ok && base != ""
+}
+
+// ShareableFiles lists the files of the run folder an export publishes:
+// the Shareable ones and the FlooredOnExport ones, relative and
+// slash-separated, sorted.
 func (f Folder) ShareableFiles() ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(string(f), func(p string, d fs.DirEntry, err error) error {
@@ -59,7 +67,7 @@ func (f Folder) ShareableFiles() ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if rel = filepath.ToSlash(rel); Shareable(rel) {
+		if rel = filepath.ToSlash(rel); Shareable(rel) || FlooredOnExport(rel) {
 			out = append(out, rel)
 		}
 		return nil

@@ -11,7 +11,7 @@ func TestShareable(t *testing.T) {
 	for rel, want := range map[string]bool{
 		"report.json": true, "report.html": true,
 		"analysis/ai_values_by_topic.cells.csv": true, "analysis/ai_values_by_topic.residuals.csv": true,
-		"analysis/ai_values_by_topic.json": true, "taxonomy/ai_values.tree.csv": true,
+		"analysis/ai_values_by_topic.json": true, "taxonomy/ai_values.tree.csv": false,
 		"store.sqlite": false, "store.sqlite-wal": false, "annotations.csv": false, "annotations.parquet": false,
 		"conversations.csv": false, "errors.csv": false, "plugins.log": false, "manifest.json": false,
 		"config.toml": false, "config.orig.toml": false, "review/review.csv": false, "review/review.html": false,
@@ -22,6 +22,15 @@ func TestShareable(t *testing.T) {
 	} {
 		if got := Shareable(rel); got != want {
 			t.Errorf("Shareable(%q) = %v, want %v", rel, got, want)
+		}
+	}
+	for rel, want := range map[string]bool{
+		"taxonomy/ai_values.tree.csv": true, "taxonomy/./human_values.tree.csv": true,
+		"taxonomy/.tree.csv": false, "taxonomy/ai_values.json": false, "analysis/ai_values.tree.csv": false,
+		"ai_values.tree.csv": false, "taxonomy/x/ai_values.tree.csv": false, "report.json": false,
+	} {
+		if got := FlooredOnExport(rel); got != want {
+			t.Errorf("FlooredOnExport(%q) = %v, want %v", rel, got, want)
 		}
 	}
 }

@@ -1,8 +1,9 @@
-// Package share writes the part of a run folder that may be published
-// (runfolder.Shareable): the report, the analysis tables and the taxonomy
-// trees, with the trees' level-0 rows (one per value) under the run's
-// privacy floor withheld, and the cluster names and descriptions that name
-// such a value, and a README saying which floor was applied.
+// Package share writes the part of a run folder that may be published: the
+// report and the analysis tables as they are (runfolder.Shareable), the
+// taxonomy trees floored (runfolder.FlooredOnExport: taxonomy.Tree.Floored
+// withholds the values under the run's privacy floor, the cluster names and
+// descriptions that name one, and recomputes the shares over the values
+// shown), and a README saying which floor was applied.
 package share
 
 import (
@@ -68,7 +69,8 @@ func Export(ctx context.Context, dir, out string) (*Summary, error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return nil, err
 		}
-		if field, ok := strings.CutSuffix(path.Base(rel), ".tree.csv"); ok && path.Dir(rel) == runfolder.TreeDir {
+		if runfolder.FlooredOnExport(rel) {
+			field := strings.TrimSuffix(path.Base(rel), ".tree.csv")
 			n, why, err := writeTree(src, dst, run, field, s.Floor)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", rel, err)
@@ -148,51 +150,13 @@ func writeTree(src, dst string, run *analysis.Run, field string, floor privacy.F
 // WithheldName replaces a cluster's name that is a value under the floor.
 const WithheldName = "(name withheld)"
 
-// floorTree is tree without the level-0 rows whose values (by
-// taxonomy.Key) do not pass, and with the clusters' names and descriptions
-// that name such a value withheld (a cluster may be named after, or
-// described by, a value that passes the conversations bound but not the
-// users bound). It returns nil when no value passes.
+// floorTree is taxonomy.Tree.Floored with WithheldName.
 func floorTree(tree *taxonomy.Tree, pass func(key string) bool) (*taxonomy.Tree, int, error) {
-	under := map[string]bool{}
-	var kept []taxonomy.Node
-	for _, n := range tree.Nodes {
-		if n.Level == 0 && !pass(taxonomy.Key(n.ID)) {
-			under[taxonomy.Key(n.ID)] = true
-			under[taxonomy.Key(n.Name)] = true
-			continue
-		}
-		kept = append(kept, n)
+	out, withheld, err := tree.Floored(pass, WithheldName)
+	if out == nil {
+		withheld = 0
 	}
-	leaves := 0
-	for i, n := range kept {
-		if n.Level == 0 {
-			leaves++
-			continue
-		}
-		if under[taxonomy.Key(n.Name)] {
-			kept[i].Name = WithheldName
-		}
-		if names(n.Description, under) {
-			kept[i].Description = ""
-		}
-	}
-	if leaves == 0 {
-		return nil, 0, nil
-	}
-	out, err := taxonomy.NewTree(kept)
-	return out, len(tree.Nodes) - len(kept), err
-}
-
-// names reports whether a description names a value of under: any of its
-// phrases between punctuation ("12 values, the most frequent: a, b.").
-func names(desc string, under map[string]bool) bool {
-	for _, phrase := range strings.FieldsFunc(desc, func(r rune) bool { return strings.ContainsRune(",:;.()", r) }) {
-		if under[taxonomy.Key(phrase)] {
-			return true
-		}
-	}
-	return false
+	return out, withheld, err
 }
 
 func copyFile(src, dst string) error {
@@ -220,7 +184,9 @@ func (s *Summary) readme(dir string) []byte {
 		"  (linked cell suppression: Cox 1980; Hundepool et al., Statistical Disclosure Control, Wiley 2012, ch. 4).\n" +
 		"  Zero cells are blank too, so a blank does not mark a small count.\n" +
 		"- Taxonomy trees (taxonomy/): values under the floor are withheld, and so are the cluster names and\n" +
-		"  descriptions that name one; cluster percentages still include them.\n\n")
+		"  descriptions that name one and the clusters left without a value. Percentages are of the occurrences\n" +
+		"  of the values shown (each cluster's is the sum of its values'), so they differ from the run's own\n" +
+		"  tree, and a cluster's share does not tell what its withheld values hold.\n\n")
 	b.WriteString("Files:\n\n")
 	for _, f := range s.Files {
 		fmt.Fprintf(&b, "- %s", f)

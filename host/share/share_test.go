@@ -3,6 +3,7 @@ package share_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestExportHH(t *testing.T) {
 		return err
 	})
 	for _, rel := range written {
-		if rel != share.ReadmeFile && !runfolder.Shareable(rel) {
+		if rel != share.ReadmeFile && !runfolder.Shareable(rel) && !runfolder.FlooredOnExport(rel) {
 			t.Errorf("private file exported: %s", rel)
 		}
 	}
@@ -101,6 +102,34 @@ func TestExportHH(t *testing.T) {
 	}
 	if before, after := count(filepath.Join(dir, tree)), count(filepath.Join(out, tree)); after != before-under {
 		t.Fatalf("tree leaves: %d in the run, %d exported, %d under the floor", before, after, under)
+	}
+	// The margin attack on the tree: a cluster's share less its children's
+	// would be what its withheld values hold; it is nothing (to rounding).
+	f, err := os.Open(filepath.Join(out, tree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := taxonomy.ReadCSV(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	children := map[string]float64{}
+	kids := map[string]int{}
+	for _, n := range exported.Nodes {
+		children[n.Parent] += n.Pct
+		kids[n.Parent]++
+	}
+	for _, n := range exported.Nodes {
+		if n.Level == 0 {
+			continue
+		}
+		if rest := n.Pct - children[n.ID]; math.Abs(rest) > 0.0005*float64(kids[n.ID]+1) {
+			t.Errorf("cluster %s: %.3f%% less its children's leaves %.4f%% for withheld values", n.ID, n.Pct, rest)
+		}
+	}
+	if top := children[""]; math.Abs(top-100) > 0.01 {
+		t.Errorf("top level sums to %.3f%%", top)
 	}
 	readme, _ := os.ReadFile(filepath.Join(out, share.ReadmeFile))
 	if !strings.Contains(string(readme), "fewer than 5 distinct conversations") {

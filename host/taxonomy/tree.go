@@ -286,3 +286,80 @@ func (t *Tree) WriteFile(path string) error {
 	}
 	return atomicfile.Write(path, t.WriteCSV)
 }
+
+// Floored is the tree as it may be published under a privacy floor: the
+// leaves whose values (by Key) do not pass are withheld, and so are the
+// clusters left without a leaf; the names and descriptions of clusters that
+// name a withheld value are replaced by withheldName and ""; and every
+// percentage is recomputed over the leaves kept, so that a cluster's share
+// is the sum of its children's. Keeping the original percentages would give
+// away the withheld values: a cluster's share less its shown children's is
+// what the withheld ones hold, their exact count where one was withheld.
+// Counts (JSON only) are recomputed the same way. It returns the leaves
+// withheld, and a nil tree when none passes.
+func (t *Tree) Floored(pass func(key string) bool, withheldName string) (*Tree, int, error) {
+	under := map[string]bool{}
+	keep := make([]bool, len(t.Nodes))
+	pct := make([]float64, len(t.Nodes))
+	count := make([]float64, len(t.Nodes))
+	withheld, total := 0, 0.0
+	for i, n := range t.Nodes {
+		if n.Level != 0 {
+			continue
+		}
+		if !pass(Key(n.ID)) {
+			under[Key(n.ID)], under[Key(n.Name)] = true, true
+			withheld++
+			continue
+		}
+		keep[i], pct[i], count[i] = true, n.Pct, n.Count
+		total += n.Pct
+	}
+	if withheld == len(t.Level(0)) {
+		return nil, withheld, nil
+	}
+	// Each kept leaf's share carries up to every cluster above it.
+	for i, n := range t.Nodes {
+		if n.Level != 0 || !keep[i] {
+			continue
+		}
+		for p := n.Parent; p != ""; p = t.Nodes[t.byID[p]].Parent {
+			j := t.byID[p]
+			keep[j] = true
+			pct[j] += n.Pct
+			count[j] += n.Count
+		}
+	}
+	var nodes []Node
+	for i, n := range t.Nodes {
+		if !keep[i] {
+			continue
+		}
+		if total > 0 {
+			n.Pct = pct[i] * 100 / total
+		}
+		n.Count = count[i]
+		if n.Level > 0 {
+			if under[Key(n.Name)] {
+				n.Name = withheldName
+			}
+			if namesAny(n.Description, under) {
+				n.Description = ""
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	out, err := NewTree(nodes)
+	return out, withheld, err
+}
+
+// namesAny reports whether a description names a value of under: any of
+// its phrases between punctuation ("12 values, the most frequent: a, b.").
+func namesAny(desc string, under map[string]bool) bool {
+	for _, phrase := range strings.FieldsFunc(desc, func(r rune) bool { return strings.ContainsRune(",:;.()", r) }) {
+		if under[Key(phrase)] {
+			return true
+		}
+	}
+	return false
+}
