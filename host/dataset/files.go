@@ -20,6 +20,10 @@ type input struct {
 // name or glob are read whatever their ending.
 var dataExtensions = []string{".jsonl", ".ndjson", ".json", ".parquet"}
 
+// IsDataFile says whether a file name has a data file's ending, as a folder
+// is read: what an hf:// dataset path without a file pattern takes.
+func IsDataFile(name string) bool { return isDataFile(name) }
+
 func isDataFile(name string) bool {
 	name = strings.ToLower(name)
 	for _, c := range []string{".gz", ".zst", ".zstd"} {
