@@ -40,6 +40,7 @@ type Reader struct {
 	fmt     *Format
 	queue   []conversation.Conversation
 	qi      int
+	loc     Location // of the record the queue was decoded from
 	err     error
 
 	// For Progress: the files' sizes, the bytes of the files read to the
@@ -114,6 +115,11 @@ func Open(paths []string, opts Options) (*Reader, error) {
 	return r, nil
 }
 
+// Location is where the record of the conversation Next last returned is
+// (one record may hold several conversations: HH-RLHF's chosen and
+// rejected). The pipeline names it for a duplicate and its first copy.
+func (r *Reader) Location() Location { return r.loc }
+
 // Files reports each file of the dataset: its detected format and counts so
 // far. The slice is a copy.
 func (r *Reader) Files() []File { return append([]File(nil), r.files...) }
@@ -179,7 +185,7 @@ func (r *Reader) decode(rec record) error {
 	}
 	var err error
 	r.queue, err = r.fmt.decode(rec.data, rec.loc, false, r.queue[:0])
-	r.qi = 0
+	r.qi, r.loc = 0, rec.loc
 	// Decoding is strict about UTF-8, which costs nothing extra on valid
 	// input; only a record that failed is decoded again, leniently.
 	invalid := false
