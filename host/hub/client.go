@@ -1,0 +1,238 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultEndpoint is the Hub's address when HF_ENDPOINT is not set.
+const DefaultEndpoint = "https://huggingface.co"
+
+// Client talks to one Hub and keeps one cache. The zero value is not
+// usable; FromEnv makes one as the official tools would.
+type Client struct {
+	// Endpoint is the Hub's base URL (HF_ENDPOINT).
+	Endpoint string
+	// Token is sent as a bearer token when set (HF_TOKEN, or the token file
+	// the official login writes); it is needed for gated and private datasets.
+	Token string
+	// Cache is the cache folder (HF_HUB_CACHE).
+	Cache string
+	// Offline answers from the cache only (HF_HUB_OFFLINE=1): a revision is
+	// what refs/REVISION says, the files those of its snapshot.
+	Offline bool
+	// HTTP is the client requests go through; nil: one with no overall
+	// timeout (downloads are long), a 30 s response header timeout.
+	HTTP *http.Client
+	// Retries is how many times one download resumes after a broken
+	// connection before giving up (the .incomplete file stays for the next
+	// call). Negative: never.
+	Retries int
+	// Log, if set, is told of each download.
+	Log *slog.Logger
+}
+
+// FromEnv returns a client configured by the official environment
+// variables: HF_ENDPOINT, HF_TOKEN (else the file HF_TOKEN_PATH or
+// $HF_HOME/token), HF_HUB_CACHE (else $HF_HOME/hub, HF_HOME defaulting to
+// $XDG_CACHE_HOME/huggingface, then ~/.cache/huggingface), HF_HUB_OFFLINE.
+func FromEnv() *Client {
+	c := &Client{Endpoint: strings.TrimRight(os.Getenv("HF_ENDPOINT"), "/"), Retries: 3}
+	if c.Endpoint == "" {
+		c.Endpoint = DefaultEndpoint
+	}
+	home := os.Getenv("HF_HOME")
+	if home == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			if h, err := os.UserHomeDir(); err == nil {
+				cache = filepath.Join(h, ".cache")
+			}
+		}
+		home = filepath.Join(cache, "huggingface")
+	}
+	c.Cache = os.Getenv("HF_HUB_CACHE")
+	if c.Cache == "" {
+		c.Cache = filepath.Join(home, "hub")
+	}
+	c.Token = strings.TrimSpace(os.Getenv("HF_TOKEN"))
+	if c.Token == "" {
+		tokenPath := os.Getenv("HF_TOKEN_PATH")
+		if tokenPath == "" {
+			tokenPath = filepath.Join(home, "token")
+		}
+		if b, err := os.ReadFile(tokenPath); err == nil {
+			c.Token = strings.TrimSpace(string(b))
+		}
+	}
+	switch strings.ToLower(os.Getenv("HF_HUB_OFFLINE")) {
+	case "1", "true", "yes", "on":
+		c.Offline = true
+	}
+	return c
+}
+
+var defaultHTTP = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	ResponseHeaderTimeout: 30 * time.Second,
+	TLSHandshakeTimeout:   30 * time.Second,
+	MaxIdleConnsPerHost:   4,
+}}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultHTTP
+}
+
+// request makes a GET (or HEAD) request to the Hub with the client's token.
+// Go's client drops the Authorization header when a redirect leaves the
+// Hub's host (the CDN's signed URLs need none), as the official client does.
+func (c *Client) request(ctx context.Context, method, u string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "valuescope (huggingface_hub compatible)")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	return req, nil
+}
+
+// getJSON fetches an API URL into v; its second result is the response's
+// Link rel="next" URL, if any (the Hub pages long listings so).
+func (c *Client) getJSON(ctx context.Context, ref Ref, u string, v any) (string, error) {
+	req, err := c.request(ctx, http.MethodGet, u)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: asking the Hub (HF_ENDPOINT %s): %w", ref, c.Endpoint, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", c.statusError(ref, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(v); err != nil {
+		return "", fmt.Errorf("%s: reading the Hub's answer to GET %s: %w", ref, u, err)
+	}
+	return nextLink(resp.Header.Values("Link")), nil
+}
+
+// nextLink returns the URL of a Link header's rel="next" entry.
+func nextLink(links []string) string {
+	for _, h := range links {
+		for _, l := range strings.Split(h, ",") {
+			u, params, ok := strings.Cut(strings.TrimSpace(l), ";")
+			if !ok || !strings.Contains(strings.ReplaceAll(params, " ", ""), `rel="next"`) {
+				continue
+			}
+			return strings.Trim(strings.TrimSpace(u), "<>")
+		}
+	}
+	return ""
+}
+
+// Error is an answer of the Hub that is not the file or listing asked
+// for. Its message says what to do; Code is the Hub's X-Error-Code
+// (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound) when it sent one.
+type Error struct {
+	Ref     Ref
+	URL     string
+	Status  int
+	Code    string
+	Message string
+	// hint says what to do about it.
+	hint string
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: the Hub answered %d %s to GET %s", e.Ref, e.Status, http.StatusText(e.Status), e.URL)
+	if e.Code != "" {
+		msg += " (" + e.Code + ")"
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.hint != "" {
+		msg += "\n" + e.hint
+	}
+	return msg
+}
+
+// Gated says whether the dataset asks its users to accept terms first.
+func (e *Error) Gated() bool { return e.Code == "GatedRepo" }
+
+// statusError reads an error answer: the X-Error-Code and X-Error-Message
+// headers the Hub sets, else the body's {"error": ...}.
+func (c *Client) statusError(ref Ref, resp *http.Response) error {
+	e := &Error{Ref: ref, URL: resp.Request.URL.String(), Status: resp.StatusCode,
+		Code: resp.Header.Get("X-Error-Code"), Message: resp.Header.Get("X-Error-Message")}
+	if e.Message == "" {
+		var body struct {
+			Error string `json:"error"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
+			e.Message = body.Error
+		}
+	}
+	page := c.Endpoint + "/datasets/" + ref.Repo
+	switch {
+	case e.Code == "GatedRepo" || (e.Status == http.StatusForbidden && strings.Contains(strings.ToLower(e.Message), "gated")):
+		e.Code = "GatedRepo"
+		if c.Token == "" {
+			e.hint = fmt.Sprintf("%s is a gated dataset: log in at %s, accept its terms there, then set HF_TOKEN to an access token of that account (%s/settings/tokens)", ref.Repo, page, c.Endpoint)
+		} else {
+			e.hint = fmt.Sprintf("%s is a gated dataset and the account of HF_TOKEN has no access to it yet: accept its terms at %s with that account (some datasets also wait for their authors' approval), or set HF_TOKEN to a token of an account that has", ref.Repo, page)
+		}
+	case e.Code == "RepoNotFound" || (e.Status == http.StatusUnauthorized && e.Code == "" && c.Token == ""):
+		e.hint = fmt.Sprintf("no dataset %s on %s (check the name; a private dataset needs HF_TOKEN set to a token with access)", ref.Repo, c.Endpoint)
+	case e.Code == "RevisionNotFound":
+		e.hint = fmt.Sprintf("dataset %s has no revision %q (a branch, tag or commit; see %s/tree/main)", ref.Repo, ref.Revision, page)
+	case e.Code == "EntryNotFound":
+		e.hint = fmt.Sprintf("the file is not in dataset %s at revision %q", ref.Repo, ref.Revision)
+	case e.Status == http.StatusUnauthorized:
+		e.hint = "the Hub refused HF_TOKEN: set it to a valid access token (" + c.Endpoint + "/settings/tokens)"
+	case e.Status == http.StatusTooManyRequests:
+		e.hint = "the Hub limits requests: wait and try again (with HF_TOKEN set the limit is higher)"
+	}
+	return e
+}
+
+// IsNotFound says whether err is the Hub saying a repository, revision
+// or file does not exist.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == "RepoNotFound" || e.Code == "RevisionNotFound" || e.Code == "EntryNotFound" || e.Status == http.StatusNotFound)
+}
+
+// apiURL is an API address under the repository: /api/datasets/REPO/WHAT/REV...
+func (c *Client) apiURL(ref Ref, what, rev string, rest ...string) string {
+	u := c.Endpoint + "/api/datasets/" + ref.Repo + "/" + what + "/" + url.PathEscape(rev)
+	for _, r := range rest {
+		u += "/" + r
+	}
+	return u
+}
+
+// resolveURL is a file's download address, as hf_hub_url makes it.
+func (c *Client) resolveURL(ref Ref, commit, path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return c.Endpoint + "/datasets/" + ref.Repo + "/resolve/" + url.PathEscape(commit) + "/" + strings.Join(segs, "/")
+}
