@@ -264,7 +264,8 @@ type Agreement struct {
 	ObservedCI analysis.Interval `json:"observed_ci"`
 	Kappa      analysis.Number   `json:"kappa"`
 	// The conversations that disagree most.
-	Disagreements []Disagreement `json:"disagreements"`
+	// Not in Aggregate (compare.json, a run's report): they name conversations.
+	Disagreements []Disagreement `json:"disagreements,omitempty"`
 }
 
 // Disagreement is one conversation the runs annotate differently.
@@ -455,6 +456,7 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 	// the full sets when the runs are independent).
 	testA, testB := sa, sb
 	var diffs []ValueDiff
+	var cellUsers map[string][3]int // paired: users of each cell with the value
 	if len(shared) == 0 {
 		diffs = independentDiffs(union, sa, sb, o)
 	} else {
@@ -468,6 +470,9 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 		fc.Test, fc.Paired = Paired, testA.annotated
 		fc.LeftOutA, fc.LeftOutB = sa.annotated-testA.annotated, sb.annotated-testB.annotated
 		diffs = pairedDiffs(shared, testA, testB, o)
+		if a.Users() {
+			cellUsers = pairUsers(shared, a, testA, testB)
+		}
 		if fc.Label {
 			fc.Symmetry = symmetry(shared, testA, testB, o)
 		}
@@ -492,7 +497,8 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 		// The floor holds on each run's counts and, when paired, on the
 		// counts of the tested conversations too.
 		if !floorOK(sa, a.Users(), d.Value) || !floorOK(sb, b.Users(), d.Value) ||
-			!floorOK(testA, a.Users(), d.Value) || !floorOK(testB, b.Users(), d.Value) {
+			!floorOK(testA, a.Users(), d.Value) || !floorOK(testB, b.Users(), d.Value) ||
+			(d.Pairs != nil && !pairsPass(*d.Pairs, cellUsers[d.Value], a.Users(), o.Floor)) {
 			fc.Suppressed.Values++
 			if d.Significant {
 				fc.Suppressed.Significant++

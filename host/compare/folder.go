@@ -73,9 +73,10 @@ func Folders(ctx context.Context, dirs []string, o FolderOptions) (*Report, erro
 	return rep, nil
 }
 
-// WriteFiles writes compare.json (the report), differences.csv (per
-// value), fields.csv (per field: the tests used, on how many conversations)
-// and disagreements.csv into folder out, creating it.
+// WriteFiles writes compare.json (the report's Aggregate), differences.csv
+// (per value), fields.csv (per field: the tests used, on how many
+// conversations) and disagreements.csv (private: ShareableFiles) into folder
+// out, creating it.
 func WriteFiles(out string, rep *Report) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -84,7 +85,7 @@ func WriteFiles(out string, rep *Report) error {
 		"compare.json": func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(rep)
+			return enc.Encode(rep.Aggregate())
 		},
 		"differences.csv":   func(w io.Writer) error { return WriteDiffsCSV(w, rep) },
 		"fields.csv":        func(w io.Writer) error { return WriteFieldsCSV(w, rep) },

@@ -186,6 +186,19 @@ func TestPairedDiffInterval(t *testing.T) {
 	}
 }
 
+// The published figure: Fagerland, Lydersen and Laake, Statistical Analysis
+// of Contingency Tables (CRC 2017), ch. 8, the Newcombe square-and-add
+// interval for the paired table of Cavo et al. (2012), [[59, 6], [16, 80]]:
+// estimate −0.0621, 95% CI −0.1186 to −0.0046 for p1+ − p+1. Here the
+// difference is B's share less A's (A's row, B's column), the same interval
+// negated.
+func TestPairedDiffIntervalPublished(t *testing.T) {
+	ci := PairedDiffInterval(59, 6, 16, 161, 0.95)
+	if math.Abs(float64(ci.Low)-0.0046) > 5e-5 || math.Abs(float64(ci.High)-0.1186) > 5e-5 {
+		t.Fatalf("interval %+v, published (0.0046, 0.1186)", ci)
+	}
+}
+
 // size is the exact rejection rate at level alpha of a paired test under
 // the null: with d discordant conversations, b is Binomial(d, 1/2).
 func size(d int, alpha float64, p func(b, c int) float64) float64 {

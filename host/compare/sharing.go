@@ -94,19 +94,18 @@ func pairedTest(pc PairCounts, o Options) (test string, stat, p float64) {
 	return TestMcNemar, stat, p
 }
 
-// pairCounts counts, per value, the paired 2×2 table over the pairs (both
-// runs' value sets of each pair, nil when not annotated: such pairs are
-// skipped). It returns the tables and the number of pairs counted.
-func pairCounts(pairs [][2]int, sa, sb sets) (map[string]*PairCounts, int) {
-	out := map[string]*PairCounts{}
-	get := func(v string) *PairCounts {
-		pc := out[v]
-		if pc == nil {
-			pc = &PairCounts{}
-			out[v] = pc
-		}
-		return pc
-	}
+// The cells of a value's paired table that eachCell visits.
+const (
+	cellBoth = iota
+	cellAOnly
+	cellBOnly
+)
+
+// eachCell calls visit for each pair (both runs' value sets, nil when not
+// annotated: such pairs are skipped) and each value either run gave it,
+// with the cell of the value's paired table the pair falls in. It returns
+// the number of pairs visited.
+func eachCell(pairs [][2]int, sa, sb sets, visit func(p [2]int, v string, cell int)) int {
 	n := 0
 	for _, p := range pairs {
 		va, vb := sa.vals[p[0]], sb.vals[p[1]]
@@ -119,22 +118,70 @@ func pairCounts(pairs [][2]int, sa, sb sets) (map[string]*PairCounts, int) {
 		for i < len(va) || j < len(vb) {
 			switch {
 			case j == len(vb) || (i < len(va) && va[i] < vb[j]):
-				get(va[i]).AOnly++
+				visit(p, va[i], cellAOnly)
 				i++
 			case i == len(va) || vb[j] < va[i]:
-				get(vb[j]).BOnly++
+				visit(p, vb[j], cellBOnly)
 				j++
 			default:
-				get(va[i]).Both++
+				visit(p, va[i], cellBoth)
 				i++
 				j++
 			}
 		}
 	}
+	return n
+}
+
+// pairCounts counts, per value, the paired 2×2 table over the pairs. It
+// returns the tables and the number of pairs counted.
+func pairCounts(pairs [][2]int, sa, sb sets) (map[string]*PairCounts, int) {
+	out := map[string]*PairCounts{}
+	n := eachCell(pairs, sa, sb, func(_ [2]int, v string, cell int) {
+		pc := out[v]
+		if pc == nil {
+			pc = &PairCounts{}
+			out[v] = pc
+		}
+		switch cell {
+		case cellBoth:
+			pc.Both++
+		case cellAOnly:
+			pc.AOnly++
+		case cellBOnly:
+			pc.BOnly++
+		}
+	})
 	for _, pc := range out {
 		pc.Neither = n - pc.Both - pc.AOnly - pc.BOnly
 	}
 	return out, n
+}
+
+// pairUsers counts, per value, the distinct users of each cell with the
+// value (in both runs, in A only, in B only), by run A's user of each pair.
+func pairUsers(pairs [][2]int, a *analysis.Run, sa, sb sets) map[string][3]int {
+	seen := map[string]*[3]map[string]bool{}
+	eachCell(pairs, sa, sb, func(p [2]int, v string, cell int) {
+		u := a.Conversations[p[0]].User
+		if u == "" {
+			return
+		}
+		s := seen[v]
+		if s == nil {
+			s = &[3]map[string]bool{}
+			seen[v] = s
+		}
+		if s[cell] == nil {
+			s[cell] = map[string]bool{}
+		}
+		s[cell][u] = true
+	})
+	out := make(map[string][3]int, len(seen))
+	for v, s := range seen {
+		out[v] = [3]int{len(s[0]), len(s[1]), len(s[2])}
+	}
+	return out
 }
 
 // symmetry is Bowker's test of a label field's paired k×k table.

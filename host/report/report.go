@@ -270,10 +270,11 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 		d.Heatmaps = append(d.Heatmaps, heatmap(rep, res, o))
 	}
 	if len(o.Compare) > 0 {
-		d.Compare, err = compare.Runs(ctx, append([]string{dir}, o.Compare...), lo, compare.Options{Floor: floor})
+		cr, err := compare.Runs(ctx, append([]string{dir}, o.Compare...), lo, compare.Options{Floor: floor})
 		if err != nil {
 			return nil, err
 		}
+		d.Compare = cr.Aggregate() // the report is shareable: no conversation named
 	}
 	return d, nil
 }
