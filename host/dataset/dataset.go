@@ -16,10 +16,14 @@
 // A record that cannot be read — a JSONL line that is not JSON, a message with
 // an unknown role, a conversation with no turns — is not dropped silently:
 // Reader.Next returns it as a *BadRecord naming the file, line (or Parquet
-// row) and reason, and reading goes on with the next record. With
-// Options.Strict the first bad record ends the read instead. Other errors
-// (a file that cannot be opened, a JSON array broken mid-file, a file in no
-// known format) are fatal and say what was tried.
+// row) and reason, and reading goes on with the next record. A file damaged
+// part way — a truncated .gz or .zst shard, a JSON array broken mid-file, a
+// corrupt Parquet page or a missing footer — keeps what was read before the
+// damage; the rest of it (for Parquet, of the row group) is one bad record
+// with Damaged set, File.Damaged says why, and reading goes on with the next
+// file or row group. With Options.Strict the first bad record ends the read
+// instead. Other errors (a file that cannot be opened, a file in no known
+// format) are fatal and say what was tried.
 //
 // Choices made deliberately, so that they are the same in every run:
 //   - A conversation with no turns is a bad record: there is nothing to analyse.
@@ -101,6 +105,11 @@ const defaultMaxRecordBytes = 64 << 20
 type BadRecord struct {
 	Location
 	Reason string
+	// Damaged is set when the file could not be read past Location (a
+	// truncated compressed shard, a broken JSON document, a damaged Parquet
+	// row group or footer): everything from there to the end of the file, or
+	// of the Parquet row group, is set aside in this one record.
+	Damaged bool
 }
 
 func (b *BadRecord) Error() string { return b.Location.String() + ": " + b.Reason }
@@ -124,6 +133,8 @@ func (l Location) String() string {
 		return fmt.Sprintf("%s: row %d", l.File, l.Record-1)
 	case l.Line > 0:
 		return fmt.Sprintf("%s:%d", l.File, l.Line)
+	case l.Record == 0: // the whole file
+		return l.File
 	default:
 		return fmt.Sprintf("%s: record %d", l.File, l.Record)
 	}

@@ -301,7 +301,9 @@ func TestUnknownFormat(t *testing.T) {
 	}
 }
 
-// A JSON array broken mid-file cannot be resynchronised: fatal, with the line.
+// A JSON array broken mid-file cannot be resynchronised: the records before
+// the break are read, the rest of the file is one bad record naming the line,
+// and reading ends normally.
 func TestBrokenJSONArray(t *testing.T) {
 	path := writeTemp(t, "arr.json", "[\n"+`{"conversations": [{"from": "human", "value": "a"}]},`+"\n"+`{"conversations": [{"from": "human", "value": "b"}]}`+"\n"+`{"conversations": []}`+"\n]")
 	r, err := Open([]string{path}, Options{})
@@ -315,8 +317,15 @@ func TestBrokenJSONArray(t *testing.T) {
 			break
 		}
 	}
-	if n != 2 || IsBad(err) || !strings.Contains(err.Error(), path+":4: broken JSON after 2 records") {
+	var bad *BadRecord
+	if n != 2 || !errors.As(err, &bad) || !bad.Damaged || !strings.Contains(err.Error(), path+":4: broken JSON after 2 records") {
 		t.Fatalf("read %d, then %v", n, err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("after the damage: %v, want io.EOF", err)
+	}
+	if f := r.Files()[0]; f.Bad != 1 || f.Convs != 2 || !strings.Contains(f.Damaged, "broken JSON") {
+		t.Fatalf("file: %+v", f)
 	}
 }
 

@@ -75,7 +75,7 @@ func (e *DetectError) Error() string {
 func detect(data []byte, loc Location) (*Format, error) {
 	var sample map[string]any
 	if err := json.Unmarshal(data, &sample, jsonOptions, jsontext.AllowDuplicateNames(true)); err != nil {
-		return nil, &BadRecord{loc, "not a JSON object: " + jsonReason(err)}
+		return nil, &BadRecord{Location: loc, Reason: "not a JSON object: " + jsonReason(err)}
 	}
 	derr := &DetectError{Location: loc}
 	for _, f := range formats {

@@ -44,7 +44,9 @@ type parquetSource struct {
 	eof    bool         // rows has no more after the batch
 	batch  []parquet.Row
 	n, i   int   // rows in batch, next to convert
-	row    int64 // rows handed out so far
+	row    int64 // rows handed out (or set aside) so far
+	end    int64 // row after the current row group's last
+	lost   error // why the rest of the current row group is set aside
 	conv   *rowConverter
 	buf    []byte
 	failed error
@@ -92,6 +94,10 @@ func openParquet(f *os.File, path string) (src recordSource, err error) {
 
 func (s *parquetSource) container() string { return "parquet" }
 
+func (s *parquetSource) where() Location {
+	return Location{File: s.path, Record: s.row + 1, Parquet: true}
+}
+
 func (s *parquetSource) next() (record, error) {
 	for {
 		if s.failed != nil {
@@ -105,38 +111,56 @@ func (s *parquetSource) next() (record, error) {
 			data, err := s.conv.convert(s.buf[:0], row)
 			s.buf = data
 			if err != nil {
-				return record{}, &BadRecord{loc, err.Error()}
+				return record{}, &BadRecord{Location: loc, Reason: err.Error()}
 			}
 			return record{data: data, loc: loc}, nil
 		}
+		if s.lost != nil {
+			// The rest of a damaged row group, after the rows read from it.
+			bad := &BadRecord{Location: s.where(), Damaged: true,
+				Reason: fmt.Sprintf("parquet: row group %d: rows %d to %d set aside: %v", s.g-1, s.row, s.end-1, s.lost)}
+			s.lost, s.row = nil, s.end
+			return record{}, bad
+		}
 		if s.rows != nil && s.eof {
-			s.rows.Close()
-			s.rows = nil
+			s.closeRows()
 		}
 		if s.rows == nil {
 			if s.g >= len(s.groups) {
 				s.failed = io.EOF
 				continue
 			}
+			s.end = s.row + s.meta.RowGroups[s.g].NumRows
+			s.g++
 			// Check the row group's pages before parquet-go reads them.
-			if err := s.scan.rowGroup(s.meta, s.g); err != nil {
-				s.failed = fmt.Errorf("%s: parquet: row group %d: %w", s.path, s.g, err)
+			if err := s.scan.rowGroup(s.meta, s.g-1); err != nil {
+				s.lost = err
 				continue
 			}
-			s.rows, s.eof = s.groups[s.g].Rows(), false
-			s.g++
+			s.rows, s.eof = s.groups[s.g-1].Rows(), false
 		}
 		s.i, s.n = 0, 0
 		n, err := s.readRows()
+		s.n = n
 		switch {
 		case err == io.EOF || (err == nil && n == 0):
 			s.eof = true
 		case err != nil:
-			s.failed = fmt.Errorf("%s: parquet: reading row group %d at row %d: %w", s.path, s.g-1, s.row, err)
-			continue
+			// Hand out the rows read before the damage, then set the rest
+			// of the row group aside; the next row group may be whole.
+			s.lost = fmt.Errorf("reading at row %d: %w", s.row+int64(n), err)
+			s.closeRows()
 		}
-		s.n = n
 	}
+}
+
+// closeRows closes the current row group's rows, which parquet-go may panic
+// on when its pages were damaged.
+func (s *parquetSource) closeRows() {
+	defer func() { recover() }()
+	rows := s.rows
+	s.rows = nil
+	rows.Close()
 }
 
 // readRows reads the next batch, turning a panic on corrupt pages into an

@@ -565,21 +565,9 @@ func TestParquetCorrupt(t *testing.T) {
 		}
 		return p
 	}
-	// next reads until a fatal error, which it returns.
-	fatal := func(path string) error {
-		r, err := Open([]string{path}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		for {
-			_, err := r.Next()
-			if err == nil || IsBad(err) {
-				continue
-			}
-			return err
-		}
-	}
+	// fatal reads path to the end and returns the damage set aside, or a
+	// fatal error.
+	fatal := func(path string) error { return pqFatal(t, path) }
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -592,12 +580,12 @@ func TestParquetCorrupt(t *testing.T) {
 		err := fatal(path)
 		t.Logf("%s: %v", tc.name, err)
 		if err == io.EOF || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "parquet") {
-			t.Errorf("%s: error %v, want a fatal error naming the file", tc.name, err)
+			t.Errorf("%s: error %v, want the damage set aside, naming the file", tc.name, err)
 		}
 	}
-	// Damage inside the data pages: reading must stop with an error naming
-	// the file (or, if the damage hit bytes nothing checks, end normally),
-	// never panic.
+	// Damage inside the data pages: reading must set the damaged part aside
+	// with an error naming the file (or, if the damage hit bytes nothing
+	// checks, end normally), never panic.
 	for _, off := range []int{len(data) / 4, len(data) / 3, len(data) / 2} {
 		b := bytes.Clone(data)
 		for i := range 64 {
@@ -738,7 +726,8 @@ func TestParquetHostile(t *testing.T) {
 			elapsed := time.Since(start)
 			runtime.ReadMemStats(&after)
 			t.Logf("%v in %v, %d MiB allocated", err, elapsed, (after.TotalAlloc-before.TotalAlloc)>>20)
-			if err == io.EOF || !strings.Contains(err.Error(), path+": parquet: ") || !strings.Contains(err.Error(), tc.want) {
+			if err == io.EOF || !strings.Contains(err.Error(), path+": ") || !strings.Contains(err.Error(), "parquet: ") ||
+				!strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one naming the file and saying %q", err, tc.want)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
@@ -782,7 +771,9 @@ func TestParquetCodecs(t *testing.T) {
 	}
 }
 
-// pqFatal reads path until a fatal error, which it returns.
+// pqFatal reads path to the end and returns the first damage the reader set
+// aside (a *BadRecord with Damaged), or the fatal error that stopped it, or
+// io.EOF when there was neither.
 func pqFatal(t *testing.T, path string) error {
 	t.Helper()
 	r, err := Open([]string{path}, Options{})
@@ -790,8 +781,19 @@ func pqFatal(t *testing.T, path string) error {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	var damage error
 	for {
-		if _, err := r.Next(); err != nil && !IsBad(err) {
+		_, err := r.Next()
+		var bad *BadRecord
+		switch {
+		case err == nil:
+		case errors.As(err, &bad):
+			if bad.Damaged && damage == nil {
+				damage = err
+			}
+		case err == io.EOF && damage != nil:
+			return damage
+		default:
 			return err
 		}
 	}
@@ -959,14 +961,25 @@ func TestParquetRowJSON(t *testing.T) {
 	}
 }
 
-// BenchmarkParquetRead reads a built WildChat-shaped file of a few thousand
-// conversations three ways: with parquet-go alone (rows decoded, nothing
-// converted: the baseline), rows turned into JSON, and whole conversations
-// through Open. x-baseline is each one's time over the baseline's.
+// BenchmarkParquetRead reads built WildChat- and LMSYS-shaped files of a few
+// thousand conversations two ways, in the same run: with parquet-go alone,
+// as its user would (a GenericReader filling the layout's Go struct, every
+// column decoded: the baseline), and as conversations through Open.
+// x-baseline is each one's time over its layout's baseline:
+//
+//	go test -run XXX -bench ParquetRead -benchmem ./host/dataset/
 func BenchmarkParquetRead(b *testing.B) {
 	const n = 3000
-	path := filepath.Join(b.TempDir(), "wildchat.parquet")
-	pqWrite(b, path, pqWildChat(n, 600), parquet.MaxRowsPerRowGroup(500), parquet.Compression(&snappy.Codec{}))
+	dir := b.TempDir()
+	wildchat := filepath.Join(dir, "wildchat.parquet")
+	pqWrite(b, wildchat, pqWildChat(n, 600), parquet.MaxRowsPerRowGroup(500), parquet.Compression(&snappy.Codec{}))
+	lmsys := filepath.Join(dir, "lmsys.parquet")
+	pqWrite(b, lmsys, pqLMSYS(n), parquet.MaxRowsPerRowGroup(500), parquet.Compression(&snappy.Codec{}))
+	benchParquetLayout[pqWildChatRow](b, "wildchat", wildchat, n)
+	benchParquetLayout[pqLMSYSRow](b, "lmsys", lmsys, n)
+}
+
+func benchParquetLayout[T any](b *testing.B, name, path string, n int) {
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
@@ -980,54 +993,28 @@ func BenchmarkParquetRead(b *testing.B) {
 		}
 		b.ReportMetric(per/baseline, "x-baseline")
 	}
-	b.Run("parquet-go", func(b *testing.B) {
+	b.Run(name+"/parquet-go", func(b *testing.B) {
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
+		batch := make([]T, parquetBatch)
 		for b.Loop() {
-			f, _ := os.Open(path)
-			pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(64<<10))
+			f, err := os.Open(path)
 			if err != nil {
 				b.Fatal(err)
 			}
-			rows, batch := 0, make([]parquet.Row, parquetBatch)
-			for _, g := range pf.RowGroups() {
-				rr := g.Rows()
-				for {
-					k, err := rr.ReadRows(batch)
-					rows += k
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-				rr.Close()
-			}
-			f.Close()
-			if rows != n {
-				b.Fatalf("%d rows", rows)
-			}
-		}
-		report(b)
-	})
-	b.Run("json", func(b *testing.B) {
-		b.SetBytes(st.Size())
-		b.ReportAllocs()
-		for b.Loop() {
-			f, _ := os.Open(path)
-			src, err := openParquet(f, path)
-			if err != nil {
-				b.Fatal(err)
-			}
+			r := parquet.NewGenericReader[T](f)
 			rows := 0
-			for ; ; rows++ {
-				if _, err := src.next(); err == io.EOF {
+			for {
+				k, err := r.Read(batch)
+				rows += k
+				if err == io.EOF {
 					break
-				} else if err != nil {
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}
+			r.Close()
 			f.Close()
 			if rows != n {
 				b.Fatalf("%d rows", rows)
@@ -1035,7 +1022,7 @@ func BenchmarkParquetRead(b *testing.B) {
 		}
 		report(b)
 	})
-	b.Run("conversations", func(b *testing.B) {
+	b.Run(name+"/reader", func(b *testing.B) {
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
 		for b.Loop() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
@@ -25,6 +26,11 @@ type File struct {
 	Records   int64  `json:"records"`
 	Convs     int64  `json:"conversations"`
 	Bad       int64  `json:"bad_records"`
+	// Damaged is why part of the file could not be read (a truncated
+	// compressed shard, a broken Parquet page or footer), "" when none was:
+	// what came before the damage was read, the rest set aside as a bad
+	// record, and reading went on with the next file.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // Reader streams the conversations of a dataset, file after file.
@@ -139,35 +145,53 @@ func (r *Reader) Next() (*conversation.Conversation, error) {
 			r.files[r.cur].Convs++
 			return c, nil
 		}
+		var err error
 		if r.src == nil {
-			if err := r.openNext(); err != nil {
-				r.err = err
-				return nil, err
-			}
-			continue
-		}
-		rec, err := r.src.next()
-		if err == io.EOF {
-			r.closeFile()
-			continue
-		}
-		r.updatePos()
-		if err == nil {
-			err = r.decode(rec)
-		}
-		if err != nil {
-			var bad *BadRecord
-			if errors.As(err, &bad) {
-				r.files[r.cur].Bad++
-				if r.opts.Strict {
-					r.err = fmt.Errorf("strict: %w", err)
-					return nil, r.err
+			err = r.openNext()
+			var d *damage
+			if !errors.As(err, &d) {
+				if err != nil {
+					r.err = err
+					return nil, err
 				}
-				return nil, err
+				continue
 			}
+			err = r.damaged(d, Location{File: r.inputs[r.cur].path})
+		} else {
+			var rec record
+			rec, err = r.src.next()
+			if err == io.EOF {
+				r.closeFile()
+				continue
+			}
+			r.updatePos()
+			switch {
+			case err == nil:
+				err = r.decode(rec)
+			case !IsBad(err):
+				// The file cannot be read past here: a truncated or corrupt
+				// compressed stream, a JSON document broken mid-file.
+				err = r.damaged(err, r.src.where())
+			}
+		}
+		if err == nil {
+			continue
+		}
+		var bad *BadRecord
+		if !errors.As(err, &bad) {
 			r.err = err
 			return nil, err
 		}
+		f := &r.files[r.cur]
+		f.Bad++
+		if bad.Damaged && f.Damaged == "" {
+			f.Damaged = bad.Reason
+		}
+		if r.opts.Strict {
+			r.err = fmt.Errorf("strict: %w", err)
+			return nil, r.err
+		}
+		return nil, err
 	}
 }
 
@@ -196,7 +220,7 @@ func (r *Reader) decode(rec record) error {
 	}
 	if err != nil {
 		r.queue = r.queue[:0]
-		return &BadRecord{rec.loc, err.Error()}
+		return &BadRecord{Location: rec.loc, Reason: err.Error()}
 	}
 	for i := range r.queue {
 		c := &r.queue[i]
@@ -239,21 +263,21 @@ func (r *Reader) openNext() error {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: gzip: %w", in.path, err)
+			return &damage{fmt.Errorf("%s: gzip: %w", in.path, err)}
 		}
 		r.closers = append(r.closers, zr)
 		rd, f.Compress = zr, "gzip"
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: zstd: %w", in.path, err)
+			return &damage{fmt.Errorf("%s: zstd: %w", in.path, err)}
 		}
 		r.closers = append(r.closers, zr.IOReadCloser())
 		rd, f.Compress = zr, "zstd"
 	case bytes.Equal(magic, []byte("PAR1")):
 		src, err := openParquet(file, in.path)
 		if err != nil {
-			return err
+			return &damage{err}
 		}
 		r.src, f.Container = src, src.container()
 		return nil
@@ -280,6 +304,25 @@ func (r *Reader) sniff(br *bufio.Reader, path string) recordSource {
 		return newJSONDocSource(br, path, r.opts.MaxRecordBytes)
 	}
 	return newJSONLSource(br, path, r.opts.MaxRecordBytes)
+}
+
+// damage is an error opening a file that lies in its content (a gzip header
+// cut short, a Parquet footer missing), not in the file system.
+type damage struct{ err error }
+
+func (d *damage) Error() string { return d.err.Error() }
+func (d *damage) Unwrap() error { return d.err }
+
+// damaged ends the open file at an error that stops reading it, at loc: what
+// was read of the file is kept, the rest is set aside as one bad record, and
+// reading goes on with the next file.
+func (r *Reader) damaged(err error, loc Location) *BadRecord {
+	r.closeFile()
+	if f := &r.files[r.cur]; f.Format == "empty" {
+		f.Format = ""
+	}
+	reason := strings.TrimPrefix(err.Error(), loc.File+": ")
+	return &BadRecord{Location: loc, Reason: "damaged file, the rest of it set aside: " + reason, Damaged: true}
 }
 
 func (r *Reader) closeFile() {

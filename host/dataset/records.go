@@ -20,9 +20,12 @@ type record struct {
 
 // recordSource yields the raw records of one file. A *BadRecord from next is
 // non-fatal (a JSONL line too long, a Parquet row that cannot be turned into
-// JSON); io.EOF ends the file; anything else is fatal.
+// JSON); io.EOF ends the file; anything else means the file cannot be read
+// further, and where says at which record.
 type recordSource interface {
 	next() (record, error)
+	// where is the location of the record next would have returned.
+	where() Location
 	// container names the layout, for Summary: "jsonl", "json", "parquet".
 	container() string
 }
@@ -46,6 +49,10 @@ func newJSONLSource(r *bufio.Reader, file string, max int) *jsonlSource {
 
 func (s *jsonlSource) container() string { return "jsonl" }
 
+func (s *jsonlSource) where() Location {
+	return Location{File: s.file, Line: s.line + 1, Record: s.n + 1}
+}
+
 func (s *jsonlSource) next() (record, error) {
 	for {
 		if s.failed != nil {
@@ -65,8 +72,7 @@ func (s *jsonlSource) next() (record, error) {
 		}
 		if tooLong > 0 {
 			s.n++
-			return record{}, &BadRecord{Location{File: s.file, Line: s.line, Record: s.n},
-				fmt.Sprintf("line is %d bytes, over the %d-byte record limit", tooLong, s.max)}
+			return record{}, &BadRecord{Location: Location{File: s.file, Line: s.line, Record: s.n}, Reason: fmt.Sprintf("line is %d bytes, over the %d-byte record limit", tooLong, s.max)}
 		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
@@ -131,6 +137,8 @@ func newJSONDocSource(r io.Reader, file string, max int) *jsonDocSource {
 
 func (s *jsonDocSource) container() string { return "json" }
 
+func (s *jsonDocSource) where() Location { return Location{File: s.file, Record: s.n + 1} }
+
 func (s *jsonDocSource) fatal(err error) error {
 	var se *jsontext.SyntacticError
 	if errors.As(err, &se) {
@@ -174,7 +182,7 @@ func (s *jsonDocSource) next() (record, error) {
 	start := s.dec.InputOffset() - int64(len(v))
 	loc := Location{File: s.file, Line: s.lines.lineAt(start), Record: s.n}
 	if len(v) > s.max {
-		return record{}, &BadRecord{loc, fmt.Sprintf("record is %d bytes, over the %d-byte record limit", len(v), s.max)}
+		return record{}, &BadRecord{Location: loc, Reason: fmt.Sprintf("record is %d bytes, over the %d-byte record limit", len(v), s.max)}
 	}
 	return record{data: v, loc: loc}, nil
 }

@@ -171,5 +171,10 @@ func (s *Summary) String() string {
 			b += fmt.Sprintf("  %s: %s/%s, %d conversations, %d bad\n", f.Source, f.Format, f.Container, f.Convs, f.Bad)
 		}
 	}
+	for _, f := range s.Files {
+		if f.Damaged != "" {
+			b += fmt.Sprintf("  %s: damaged: %s\n", f.Source, f.Damaged)
+		}
+	}
 	return b
 }
