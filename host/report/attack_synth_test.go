@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/report"
 )
 
 // zipfTable is a table of conversations, each one value (Zipf over values,
@@ -46,8 +47,8 @@ func itoa(i int) string {
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
 
-// The attack on the analysis files of a synthetic table with many small
-// cells: Zipf values × contexts. Full size (3,307 × 50, 100k conversations,
+// The attack on the analysis files and the report's heatmap of a synthetic
+// table with many small cells: Zipf values × contexts. Full size (3,307 × 50, 100k conversations,
 // the table) unless -short.
 func TestSubtractionAttackSynthetic(t *testing.T) {
 	values, contexts, convs := 3307, 50, 100_000
@@ -65,7 +66,13 @@ func TestSubtractionAttackSynthetic(t *testing.T) {
 	if err := analysis.WriteFiles(dir, dir, rep, res); err != nil {
 		t.Fatal(err)
 	}
-	p := fromAnalysis(t, dir, "synthetic")
+	// What the analysis files and the report's heatmap of the table give
+	// together (report.json holds the heatmap with its margins).
+	h := report.HeatmapOf(rep, res, report.Options{Top: values, MaxContexts: contexts}) // every row: the most an attacker could be given
+	p := union(fromAnalysis(t, dir, "synthetic"), fromHeatmap(h))
+	if len(h.Values) == 0 || len(fromHeatmap(h).known) == 0 {
+		t.Fatalf("the heatmap shows nothing: %d values", len(h.Values))
+	}
 	e := extend(p, tab)
 	sub, aud := e.subtract(t), e.audit()
 	primary := 0
