@@ -193,7 +193,7 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	r := &runner{stages: stages, opts: opts, done: done, start: time.Now(), stop: cancel, tallies: make([]tally, len(stages))}
+	r := &runner{stages: stages, opts: opts, done: done, start: time.Now(), firsts: newFirsts(), stop: cancel, tallies: make([]tally, len(stages))}
 	r.src, _ = src.(byteProgress)
 	// Conversations read ahead and results waiting to be written: two and
 	// four a worker, up to 256 workers' worth. A run with thousands of
@@ -242,6 +242,7 @@ func Run(ctx context.Context, open Opener, st *store.Store, stages []Stage, opts
 type job struct {
 	seq  int64
 	conv *conversation.Conversation
+	sha  string // conversation.ContentID of its turns
 }
 
 type runner struct {
@@ -250,6 +251,7 @@ type runner struct {
 	src    byteProgress // nil: the source cannot say
 	done   store.Done
 	start  time.Time
+	firsts *firsts // the conversations read, for duplicates
 
 	convs, completed, skipped, errors, bad atomic.Int64
 	// stop ends the run early with its cause (a *StageFailedError).
@@ -389,6 +391,20 @@ func (r *runner) read(ctx context.Context, src dataset.Source, sample map[string
 		if !r.opts.Shard.Keep(c.ID) {
 			continue
 		}
+		sha := conversation.ContentID(c.Turns)
+		loc := dataset.Location{File: c.Source, Record: seq}
+		if l, ok := src.(locator); ok {
+			loc = l.Location()
+		}
+		if why := r.firsts.check(c.ID, c.Source, sha, loc); why != "" {
+			r.bad.Add(1)
+			select {
+			case bad <- store.BadRecord{File: loc.File, Record: loc.Record, Line: loc.Line, Reason: why}:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
 		r.convs.Add(1)
 		if r.complete(seq) {
 			r.skipped.Add(1)
@@ -397,7 +413,7 @@ func (r *runner) read(ctx context.Context, src dataset.Source, sample map[string
 		// The reader reuses its buffers: hand the worker its own copy.
 		cc := *c
 		select {
-		case jobs <- job{seq: seq, conv: &cc}:
+		case jobs <- job{seq: seq, conv: &cc, sha: sha}:
 		case <-ctx.Done():
 			return nil
 		}
@@ -528,7 +544,7 @@ func storeConversation(j job) (store.Conversation, error) {
 		meta = string(b)
 	}
 	return store.Conversation{Seq: j.seq, ID: j.conv.ID, Source: j.conv.Source,
-		ContentSHA: conversation.ContentID(j.conv.Turns), MetaJSON: meta}, nil
+		ContentSHA: j.sha, MetaJSON: meta}, nil
 }
 
 // write stores results in batches: a transaction per batch rather than per

@@ -387,8 +387,14 @@ func (s *Store) Write(ctx context.Context, batch []Result) error {
 	}
 	for _, r := range batch {
 		c := r.Conv
-		if _, err := conv.ExecContext(ctx, c.Seq, c.ID, c.Source, c.ContentSHA, c.MetaJSON); err != nil {
+		ins, err := conv.ExecContext(ctx, c.Seq, c.ID, c.Source, c.ContentSHA, c.MetaJSON)
+		if err != nil {
 			return fmt.Errorf("storing conversation %s: %w", c.ID, err)
+		}
+		if n, _ := ins.RowsAffected(); n == 0 {
+			if err := sameConversation(ctx, tx, c); err != nil {
+				return err
+			}
 		}
 		status := "ok"
 		if r.Err != "" {
@@ -408,6 +414,25 @@ func (s *Store) Write(ctx context.Context, batch []Result) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// sameConversation checks that the stored conversation c's insert ran into
+// is c itself (another stage's result for it): a different conversation at
+// its position or with its source and ID is an error that says so, rather
+// than SQLite's "FOREIGN KEY constraint failed" for the result after it.
+func sameConversation(ctx context.Context, tx *sql.Tx, c Conversation) error {
+	var seq int64
+	var id, source string
+	err := tx.QueryRowContext(ctx, `SELECT seq, id, source FROM conversations WHERE seq = ? OR (source = ? AND id = ?) ORDER BY seq != ? LIMIT 1`,
+		c.Seq, c.Source, c.ID, c.Seq).Scan(&seq, &id, &source)
+	if err != nil {
+		return fmt.Errorf("storing conversation %s: %w", c.ID, err)
+	}
+	if seq != c.Seq || id != c.ID || source != c.Source {
+		return fmt.Errorf("storing conversation %q of %s at position %d: the store holds conversation %q of %s at position %d (a conversation is stored once, under one position, source and ID)",
+			c.ID, c.Source, c.Seq, id, source, seq)
+	}
+	return nil
 }
 
 // labelMark marks a classifier's label row among the annotations, so that
@@ -446,6 +471,11 @@ func (s *Store) Reset(ctx context.Context) error {
 	return tx.Commit()
 }
 
+// DuplicatePrefix begins the reason of a conversation set aside as a
+// duplicate of one read before (package pipeline decides which), so that
+// Counts can tell them among the records set aside.
+const DuplicatePrefix = "duplicate: "
+
 // BadRecord is a dataset record set aside.
 type BadRecord struct {
 	File   string
@@ -480,6 +510,9 @@ type Counts struct {
 	Annotations   int64            `json:"annotations"`
 	Errors        map[string]int64 `json:"errors_by_stage"`
 	BadRecords    int64            `json:"bad_records"`
+	// Duplicates are the records set aside (among BadRecords) for being
+	// a conversation read before (DuplicatePrefix).
+	Duplicates int64 `json:"duplicates"`
 }
 
 // Total is the number of stage errors over all stages.
@@ -498,6 +531,7 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 		`SELECT count(*) FROM conversations`: &c.Conversations,
 		`SELECT count(*) FROM annotations`:   &c.Annotations,
 		`SELECT count(*) FROM bad_records`:   &c.BadRecords,
+		`SELECT count(*) FROM bad_records WHERE substr(reason, 1, ` + fmt.Sprint(len(DuplicatePrefix)) + `) = '` + DuplicatePrefix + `'`: &c.Duplicates,
 	} {
 		if err := s.db.QueryRowContext(ctx, q).Scan(dst); err != nil {
 			return c, err
