@@ -275,6 +275,7 @@ func (r *Reader) openNext() error {
 		r.closers = append(r.closers, zr.IOReadCloser())
 		rd, f.Compress = zr, "zstd"
 	case bytes.Equal(magic, []byte("PAR1")):
+		f.Container = "parquet"
 		src, err := openParquet(file, in.path)
 		if err != nil {
 			return &damage{err}
@@ -322,7 +323,7 @@ func (r *Reader) damaged(err error, loc Location) *BadRecord {
 		f.Format = ""
 	}
 	reason := strings.TrimPrefix(err.Error(), loc.File+": ")
-	return &BadRecord{Location: loc, Reason: "damaged file, the rest of it set aside: " + reason, Damaged: true}
+	return &BadRecord{Location: loc, Reason: "the rest of the file set aside: " + reason, Damaged: true}
 }
 
 func (r *Reader) closeFile() {
