@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,31 +64,32 @@ func (r *Run) ResolveAxis(spec string) (Axis, error) {
 		spec, r.Dir, strings.Join(r.FieldNames(), ", "), strings.Join(r.MetaKeys, ", "))
 }
 
-// values returns conversation i's values on the axis, and whether the axis
-// is defined for it (a field whose stage did not finish, a missing key: not).
-// Items go through the mapper (unplaced counts those it rejects); a
-// classifier's labels, a closed set, are taken as they are.
-func (a Axis) values(r *Run, i int, m Mapper, buf []string) (vals []string, defined bool, unplaced int) {
+// values returns c's values on the axis, and whether the axis is defined
+// for it (a field whose stage did not finish, a missing key: not). Items go
+// through the mapper (unplaced counts those it rejects); a classifier's
+// labels, a closed set, are taken as they are.
+func (a Axis) values(c *Conv, m *memoMapper, buf []string) (vals []string, defined bool, unplaced int) {
 	buf = buf[:0]
 	switch a.Kind {
 	case AxisSource:
-		return append(buf, r.Conversations[i].Source), true, 0
+		return append(buf, c.Source), true, 0
 	case AxisMeta:
-		v, ok := r.Conversations[i].Meta[a.Name]
+		v, ok := c.Meta[a.Name]
 		if !ok {
 			return buf, false, 0
 		}
 		return append(buf, v), true, 0
 	}
 	f := a.field
-	if !f.Done[i] {
+	if !c.Done(f) {
 		return buf, false, 0
 	}
-	d := newDistinct(len(f.Items[i]))
-	for _, it := range f.Items[i] {
+	items := c.Items(f)
+	d := newDistinct(len(items))
+	for _, it := range items {
 		node, ok := it.Value, true
 		if !f.Label {
-			node, ok = m.Node(f.Name, it.Value)
+			node, ok = m.node(f.Name, it.Value)
 		}
 		if !ok {
 			unplaced++
@@ -96,6 +98,28 @@ func (a Axis) values(r *Run, i int, m Mapper, buf []string) (vals []string, defi
 		buf = d.add(buf, node)
 	}
 	return buf, true, unplaced
+}
+
+// memoMapper remembers a mapper's answers: a pass asks for the same few
+// thousand values millions of times.
+type memoMapper struct {
+	m    Mapper
+	seen map[[2]string]memoNode
+}
+
+type memoNode struct {
+	node string
+	ok   bool
+}
+
+func (m *memoMapper) node(field, value string) (string, bool) {
+	k := [2]string{field, value}
+	if n, ok := m.seen[k]; ok {
+		return n.node, n.ok
+	}
+	node, ok := m.m.Node(field, value)
+	m.seen[k] = memoNode{node, ok}
+	return node, ok
 }
 
 // Input counts the conversations a table was built from.
@@ -115,200 +139,201 @@ type Input struct {
 // distinct conversations that have both (and, when the run names users, the
 // distinct users). Rows are ordered by their conversations (most first),
 // then name; columns by name. A nil mapper is Normalized.
-func BuildTable(r *Run, rows, cols Axis, m Mapper) (*Table, Input, error) {
+//
+// It reads the run in one pass (Each), keeping a counter per cell, row and
+// column, and the cells of the user being read: memory grows with the
+// table, not with the conversations or the (cell, user) pairs.
+func BuildTable(ctx context.Context, r *Run, rows, cols Axis, m Mapper) (*Table, Input, error) {
+	b := newTableBuilder(r, rows, cols, m)
+	if err := r.Each(ctx, b.add); err != nil {
+		return nil, b.in, err
+	}
+	return b.table()
+}
+
+// tableBuilder counts one table's cells as the conversations go by.
+type tableBuilder struct {
+	rows, cols Axis
+	m          *memoMapper
+	users      bool
+	in         Input
+
+	rowIdx, colIdx       map[string]int32
+	rowLabels, colLabels []string
+	rowConv, colConv     []float64
+	rowUsers, colUsers   []float64
+	cells                map[[2]int32]*cellCount
+
+	// The user being read, and the cells, rows and columns of theirs.
+	user               string
+	userCells          map[[2]int32]bool
+	userRows, userCols map[int32]bool
+	rb, cb, rIdx, cIdx []string
+	rowBuf, colBuf     []int32
+}
+
+type cellCount struct{ conversations, users float64 }
+
+func newTableBuilder(r *Run, rows, cols Axis, m Mapper) *tableBuilder {
 	if m == nil {
 		m = Normalized{}
 	}
-	var in Input
-	in.Conversations = len(r.Conversations)
-	rowIdx, colIdx := map[string]int32{}, map[string]int32{}
-	var rowLabels, colLabels []string
-	type pair struct {
-		conv     int32
-		row, col int32
+	b := &tableBuilder{rows: rows, cols: cols, m: &memoMapper{m: m, seen: map[[2]string]memoNode{}}, users: r.Users(),
+		rowIdx: map[string]int32{}, colIdx: map[string]int32{}, cells: map[[2]int32]*cellCount{},
+		userCells: map[[2]int32]bool{}, userRows: map[int32]bool{}, userCols: map[int32]bool{}}
+	b.in.Conversations = r.N
+	return b
+}
+
+func (b *tableBuilder) add(c *Conv) error {
+	if b.users && c.User != b.user {
+		b.flushUser()
+		b.user = c.User
 	}
-	var pairs []pair
-	var rb, cb []string
-	for i := range r.Conversations {
-		rv, rok, ru := rows.values(r, i, m, rb)
-		cv, cok, cu := cols.values(r, i, m, cb)
-		rb, cb = rv, cv
-		in.Unplaced += ru + cu
-		if !rok {
-			in.NoRows++
-			continue
-		}
-		if !cok {
-			in.NoContext++
-			continue
-		}
-		if len(rv) == 0 || len(cv) == 0 {
-			continue
-		}
-		in.InTable++
-		for _, c := range cv {
-			cj, ok := colIdx[c]
-			if !ok {
-				cj = int32(len(colLabels))
-				colIdx[c] = cj
-				colLabels = append(colLabels, c)
-			}
-			for _, v := range rv {
-				ri, ok := rowIdx[v]
-				if !ok {
-					ri = int32(len(rowLabels))
-					rowIdx[v] = ri
-					rowLabels = append(rowLabels, v)
-				}
-				pairs = append(pairs, pair{int32(i), ri, cj})
-			}
-		}
+	rv, rok, ru := b.rows.values(c, b.m, b.rb)
+	cv, cok, cu := b.cols.values(c, b.m, b.cb)
+	b.rb, b.cb = rv, cv
+	b.in.Unplaced += ru + cu
+	if !rok {
+		b.in.NoRows++
+		return nil
 	}
-	R, C := len(rowLabels), len(colLabels)
-	// Distinct conversations per row and column.
-	rowConv, colConv := make([]float64, R), make([]float64, C)
-	{
-		slices.SortFunc(pairs, func(a, b pair) int {
-			if c := cmp.Compare(a.conv, b.conv); c != 0 {
-				return c
+	if !cok {
+		b.in.NoContext++
+		return nil
+	}
+	if len(rv) == 0 || len(cv) == 0 {
+		return nil
+	}
+	b.in.InTable++
+	// The values are distinct within a conversation: each row, column and
+	// cell counts it once.
+	b.colBuf = b.colBuf[:0]
+	for _, v := range cv {
+		j, ok := b.colIdx[v]
+		if !ok {
+			j = int32(len(b.colLabels))
+			b.colIdx[v] = j
+			b.colLabels = append(b.colLabels, v)
+			b.colConv, b.colUsers = append(b.colConv, 0), append(b.colUsers, 0)
+		}
+		b.colConv[j]++
+		b.colBuf = append(b.colBuf, j)
+	}
+	b.rowBuf = b.rowBuf[:0]
+	for _, v := range rv {
+		i, ok := b.rowIdx[v]
+		if !ok {
+			i = int32(len(b.rowLabels))
+			b.rowIdx[v] = i
+			b.rowLabels = append(b.rowLabels, v)
+			b.rowConv, b.rowUsers = append(b.rowConv, 0), append(b.rowUsers, 0)
+		}
+		b.rowConv[i]++
+		b.rowBuf = append(b.rowBuf, i)
+	}
+	userKnown := b.users && c.User != ""
+	for _, j := range b.colBuf {
+		for _, i := range b.rowBuf {
+			k := [2]int32{i, j}
+			cc := b.cells[k]
+			if cc == nil {
+				cc = &cellCount{}
+				b.cells[k] = cc
 			}
-			if c := cmp.Compare(a.row, b.row); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.col, b.col)
-		})
-		seenRow := make([]int32, R)
-		seenCol := make([]int32, C)
-		for _, p := range pairs {
-			if seenRow[p.row] != p.conv+1 {
-				rowConv[p.row]++
-				seenRow[p.row] = p.conv + 1
-			}
-			if seenCol[p.col] != p.conv+1 {
-				colConv[p.col]++
-				seenCol[p.col] = p.conv + 1
+			cc.conversations++
+			if userKnown {
+				b.userCells[k] = true
 			}
 		}
 	}
-	// Order: rows by conversations then label; columns by label.
+	if userKnown {
+		for _, i := range b.rowBuf {
+			b.userRows[i] = true
+		}
+		for _, j := range b.colBuf {
+			b.userCols[j] = true
+		}
+	}
+	return nil
+}
+
+// flushUser counts the user just read once in each cell, row and column of
+// theirs. Conversations without a user count for no user (the conservative
+// side of the floor).
+func (b *tableBuilder) flushUser() {
+	for k := range b.userCells {
+		b.cells[k].users++
+	}
+	for i := range b.userRows {
+		b.rowUsers[i]++
+	}
+	for j := range b.userCols {
+		b.colUsers[j]++
+	}
+	clear(b.userCells)
+	clear(b.userRows)
+	clear(b.userCols)
+}
+
+// table orders the rows (by conversations, most first, then label) and
+// columns (by label) and makes the table.
+func (b *tableBuilder) table() (*Table, Input, error) {
+	if b.users {
+		b.flushUser()
+	}
+	R, C := len(b.rowLabels), len(b.colLabels)
 	rowOrder := make([]int32, R)
 	for i := range rowOrder {
 		rowOrder[i] = int32(i)
 	}
-	slices.SortFunc(rowOrder, func(a, b int32) int {
-		if c := cmp.Compare(rowConv[b], rowConv[a]); c != 0 {
+	slices.SortFunc(rowOrder, func(x, y int32) int {
+		if c := cmp.Compare(b.rowConv[y], b.rowConv[x]); c != 0 {
 			return c
 		}
-		return strings.Compare(rowLabels[a], rowLabels[b])
+		return strings.Compare(b.rowLabels[x], b.rowLabels[y])
 	})
 	colOrder := make([]int32, C)
 	for j := range colOrder {
 		colOrder[j] = int32(j)
 	}
-	slices.SortFunc(colOrder, func(a, b int32) int { return strings.Compare(colLabels[a], colLabels[b]) })
+	slices.SortFunc(colOrder, func(x, y int32) int { return strings.Compare(b.colLabels[x], b.colLabels[y]) })
 	rowNew, colNew := make([]int32, R), make([]int32, C)
-	t := &Table{Rows: make([]string, R), Cols: make([]string, C),
-		RowConversations: make([]float64, R), ColConversations: make([]float64, C)}
+	rows, cols := make([]string, R), make([]string, C)
+	rowConv, colConv := make([]float64, R), make([]float64, C)
+	var rowUsers, colUsers []float64
+	if b.users {
+		rowUsers, colUsers = make([]float64, R), make([]float64, C)
+	}
 	for k, i := range rowOrder {
 		rowNew[i] = int32(k)
-		t.Rows[k], t.RowConversations[k] = rowLabels[i], rowConv[i]
+		rows[k], rowConv[k] = b.rowLabels[i], b.rowConv[i]
+		if b.users {
+			rowUsers[k] = b.rowUsers[i]
+		}
 	}
 	for k, j := range colOrder {
 		colNew[j] = int32(k)
-		t.Cols[k], t.ColConversations[k] = colLabels[j], colConv[j]
+		cols[k], colConv[k] = b.colLabels[j], b.colConv[j]
+		if b.users {
+			colUsers[k] = b.colUsers[j]
+		}
 	}
-	cells := make([]Cell, 0, len(pairs)/2+1)
-	for _, p := range pairs {
-		cells = append(cells, Cell{Row: rowNew[p.row], Col: colNew[p.col], Count: 1, Users: -1})
+	cells := make([]Cell, 0, len(b.cells))
+	for k, cc := range b.cells {
+		c := Cell{Row: rowNew[k[0]], Col: colNew[k[1]], Count: cc.conversations, Users: -1}
+		if b.users {
+			c.Users = int32(cc.users)
+		}
+		cells = append(cells, c)
 	}
-	users := r.Users()
-	var cellUsers map[[2]int32]int32
-	if users {
-		cellUsers, t.RowUsers, t.ColUsers = countUsers(r, pairsOf(pairs, func(p pair) (int32, int32, int32) {
-			return p.conv, rowNew[p.row], colNew[p.col]
-		}), R, C)
-	}
-	nt, err := NewTable(t.Rows, t.Cols, cells)
+	t, err := NewTable(rows, cols, cells)
 	if err != nil {
-		return nil, in, err
+		return nil, b.in, err
 	}
-	nt.RowConversations, nt.ColConversations = t.RowConversations, t.ColConversations
-	nt.RowUsers, nt.ColUsers = t.RowUsers, t.ColUsers
-	if users {
-		for k := range nt.cells {
-			c := &nt.cells[k]
-			c.Users = cellUsers[[2]int32{c.Row, c.Col}]
-		}
-	}
-	return nt, in, nil
-}
-
-type triple struct{ conv, row, col int32 }
-
-func pairsOf[P any](ps []P, f func(P) (int32, int32, int32)) []triple {
-	out := make([]triple, len(ps))
-	for k, p := range ps {
-		out[k].conv, out[k].row, out[k].col = f(p)
-	}
-	return out
-}
-
-// countUsers counts distinct users per cell, row and column. Conversations
-// without a user count for no user (the conservative side of the floor).
-func countUsers(r *Run, ts []triple, R, C int) (map[[2]int32]int32, []float64, []float64) {
-	ids := map[string]int32{}
-	uid := func(conv int32) int32 {
-		u := r.Conversations[conv].User
-		if u == "" {
-			return -1
-		}
-		id, ok := ids[u]
-		if !ok {
-			id = int32(len(ids))
-			ids[u] = id
-		}
-		return id
-	}
-	type cu struct{ row, col, user int32 }
-	var xs []cu
-	for _, t := range ts {
-		if u := uid(t.conv); u >= 0 {
-			xs = append(xs, cu{t.row, t.col, u})
-		}
-	}
-	cells := map[[2]int32]int32{}
-	slices.SortFunc(xs, func(a, b cu) int {
-		if c := cmp.Compare(a.row, b.row); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.col, b.col); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.user, b.user)
-	})
-	xs = slices.Compact(xs)
-	for _, x := range xs {
-		cells[[2]int32{x.row, x.col}]++
-	}
-	distinct := func(key func(cu) int32, n int) []float64 {
-		type ku struct{ k, u int32 }
-		var ys []ku
-		for _, x := range xs {
-			ys = append(ys, ku{key(x), x.user})
-		}
-		slices.SortFunc(ys, func(a, b ku) int {
-			if c := cmp.Compare(a.k, b.k); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.u, b.u)
-		})
-		out := make([]float64, n)
-		for _, y := range slices.Compact(ys) {
-			out[y.k]++
-		}
-		return out
-	}
-	return cells, distinct(func(x cu) int32 { return x.row }, R), distinct(func(x cu) int32 { return x.col }, C)
+	t.RowConversations, t.ColConversations = rowConv, colConv
+	t.RowUsers, t.ColUsers = rowUsers, colUsers
+	return t, b.in, nil
 }
 
 // DefaultTables are the tables analysed when none is configured: every
@@ -331,26 +356,15 @@ func DefaultTables(r *Run) []TableSpec {
 		if users[k] {
 			continue
 		}
-		distinct := map[string]bool{}
-		have := 0
-		for _, c := range r.Conversations {
-			if v, ok := c.Meta[k]; ok {
-				have++
-				distinct[v] = true
-				if len(distinct) > 100 {
-					break
-				}
-			}
+		m := r.summary.meta[k]
+		if m == nil {
+			continue
 		}
-		if len(distinct) >= 2 && len(distinct) <= 100 && 2*len(distinct) <= have {
+		if n := len(m.distinct); n >= 2 && n <= maxSummaryValues && 2*n <= m.have {
 			contexts = append(contexts, "meta."+k)
 		}
 	}
-	sources := map[string]bool{}
-	for _, c := range r.Conversations {
-		sources[c.Source] = true
-	}
-	if len(sources) > 1 {
+	if len(r.summary.sources) > 1 {
 		contexts = append(contexts, "source")
 	}
 	var out []TableSpec

@@ -64,7 +64,7 @@ func AnalyzeFolder(ctx context.Context, dir string, o FolderOptions) ([]*Report,
 	if err != nil {
 		return nil, err
 	}
-	run, err := LoadRun(ctx, dir, LoadOptions{UserKeys: set.UserKeys})
+	run, err := OpenRun(ctx, dir, LoadOptions{UserKeys: set.UserKeys})
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func AnalyzeFolder(ctx context.Context, dir string, o FolderOptions) ([]*Report,
 		if err != nil {
 			return nil, optionsErrorf("table %s: %w", t.FileName(), err)
 		}
-		rep, res, err := AnalyzeRun(run, t, opts, o.Mapper)
+		rep, res, err := AnalyzeRun(ctx, run, t, opts, o.Mapper)
 		if err != nil {
 			return nil, err
 		}

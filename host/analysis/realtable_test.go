@@ -28,7 +28,7 @@ func hhTables(t *testing.T) map[string]*analysis.Table {
 	}
 	tables := map[string]*analysis.Table{}
 	for _, spec := range analysis.DefaultTables(r) {
-		_, res, err := analysis.AnalyzeRun(r, spec, analysis.Options{}, nil)
+		_, res, err := analysis.AnalyzeRun(t.Context(), r, spec, analysis.Options{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -27,7 +28,7 @@ type Report struct {
 }
 
 // AnalyzeRun builds and analyses one table of a run.
-func AnalyzeRun(r *Run, spec TableSpec, o Options, m Mapper) (*Report, *Result, error) {
+func AnalyzeRun(ctx context.Context, r *Run, spec TableSpec, o Options, m Mapper) (*Report, *Result, error) {
 	if _, err := r.Field(strings.TrimPrefix(spec.Rows, "field:")); err != nil {
 		return nil, nil, fmt.Errorf("table rows: %w", err)
 	}
@@ -40,7 +41,7 @@ func AnalyzeRun(r *Run, spec TableSpec, o Options, m Mapper) (*Report, *Result, 
 	if err != nil {
 		return nil, nil, err
 	}
-	t, in, err := BuildTable(r, rows, cols, m)
+	t, in, err := BuildTable(ctx, r, rows, cols, m)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,6 +29,13 @@ type Run struct {
 	// UserKey is the metadata key users were read from ("" when the data
 	// has none; then the user floor does not apply).
 	UserKey string
+	// N is the number of conversations (len(Conversations) when LoadRun
+	// read them; OpenRun leaves Conversations nil and Each streams them).
+	N int
+
+	summary
+	// stream: how Each reads a run opened by OpenRun.
+	stream *streamSource
 }
 
 // Conversation is a conversation as the run store knows it.
@@ -57,6 +64,8 @@ type Field struct {
 	// Annotated is the number of conversations with Done; Errors, those
 	// whose stage failed.
 	Annotated, Errors int
+	// idx is the field's place in Run.Fields (a Conv's fields by index).
+	idx int
 }
 
 // Item is one annotation.
@@ -70,15 +79,7 @@ type Item struct {
 // Values returns conversation i's distinct values (in order of first
 // appearance), in time linear in its items: a plugin may answer a
 // thousand items a conversation, and a run may hold more.
-func (f *Field) Values(i int) []string {
-	items := f.Items[i]
-	out := make([]string, 0, len(items))
-	d := newDistinct(len(items))
-	for _, it := range items {
-		out = d.add(out, it.Value)
-	}
-	return out
-}
+func (f *Field) Values(i int) []string { return distinctValues(f.Items[i]) }
 
 // smallList is the longest list distinct searches rather than hashes: for
 // the usual handful of values a search is faster than a map.
@@ -167,13 +168,11 @@ func loadRun(tx *store.Snapshot, o LoadOptions) (*Run, error) {
 		for k := range c.Meta {
 			metaKeys[k] = true
 		}
-		for _, k := range userKeys {
-			if v := c.Meta[k]; v != "" {
-				c.User = k + "=" + v
-				userKeyUsed[k] = true
-				break
-			}
+		var k string
+		if c.User, k = userOf(c.Meta, userKeys); k != "" {
+			userKeyUsed[k] = true
 		}
+		run.summary.add(c)
 		bySeq[c.Seq] = len(run.Conversations)
 		run.Conversations = append(run.Conversations, c)
 	}
@@ -191,6 +190,7 @@ func loadRun(tx *store.Snapshot, o LoadOptions) (*Run, error) {
 		}
 	}
 	run.UserKey = strings.Join(used, ",")
+	run.N = len(run.Conversations)
 
 	// Stages: position, and per conversation the status.
 	pos := map[string]int{}
@@ -280,7 +280,21 @@ func loadRun(tx *store.Snapshot, o LoadOptions) (*Run, error) {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	for k, f := range run.Fields {
+		f.idx = k
+	}
 	return run, nil
+}
+
+// userOf is the user of a conversation with metadata meta: the first of
+// keys it has a value for, as "KEY=VALUE" ("" when none), and that key.
+func userOf(meta map[string]string, keys []string) (user, key string) {
+	for _, k := range keys {
+		if v := meta[k]; v != "" {
+			return k + "=" + v, k
+		}
+	}
+	return "", ""
 }
 
 // scalarMeta reads the scalar top-level values of a metadata object as text.

@@ -43,7 +43,7 @@ func TestAnalyzeRun(t *testing.T) {
 	if run.UserKey != "hashed_ip" || len(run.Conversations) != 60 || strings.Join(run.FieldNames(), ",") != "response_type,ai_values" {
 		t.Fatalf("run: users %q, %d conversations, fields %v", run.UserKey, len(run.Conversations), run.FieldNames())
 	}
-	rep, res, err := analysis.AnalyzeRun(run, analysis.TableSpec{Rows: "ai_values", Cols: "model"}, analysis.Options{Floor: analysis.Floor{MinConversations: 5, MinUsers: 5}}, nil)
+	rep, res, err := analysis.AnalyzeRun(t.Context(), run, analysis.TableSpec{Rows: "ai_values", Cols: "model"}, analysis.Options{Floor: analysis.Floor{MinConversations: 5, MinUsers: 5}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestAnalyzeRun(t *testing.T) {
 		t.Fatalf("%+v", res.Summary)
 	}
 	// With a user floor over 7 everything is suppressed, and said.
-	_, res, _ = analysis.AnalyzeRun(run, analysis.TableSpec{Rows: "ai_values", Cols: "model"}, analysis.Options{Floor: analysis.Floor{MinConversations: 5, MinUsers: 8}}, nil)
+	_, res, _ = analysis.AnalyzeRun(t.Context(), run, analysis.TableSpec{Rows: "ai_values", Cols: "model"}, analysis.Options{Floor: analysis.Floor{MinConversations: 5, MinUsers: 8}}, nil)
 	if res.Suppressed.Rows != 3 || res.Suppressed.Cols != 2 || res.Suppressed.Significant == 0 || len(res.Contexts) != 0 {
 		t.Fatalf("suppressed %+v", res.Suppressed)
 	}
@@ -84,7 +84,7 @@ func TestAnalyzeRun(t *testing.T) {
 			t.Errorf("%s: %v", spec, err)
 		}
 	}
-	if _, _, err := analysis.AnalyzeRun(run, analysis.TableSpec{Rows: "model", Cols: "ai_values"}, analysis.Options{}, nil); err == nil {
+	if _, _, err := analysis.AnalyzeRun(t.Context(), run, analysis.TableSpec{Rows: "model", Cols: "ai_values"}, analysis.Options{}, nil); err == nil {
 		t.Error("metadata as rows: no error")
 	}
 	// Default tables: each field against the other label field and the
@@ -103,7 +103,7 @@ func TestAnalyzeRun(t *testing.T) {
 		}
 		return "prosocial", true
 	})
-	rep, res, err = analysis.AnalyzeRun(run, analysis.TableSpec{Rows: "ai_values", Cols: "response_type"}, analysis.Options{}, level)
+	rep, res, err = analysis.AnalyzeRun(t.Context(), run, analysis.TableSpec{Rows: "ai_values", Cols: "response_type"}, analysis.Options{}, level)
 	if err != nil || strings.Join(res.Table().Rows, ",") != "prosocial" || rep.Input.Unplaced != 29 {
 		t.Fatalf("%v %v %+v", err, res.Table().Rows, rep.Input)
 	}

@@ -400,7 +400,7 @@ func truthTables(t *testing.T, dir string) map[string]*analysis.Table {
 	}
 	out := map[string]*analysis.Table{}
 	for _, spec := range analysis.DefaultTables(r) {
-		_, res, err := analysis.AnalyzeRun(r, spec, analysis.Options{}, nil)
+		_, res, err := analysis.AnalyzeRun(t.Context(), r, spec, analysis.Options{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -231,19 +231,18 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	pass := func(convs, users int) bool {
 		return floor.Pass(float64(convs), float64(users), r.UserKey != "")
 	}
-	for _, f := range r.Fields {
-		d.Fields = append(d.Fields, fieldDistribution(r, f, pass, o.Top))
-	}
 	tables := set.Tables
 	if len(tables) == 0 {
 		tables = analysis.DefaultTables(r)
 	}
-	metaSeen := map[string]bool{}
+	var metaKeys []string
 	for _, t := range tables {
-		if k, ok := strings.CutPrefix(t.Cols, "meta."); ok && !metaSeen[k] {
-			metaSeen[k] = true
-			d.Contexts = append(d.Contexts, metaDistribution(r, k, pass))
+		if k, ok := strings.CutPrefix(t.Cols, "meta."); ok && !slices.Contains(metaKeys, k) {
+			metaKeys = append(metaKeys, k)
 		}
+	}
+	if d.Fields, d.Contexts, err = distributions(ctx, r, metaKeys, pass, o.Top); err != nil {
+		return nil, err
 	}
 	for _, dist := range append(slices.Clone(d.Fields), d.Contexts...) {
 		d.Suppressed.Values += dist.Suppressed.Values
@@ -263,7 +262,7 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep, res, err := analysis.AnalyzeRun(r, t, opts, nil)
+		rep, res, err := analysis.AnalyzeRun(ctx, r, t, opts, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -288,25 +287,27 @@ func settings(dir string, given *analysis.Settings) (analysis.Settings, error) {
 	return analysis.ReadRunSettings(dir)
 }
 
-// counter counts distinct conversations and users per value.
+// counter counts distinct conversations and users per value, in a pass
+// that gives each conversation once and each user's conversations together
+// (analysis.Run.Each): the last user counted for a value tells a repeat, so
+// memory grows with the values, not with the (value, user) pairs.
 type counter struct {
-	convs map[string]int
-	users map[string]map[string]bool
+	convs, users map[string]int
+	lastUser     map[string]string
 }
 
 func newCounter() *counter {
-	return &counter{convs: map[string]int{}, users: map[string]map[string]bool{}}
+	return &counter{convs: map[string]int{}, users: map[string]int{}, lastUser: map[string]string{}}
 }
 
+// add counts a conversation of user with value v (once per conversation).
 func (c *counter) add(v, user string) {
 	c.convs[v]++
 	if user != "" {
-		u := c.users[v]
-		if u == nil {
-			u = map[string]bool{}
-			c.users[v] = u
+		if last, ok := c.lastUser[v]; !ok || last != user {
+			c.users[v]++
+			c.lastUser[v] = user
 		}
-		u[user] = true
 	}
 }
 
@@ -327,7 +328,7 @@ func (c *counter) distribution(dist *Distribution, pass func(int, int) bool, kee
 	dist.Distinct = len(vals)
 	dist.Values = []Count{}
 	for _, v := range vals {
-		n, u := c.convs[v], len(c.users[v])
+		n, u := c.convs[v], c.users[v]
 		if !pass(n, u) {
 			dist.Suppressed.Values++
 			dist.Suppressed.Count += n
@@ -344,36 +345,49 @@ func (c *counter) distribution(dist *Distribution, pass func(int, int) bool, kee
 	}
 }
 
-func fieldDistribution(r *analysis.Run, f *analysis.Field, pass func(int, int) bool, top int) *Distribution {
-	dist := &Distribution{Name: f.Name, Kind: "items", Stage: f.Stage, Annotated: f.Annotated, Errors: f.Errors}
-	keep := top
-	if f.Label {
-		dist.Kind, keep = "label", 0
+// distributions counts, in one pass over the run, each field's values and
+// each of metaKeys' values.
+func distributions(ctx context.Context, r *analysis.Run, metaKeys []string, pass func(int, int) bool, top int) (fields, metas []*Distribution, err error) {
+	fc := make([]*counter, len(r.Fields))
+	for k, f := range r.Fields {
+		fc[k] = newCounter()
+		fields = append(fields, &Distribution{Name: f.Name, Kind: "items", Stage: f.Stage, Annotated: f.Annotated, Errors: f.Errors})
 	}
-	c := newCounter()
-	for i := range r.Conversations {
-		if !f.Done[i] {
-			continue
-		}
-		for _, v := range f.Values(i) {
-			c.add(v, r.Conversations[i].User)
-		}
+	mc := make([]*counter, len(metaKeys))
+	for k, key := range metaKeys {
+		mc[k] = newCounter()
+		metas = append(metas, &Distribution{Name: key, Kind: "meta"})
 	}
-	c.distribution(dist, pass, keep)
-	return dist
-}
-
-func metaDistribution(r *analysis.Run, key string, pass func(int, int) bool) *Distribution {
-	dist := &Distribution{Name: key, Kind: "meta"}
-	c := newCounter()
-	for _, conv := range r.Conversations {
-		if v, ok := conv.Meta[key]; ok {
-			dist.Annotated++
-			c.add(v, conv.User)
+	err = r.Each(ctx, func(c *analysis.Conv) error {
+		for k, f := range r.Fields {
+			if c.Done(f) {
+				for _, v := range c.Values(f) {
+					fc[k].add(v, c.User)
+				}
+			}
 		}
+		for k, key := range metaKeys {
+			if v, ok := c.Meta[key]; ok {
+				metas[k].Annotated++
+				mc[k].add(v, c.User)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	c.distribution(dist, pass, 0)
-	return dist
+	for k, f := range r.Fields {
+		keep := top
+		if f.Label {
+			fields[k].Kind, keep = "label", 0
+		}
+		fc[k].distribution(fields[k], pass, keep)
+	}
+	for k := range metaKeys {
+		mc[k].distribution(metas[k], pass, 0)
+	}
+	return fields, metas, nil
 }
 
 func heatmap(rep *analysis.Report, res *analysis.Result, o Options) *Heatmap {

@@ -33,8 +33,13 @@ type Node struct {
 	// Open: shown expanded.
 	Open bool `json:"-"`
 
-	users map[string]bool
-	convs map[int]bool
+	// Distinct conversations and users counted so far, in a pass that
+	// gives each user's conversations together (analysis.Run.Each): the
+	// last conversation (seq+1) and user counted tell a repeat, so a node
+	// keeps two counters, not the sets.
+	convs, users int
+	lastConv     int64
+	lastUser     string
 }
 
 func (n *Node) countSuppressed() int {
@@ -130,43 +135,57 @@ func buildTree(ctx context.Context, dir string, r *analysis.Run, o Options, pass
 		}
 		info = own
 	}
-	return flatTree(r, o, pass), info, nil
+	root, err := flatTree(ctx, r, o, pass)
+	return root, info, err
 }
 
 // flatTree lists each item field's values under a root.
-func flatTree(r *analysis.Run, o Options, pass func(int, int) bool) *Node {
+func flatTree(ctx context.Context, r *analysis.Run, o Options, pass func(int, int) bool) (*Node, error) {
 	root := &Node{Name: "all values", Open: true}
+	var fields []*analysis.Field
+	var nodes []*Node
+	var leaves []map[string]*Node
 	for _, f := range r.Fields {
 		if f.Label {
 			continue
 		}
 		fn := &Node{Name: f.Name}
-		leaves := map[string]*Node{}
-		for i := range r.Conversations {
-			if !f.Done[i] {
+		fields = append(fields, f)
+		nodes = append(nodes, fn)
+		leaves = append(leaves, map[string]*Node{})
+	}
+	err := r.Each(ctx, func(c *analysis.Conv) error {
+		for k, f := range fields {
+			if !c.Done(f) {
 				continue
 			}
-			for _, v := range f.Values(i) {
-				leaf := leaves[v]
+			fn := nodes[k]
+			for _, v := range c.Values(f) {
+				leaf := leaves[k][v]
 				if leaf == nil {
 					leaf = &Node{Name: v}
-					leaves[v] = leaf
+					leaves[k][v] = leaf
 					fn.Children = append(fn.Children, leaf)
 				}
-				add(leaf, i, r.Conversations[i].User)
-				add(fn, i, r.Conversations[i].User)
-				add(root, i, r.Conversations[i].User)
+				add(leaf, c.Seq, c.User)
+				add(fn, c.Seq, c.User)
+				add(root, c.Seq, c.User)
 			}
 		}
-		finish(fn, f.Annotated, pass, o.TreeLeaves)
-		root.Children = append(root.Children, fn)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	root.Conversations = len(root.convs)
-	if n := len(r.Conversations); n > 0 {
+	for k, f := range fields {
+		finish(nodes[k], f.Annotated, pass, o.TreeLeaves)
+		root.Children = append(root.Children, nodes[k])
+	}
+	root.Conversations = root.convs
+	if n := r.N; n > 0 {
 		root.Share = float64(root.Conversations) / float64(n)
 	}
-	root.convs, root.users = nil, nil
-	return root
+	return root, nil
 }
 
 // placeOnTree places the values of info.Field (the tree field when empty)
@@ -203,12 +222,16 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 	// The field's distinct values, with their conversations, placed in one
 	// batch.
 	seen := newCounter()
-	for i := range r.Conversations {
-		if f.Done[i] {
-			for _, v := range f.Values(i) {
-				seen.add(v, r.Conversations[i].User)
+	err = r.Each(ctx, func(c *analysis.Conv) error {
+		if c.Done(f) {
+			for _, v := range c.Values(f) {
+				seen.add(v, c.User)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	dist := &Distribution{}
 	seen.distribution(dist, func(int, int) bool { return true }, 0)
@@ -240,20 +263,20 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 		}
 		leaf := byID[a.Leaf]
 		leafOf[a.Value] = leaf
-		if !a.Exact && len(leaf.Matched) < o.TreeLeaves && pass(seen.convs[a.Value], len(seen.users[a.Value])) {
+		if !a.Exact && len(leaf.Matched) < o.TreeLeaves && pass(seen.convs[a.Value], seen.users[a.Value]) {
 			leaf.Matched = append(leaf.Matched, a.Value)
 		}
 	}
 
 	unassigned := &Node{Name: "unassigned"}
 	unplaced := map[string]*Node{}
-	for i := range r.Conversations {
-		if !f.Done[i] {
-			continue
+	err = r.Each(ctx, func(c *analysis.Conv) error {
+		if !c.Done(f) {
+			return nil
 		}
-		user := r.Conversations[i].User
+		i, user := c.Seq, c.User
 		add(root, i, user)
-		for _, v := range f.Values(i) {
+		for _, v := range c.Values(f) {
 			n := leafOf[v]
 			if n == nil {
 				leaf := unplaced[v]
@@ -270,6 +293,10 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 				add(n, i, user)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(unassigned.Children) > 0 {
 		root.Children = append(root.Children, unassigned)
@@ -300,14 +327,14 @@ func guardNames(n *Node, pass func(int, int) bool) []*Node {
 	var best *Node
 	leak := false
 	for _, l := range leaves {
-		if len(l.convs) == 0 {
+		if l.convs == 0 {
 			continue // not in the run (or counted under another spelling's leaf)
 		}
-		ok := pass(len(l.convs), len(l.users))
+		ok := pass(l.convs, l.users)
 		if !ok && taxonomy.Key(l.Name) == key {
 			leak = true
 		}
-		if ok && (best == nil || len(l.convs) > len(best.convs)) {
+		if ok && (best == nil || l.convs > best.convs) {
 			best = l
 		}
 	}
@@ -320,32 +347,33 @@ func guardNames(n *Node, pass func(int, int) bool) []*Node {
 	return leaves
 }
 
-func add(n *Node, conv int, user string) {
-	if n.convs == nil {
-		n.convs = map[int]bool{}
+// add counts conversation seq of user in n, once: a conversation is given
+// once in a pass (its values may hit n several times, together), a user's
+// conversations together.
+func add(n *Node, seq int64, user string) {
+	if n.lastConv != seq+1 {
+		n.convs++
+		n.lastConv = seq + 1
 	}
-	n.convs[conv] = true
-	if user != "" {
-		if n.users == nil {
-			n.users = map[string]bool{}
-		}
-		n.users[user] = true
+	if user != "" && (n.users == 0 || n.lastUser != user) {
+		n.users++
+		n.lastUser = user
 	}
 }
 
 // finish sets counts and shares, drops empty nodes and those under the
 // floor (counting them), and sorts children by count.
 func finish(n *Node, annotated int, pass func(int, int) bool, leaves int) {
-	n.Conversations = len(n.convs)
+	n.Conversations = n.convs
 	if annotated > 0 {
 		n.Share = float64(n.Conversations) / float64(annotated)
 	}
 	var kept []*Node
 	for _, c := range n.Children {
-		if len(c.convs) == 0 {
+		if c.convs == 0 {
 			continue
 		}
-		if !pass(len(c.convs), len(c.users)) {
+		if !pass(c.convs, c.users) {
 			n.Suppressed++
 			continue
 		}
@@ -363,7 +391,6 @@ func finish(n *Node, annotated int, pass func(int, int) bool, leaves int) {
 		kept = kept[:leaves]
 	}
 	n.Children = kept
-	n.convs, n.users = nil, nil
 }
 
 // Summary says in a sentence what the tree is.

@@ -259,7 +259,7 @@ func TestMapperInAnalysis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, in, err := analysis.BuildTable(run, rows, cols, newMapper(t, 1, testEmbedder(t), DefaultThreshold))
+	tab, in, err := analysis.BuildTable(t.Context(), run, rows, cols, newMapper(t, 1, testEmbedder(t), DefaultThreshold))
 	if err != nil {
 		t.Fatal(err)
 	}
