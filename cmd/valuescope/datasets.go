@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/valuescope/valuescope/host/dataset"
+	"github.com/valuescope/valuescope/host/hub"
 )
 
 func init() { commands = append(commands, newDatasetsCmd) }
@@ -17,10 +23,12 @@ func newDatasetsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "datasets",
 		Short: "Inspect and convert chat datasets",
-		Long: "Datasets are read in their published layouts; the format of each file is detected from its content.\n\nFormats:\n" +
+		Long: "Datasets are read in their published layouts; the format of each file is detected from its content.\n" +
+			"A path may name a Hugging Face dataset, hf://OWNER/NAME[@REVISION][/GLOB], read through the Hub's cache\n" +
+			"(see datasets pull).\n\nFormats:\n" +
 			formatHelp(),
 	}
-	cmd.AddCommand(newInspectCmd(), newConvertCmd())
+	cmd.AddCommand(newInspectCmd(), newConvertCmd(), newPullCmd())
 	return cmd
 }
 
@@ -45,7 +53,13 @@ func (f *readFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.shard, "shard", "", "read only shard i/N of the conversations (split by conversation id)")
 }
 
-func (f *readFlags) open(paths []string) (*dataset.Reader, error) {
+// open opens the dataset at paths, hf:// paths pulled into the Hub's cache
+// first.
+func (f *readFlags) open(cmd *cobra.Command, paths []string) (*dataset.Reader, error) {
+	paths, _, err := resolveHub(cmd, paths)
+	if err != nil {
+		return nil, err
+	}
 	opts := dataset.Options{Format: f.format, Strict: f.strict}
 	if f.shard != "" {
 		sh, err := dataset.ParseShard(f.shard)
@@ -70,7 +84,7 @@ func newInspectCmd() *cobra.Command {
 		Short: "Count the conversations, turns, roles, languages, models and bad records of a dataset",
 		Args:  args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, paths []string) error {
-			r, err := rf.open(paths)
+			r, err := rf.open(cmd, paths)
 			if err != nil {
 				return err
 			}
@@ -113,7 +127,7 @@ func newConvertCmd() *cobra.Command {
 					to = "parquet"
 				}
 			}
-			r, err := rf.open(paths)
+			r, err := rf.open(cmd, paths)
 			if err != nil {
 				return err
 			}
@@ -151,5 +165,79 @@ func newConvertCmd() *cobra.Command {
 	rf.register(cmd)
 	cmd.Flags().StringVarP(&out, "out", "o", "", "output file")
 	cmd.Flags().StringVar(&to, "to", "", "output format: jsonl or parquet (default: from the file name)")
+	return cmd
+}
+
+// resolveHub pulls the hf:// paths among paths (with the client the
+// environment configures, HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE...) and
+// returns the local files in their place; Ctrl-C stops a download,
+// leaving the part fetched for the next call to resume.
+func resolveHub(cmd *cobra.Command, paths []string) ([]string, []*hub.Snapshot, error) {
+	if !hub.HasURL(paths) {
+		return paths, nil, nil
+	}
+	for _, p := range paths {
+		if hub.IsURL(p) {
+			if _, err := hub.Parse(p); err != nil {
+				return nil, nil, usageError{err}
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c := hub.FromEnv()
+	c.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return c.Resolve(ctx, paths, dataset.IsDataFile)
+}
+
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func newPullCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "pull hf://OWNER/NAME[@REVISION][/GLOB]...",
+		Short: "Download Hugging Face datasets into the Hub's cache (what inspect and run read hf:// paths from)",
+		Long: "Resolves each revision (default main) to its commit, lists the files the pattern selects\n" +
+			"(default: every .jsonl, .json, .parquet file, optionally .gz or .zst; \"**\" crosses folders)\n" +
+			"and downloads those not cached yet, checking each one's size and hash (SHA-256 for LFS files,\n" +
+			"the git blob id for others). The cache is the official Hugging Face layout, shared with its\n" +
+			"tools: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. A download broken off\n" +
+			"(or killed) is resumed by the next call. HF_ENDPOINT names another Hub (a mirror), HF_TOKEN\n" +
+			"the access token gated and private datasets need, HF_HUB_OFFLINE=1 reads the cache only.\n" +
+			"Prints each file's cached path.",
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			for _, p := range paths {
+				if !hub.IsURL(p) {
+					return usage("%q is not an hf:// dataset path", p)
+				}
+			}
+			_, snaps, err := resolveHub(cmd, paths)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(snaps)
+			}
+			for _, s := range snaps {
+				var size int64
+				for _, f := range s.Files {
+					size += f.Size
+					fmt.Fprintln(cmd.OutOrStdout(), f.Local)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: commit %s, %d files (%d bytes), %d downloaded (%d bytes), the others cached\n",
+					s.URL, s.Commit, len(s.Files), size, s.Fetched, s.FetchedBytes)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the resolved snapshots (repo, commit, files with hashes) as JSON")
 	return cmd
 }

@@ -50,6 +50,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/valuescope/valuescope/host/hub"
 )
 
 // Config is one run, as declared in its TOML file. After [Load], every path
@@ -98,7 +100,9 @@ const DefaultMaxFailureShare = 0.5
 type Dataset struct {
 	// Paths are files, folders or globs. Load checks that each exists (a glob
 	// must match at least one file) and makes it absolute; expanding folders
-	// and globs into files is left to the dataset reader.
+	// and globs into files is left to the dataset reader. A path
+	// hf://OWNER/NAME[@REVISION][/GLOB] names a Hugging Face dataset, which
+	// Load only parses: the run fetches it (package hub).
 	Paths []string `toml:"paths"`
 	// Format is "auto" (detect per file, the default) or a format name.
 	Format string `toml:"format"`
@@ -271,6 +275,12 @@ func (d *Dataset) validate(v scope) {
 		e := paths.elem(i)
 		if p == "" {
 			e.errorf("must not be empty")
+			continue
+		}
+		if hub.IsURL(p) { // a Hugging Face dataset: fetched when the run starts
+			if _, err := hub.Parse(p); err != nil {
+				e.errorf("%v", err)
+			}
 			continue
 		}
 		d.Paths[i] = v.c.resolve(p)

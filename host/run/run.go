@@ -27,6 +27,7 @@ import (
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/export"
+	"github.com/valuescope/valuescope/host/hub"
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/pipeline"
 	"github.com/valuescope/valuescope/host/plugin"
@@ -176,8 +177,15 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	// The dataset's files are listed before anything is made: a path that
 	// matches nothing fails here, leaving no folder behind. (Opening reads
 	// no file; the pipeline opens its own reader.)
+	// An hf:// path is fetched into the Hub's cache and read from there: the
+	// selection keeps the path as written, the files' identity (their
+	// cached paths hold the commit) which commit a run read.
+	files, snaps, err := hub.FromEnv().Resolve(ctx, paths, dataset.IsDataFile)
+	if err != nil {
+		return res, err
+	}
 	dsOpts := dataset.Options{Format: format, Strict: cfg.Dataset.Strict}
-	listing, err := dataset.Open(paths, dsOpts)
+	listing, err := dataset.Open(files, dsOpts)
 	if err != nil {
 		return res, err
 	}
@@ -231,7 +239,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	m := &runfolder.Manifest{
 		Valuescope: inv.Valuescope,
 		Run:        runfolder.RunInfo{Name: cfg.Run.Name, Dir: dir, Resumed: exists},
-		Dataset:    runfolder.DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed, Shard: opts.Shard.String()},
+		Dataset:    runfolder.DatasetInfo{Paths: paths, Format: format, Limit: limit, Sample: opts.Sample, Seed: opts.Seed, Shard: opts.Shard.String(), Hub: snaps},
 	}
 	// A run folder is one dataset and one selection of it: resuming over
 	// another would mix conversations from both.
@@ -266,6 +274,9 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 			return res, err
 		}
 		if err := folder.CheckDataset(was, ids); err != nil {
+			if len(snaps) > 0 {
+				err = fmt.Errorf("%w\n(an hf:// path naming a branch reads the commit the branch is at now: when it has moved since the run began, its files are other files; manifest.json's dataset.hub has the commit the run began on, and a run over hf://OWNER/NAME@COMMIT always reads the same files)", err)
+			}
 			return res, err
 		}
 	}
@@ -346,7 +357,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	// (a sampled run opens the dataset twice).
 	last := listing
 	open := func() (dataset.Source, error) {
-		r, err := dataset.Open(paths, dsOpts)
+		r, err := dataset.Open(files, dsOpts)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/valuescope/valuescope/host/hub"
 	"github.com/valuescope/valuescope/host/model"
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/internal/atomicfile"
@@ -121,6 +122,10 @@ type DatasetInfo struct {
 	// Shard is "i/N" for a run of one shard (run --shard), "" otherwise.
 	Shard string     `json:"shard,omitempty"`
 	Files []FileInfo `json:"files"`
+	// Hub records each hf:// path as the run resolved it: the repository,
+	// the commit its revision was and each file's hash (Files has the
+	// cached copies' paths, which hold the commit).
+	Hub []*hub.Snapshot `json:"hub,omitempty"`
 }
 
 // FileInfo is one dataset file: its identity (path, size, SHA-256) and what

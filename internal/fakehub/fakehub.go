@@ -52,6 +52,7 @@ type Hub struct {
 	mu       sync.Mutex
 	repos    map[string]*repo
 	drop     map[string]int64 // path -> bytes after which the next download of it breaks off
+	stall    map[string]int64 // path -> bytes after which downloads of it hang until the client goes
 	corrupt  map[string]bool  // path -> serve other bytes
 	requests []*Request
 }
@@ -66,7 +67,7 @@ type repo struct {
 
 // New starts a hub, closed when the test ends.
 func New(tb testing.TB) *Hub {
-	h := &Hub{PageSize: 1000, repos: map[string]*repo{}, drop: map[string]int64{}, corrupt: map[string]bool{}}
+	h := &Hub{PageSize: 1000, repos: map[string]*repo{}, drop: map[string]int64{}, stall: map[string]int64{}, corrupt: map[string]bool{}}
 	h.Server = httptest.NewServer(http.HandlerFunc(h.serve))
 	tb.Cleanup(h.Server.Close)
 	h.CDN = httptest.NewServer(http.HandlerFunc(h.serve))
@@ -121,6 +122,18 @@ func (h *Hub) DropAfter(path string, n int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.drop[path] = n
+}
+
+// StallAfter makes downloads of path hang after n bytes of the body until
+// the client goes away (a process killed mid-download); n < 0 ends that.
+func (h *Hub) StallAfter(path string, n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n < 0 {
+		delete(h.stall, path)
+		return
+	}
+	h.stall[path] = n
 }
 
 // Corrupt makes downloads of path serve other bytes of the same length.
@@ -421,6 +434,7 @@ func (h *Hub) send(w http.ResponseWriter, r *http.Request, f File) {
 	}
 	drop, dropping := h.drop[f.Path]
 	delete(h.drop, f.Path)
+	stall, stalling := h.stall[f.Path]
 	h.mu.Unlock()
 	w.Header().Set("Accept-Ranges", "bytes")
 	status := http.StatusOK
@@ -448,6 +462,15 @@ func (h *Hub) send(w http.ResponseWriter, r *http.Request, f File) {
 	h.mu.Lock()
 	r.Context().Value(recKey{}).(*Request).Served = true
 	h.mu.Unlock()
+	if stalling && stall < int64(len(body)) {
+		w.Write(body[:stall])
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		panic(http.ErrAbortHandler)
+	}
 	if dropping && drop < int64(len(body)) {
 		w.Write(body[:drop])
 		w.(http.Flusher).Flush()

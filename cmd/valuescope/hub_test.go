@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valuescope/valuescope/host/runfolder"
+	"github.com/valuescope/valuescope/internal/fakehub"
+	"github.com/valuescope/valuescope/internal/shareddata"
+)
+
+// testHub serves real files as the Hub would and points the environment
+// (HF_ENDPOINT, HF_HUB_CACHE) at it; it returns the commit of main.
+func testHub(t *testing.T) (*fakehub.Hub, string, map[string]string) {
+	t.Helper()
+	h := fakehub.New(t)
+	local := map[string]string{
+		"data/train-00000-of-00001.jsonl": shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl"),
+		"wildchat/train-00000.parquet":    "../../host/dataset/testdata/wildchat_built.parquet",
+	}
+	files := []fakehub.File{{Path: "README.md", Data: []byte("# arena, as a Hub dataset for tests\n")}}
+	for p, l := range local {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fakehub.File{Path: p, Data: b, LFS: true})
+	}
+	commit := h.Commit("lmsys/arena", "main", files...)
+	t.Setenv("HF_ENDPOINT", h.URL())
+	t.Setenv("HF_HUB_CACHE", filepath.Join(t.TempDir(), "hub"))
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	return h, commit, local
+}
+
+// inspectJSON is inspect --json's summary without the fields that name
+// where the files are.
+func inspectJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	code, out, errs := valuescope(t, "datasets", "inspect", "--json", path)
+	if code != 0 {
+		t.Fatalf("inspect %s: exit %d: %s", path, code, errs)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	delete(m, "files")
+	delete(m, "paths")
+	return m
+}
+
+// The issue's "done when": inspect of an hf:// path gives the local file's
+// counts, and a second call downloads nothing.
+func TestInspectHub(t *testing.T) {
+	h, _, local := testHub(t)
+	for glob, file := range map[string]string{"data/*.jsonl": local["data/train-00000-of-00001.jsonl"], "wildchat/*.parquet": local["wildchat/train-00000.parquet"]} {
+		want := inspectJSON(t, file)
+		got := inspectJSON(t, "hf://lmsys/arena/"+glob)
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if !bytes.Equal(wb, gb) || want["conversations"] == nil {
+			t.Errorf("%s:\n hub   %s\n local %s", glob, gb, wb)
+		}
+		if n := fakehub.Downloads(h.Requests()); n != 1 {
+			t.Errorf("%s: first inspect downloaded %d files, want 1", glob, n)
+		}
+		inspectJSON(t, "hf://lmsys/arena/"+glob)
+		if n := fakehub.Downloads(h.Requests()); n != 0 {
+			t.Errorf("%s: second inspect downloaded %d files, want none", glob, n)
+		}
+	}
+	// Without a pattern: the data files, README.md left out.
+	all := inspectJSON(t, "hf://lmsys/arena")
+	if all["conversations"].(float64) != 2129+20 {
+		t.Errorf("hf://lmsys/arena: %v conversations, want 2129 + 20", all["conversations"])
+	}
+}
+
+// pull prints the cached files; a Hub refusal is explained.
+func TestPullHub(t *testing.T) {
+	h, commit, _ := testHub(t)
+	code, out, errs := valuescope(t, "datasets", "pull", "hf://lmsys/arena@main/**/*.parquet")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), filepath.Join("snapshots", commit, "wildchat", "train-00000.parquet")) ||
+		!strings.Contains(errs, "1 downloaded") {
+		t.Fatalf("pull: exit %d\n%s\n%s", code, out, errs)
+	}
+	h.Gate("lmsys/arena", "hf_accepted")
+	for token, want := range map[string]string{
+		"":            "401 Unauthorized",
+		"hf_notyet":   "403 Forbidden",
+		"hf_accepted": "",
+	} {
+		t.Setenv("HF_TOKEN", token)
+		t.Setenv("HF_HUB_CACHE", t.TempDir())
+		code, _, errs := valuescope(t, "datasets", "inspect", "hf://lmsys/arena/data/*")
+		if want == "" {
+			if code != 0 {
+				t.Errorf("accepted token: exit %d: %s", code, errs)
+			}
+			continue
+		}
+		if code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, "GatedRepo") || !strings.Contains(errs, "accept its terms") || !strings.Contains(errs, h.URL()+"/datasets/lmsys/arena") {
+			t.Errorf("token %q: exit %d: %s", token, code, errs)
+		}
+	}
+	for argv, want := range map[string]string{
+		"hf://lmsys/arena@v2":    "has no revision \"v2\"",
+		"hf://lmsys/arena/*.csv": `no file matching "*.csv"`,
+		"hf://lmsys":             "no dataset name",
+		"/not/an/hf/path":        "not an hf:// dataset path",
+	} {
+		code, _, errs := valuescope(t, "datasets", "pull", argv)
+		if code == 0 || !strings.Contains(errs, want) {
+			t.Errorf("pull %s: exit %d: %s", argv, code, errs)
+		}
+	}
+}
+
+// A pull killed mid-download leaves only the .incomplete file, which the
+// next pull resumes with a Range request.
+func TestPullKilledResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildValuescope(t)
+	h, commit, local := testHub(t)
+	const path = "data/train-00000-of-00001.jsonl"
+	const at = 2_000_000
+	h.StallAfter(path, at)
+	cmd := exec.Command(bin, "datasets", "pull", "hf://lmsys/arena/"+path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(os.Getenv("HF_HUB_CACHE"), "datasets--lmsys--arena")
+	var part string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(repo, "blobs", "*.incomplete")); len(m) == 1 {
+			if st, err := os.Stat(m[0]); err == nil && st.Size() == at {
+				part = m[0]
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no .incomplete of %d bytes\n%s", at, stderr.String())
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	entries, _ := os.ReadDir(filepath.Join(repo, "blobs"))
+	if len(entries) != 1 || filepath.Join(repo, "blobs", entries[0].Name()) != part {
+		t.Errorf("killed pull left %v in blobs, want only %s", entries, filepath.Base(part))
+	}
+	if _, err := os.Stat(filepath.Join(repo, "snapshots")); err == nil {
+		t.Error("killed pull left a snapshot")
+	}
+	h.StallAfter(path, -1)
+	h.Requests()
+	code, out, errs := valuescope(t, "datasets", "pull", "hf://lmsys/arena/"+path)
+	if code != 0 {
+		t.Fatalf("resumed pull: exit %d: %s", code, errs)
+	}
+	resumed := false
+	for _, r := range h.Requests() {
+		resumed = resumed || r.Range == "bytes=2000000-"
+	}
+	if !resumed {
+		t.Error("the second pull did not resume with Range: bytes=2000000-")
+	}
+	got, _ := os.ReadFile(strings.TrimSpace(out))
+	want, _ := os.ReadFile(local[path])
+	if !bytes.Equal(got, want) || !strings.Contains(out, commit) {
+		t.Errorf("resumed file (%s, %d bytes) is not the Hub's (%d bytes)", out, len(got), len(want))
+	}
+}
+
+// A run over an hf:// path records the repository, commit and hashes; a
+// branch that moved is refused on resume; a pinned one is not affected.
+func TestRunHub(t *testing.T) {
+	h, commit, local := testHub(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "run.toml")
+	os.WriteFile(cfgPath, []byte("[dataset]\npaths = [\"hf://lmsys/arena/data/*.jsonl\"]\nlimit = 40\n"+
+		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
+	out := filepath.Join(dir, "run")
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, cfgPath); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	m, err := runfolder.Folder(out).ReadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(local["data/train-00000-of-00001.jsonl"])
+	if len(m.Dataset.Hub) != 1 || m.Dataset.Hub[0].Commit != commit || m.Dataset.Hub[0].Repo != "lmsys/arena" ||
+		len(m.Dataset.Hub[0].Files) != 1 || m.Dataset.Hub[0].Files[0].SHA256 != m.Dataset.Files[0].SHA256 ||
+		m.Dataset.Files[0].Size != int64(len(want)) || m.Dataset.Paths[0] != "hf://lmsys/arena/data/*.jsonl" {
+		t.Fatalf("manifest dataset: %+v\nhub %+v", m.Dataset, m.Dataset.Hub)
+	}
+	// The same run again resumes over the same commit.
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, cfgPath); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, errs)
+	}
+	// main moves on: the folder's run began on the other commit.
+	moved := h.Commit("lmsys/arena", "main", fakehub.File{Path: "data/train-00000-of-00001.jsonl", Data: want[:len(want)/2], LFS: true})
+	code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, cfgPath)
+	if code == 0 || !strings.Contains(errs, "the dataset changed") || !strings.Contains(errs, moved) || !strings.Contains(errs, "dataset.hub") {
+		t.Errorf("run after main moved: exit %d: %s", code, errs)
+	}
+	// Pinned to the first commit, a new run reads the first commit's file.
+	pinned := filepath.Join(dir, "pinned")
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", pinned, "--dataset", "hf://lmsys/arena@"+commit+"/data/*.jsonl", cfgPath); code != 0 {
+		t.Fatalf("pinned run: exit %d: %s", code, errs)
+	}
+	p, _ := runfolder.Folder(pinned).ReadManifest()
+	if p.Dataset.Hub[0].Commit != commit || p.Dataset.Files[0].SHA256 != m.Dataset.Files[0].SHA256 {
+		t.Errorf("pinned run read %+v", p.Dataset.Hub[0])
+	}
+}
+
+// A config naming a malformed hf:// path is refused by config.Load with
+// the key and line.
+func TestConfigHubPath(t *testing.T) {
+	testHub(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "run.toml")
+	os.WriteFile(cfgPath, []byte("[dataset]\npaths = [\"hf://only-owner\"]\n[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
+	code, _, errs := valuescope(t, "validate", cfgPath)
+	if code == 0 || !strings.Contains(errs, "dataset.paths[0]") || !strings.Contains(errs, "no dataset name") {
+		t.Errorf("validate: exit %d: %s", code, errs)
+	}
+}
