@@ -315,7 +315,7 @@ func (sh *Sheet) Texts(ctx context.Context) (map[int]*conversation.Conversation,
 		c := sh.Run.Conversations[i]
 		want[[2]string{c.Source, c.ID}] = i
 	}
-	rd, err := dataset.Open(m.Dataset.Paths, dataset.Options{Format: m.Dataset.Format})
+	rd, err := dataset.Open(m.Dataset.ReadPaths(), dataset.Options{Format: m.Dataset.Format})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the run's dataset: %w", err)
 	}

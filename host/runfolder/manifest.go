@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/valuescope/valuescope/host/hub"
@@ -126,6 +127,24 @@ type DatasetInfo struct {
 	// the commit its revision was and each file's hash (Files has the
 	// cached copies' paths, which hold the commit).
 	Hub []*hub.Snapshot `json:"hub,omitempty"`
+}
+
+// ReadPaths are the paths to open to read the run's dataset again: Paths,
+// each hf:// path replaced by the cached files of the commit the run read,
+// so that no Hub is asked and a branch that moved is not read instead.
+func (d DatasetInfo) ReadPaths() []string {
+	var out []string
+	for _, p := range d.Paths {
+		i := slices.IndexFunc(d.Hub, func(s *hub.Snapshot) bool { return s.URL == p })
+		if i < 0 {
+			out = append(out, p)
+			continue
+		}
+		for _, f := range d.Hub[i].Files {
+			out = append(out, f.Local)
+		}
+	}
+	return out
 }
 
 // FileInfo is one dataset file: its identity (path, size, SHA-256) and what
