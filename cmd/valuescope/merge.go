@@ -52,8 +52,8 @@ func newMergeCmd() *cobra.Command {
 				n += s.Copied.Conversations
 			}
 			m := res.Manifest
-			fmt.Fprintf(w, "merged %d of %d shards: %d conversations, %d stage errors, %d bad records set aside\n",
-				len(res.Shards), m.Merged.Shards, n, m.Counts.Total(), m.Counts.BadRecords)
+			fmt.Fprintf(w, "merged %d of %d shards: %d conversations, %d stage errors, %s\n",
+				len(res.Shards), m.Merged.Shards, n, m.Counts.Total(), setAside(m.Counts.BadRecords, m.Counts.Duplicates))
 			if len(res.Missing) > 0 || len(res.Unfinished) > 0 {
 				fmt.Fprintf(w, "partial: shards missing %v, unfinished %v; merge again with every shard, or finish it with valuescope run CONFIG --out %s\n",
 					res.Missing, res.Unfinished, res.Dir)

@@ -165,12 +165,21 @@ func envList(name string) []string {
 // summary prints what a run did: its counts, model usage and folder.
 func summary(w io.Writer, res *run.Result) {
 	p := res.Progress
-	fmt.Fprintf(w, "%d conversations (%d done now, %d already done), %d stage errors, %d bad records set aside, in %s\n",
-		p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), p.BadRecords, p.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "%d conversations (%d done now, %d already done), %d stage errors, %s, in %s\n",
+		p.Conversations, p.Done, p.Skipped, res.Manifest.Counts.Total(), setAside(p.BadRecords, res.Manifest.Counts.Duplicates), p.Elapsed.Round(time.Millisecond))
 	if len(res.Manifest.ModelUsage) > 0 {
 		fmt.Fprintf(w, "models: %s\n", model.Summary(res.Manifest.ModelUsage))
 	}
 	fmt.Fprintf(w, "run folder: %s\n", res.Dir)
+}
+
+// setAside is "12 bad records set aside (3 of them duplicate
+// conversations)": the duplicates are bad records the pipeline sets aside.
+func setAside(bad, duplicates int64) string {
+	if duplicates == 0 {
+		return fmt.Sprintf("%d bad records set aside", bad)
+	}
+	return fmt.Sprintf("%d bad records set aside (%d of them duplicate conversations, listed in errors.csv)", bad, duplicates)
 }
 
 // byStage is "values 8, task 1": the stages with errors, most first.
