@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,8 +83,7 @@ func link(blob, pointer string) error {
 	if err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", pointer, os.Getpid())
-	os.Remove(tmp)
+	tmp := fmt.Sprintf("%s.%d.%x.tmp", pointer, os.Getpid(), rand.Uint64()) // unique among pulls at once, in this process or another
 	if err := os.Symlink(rel, tmp); err != nil {
 		return err
 	}
@@ -245,6 +245,7 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 				return 0, err
 			}
 			*h = newHash(f)
+			have = 0
 		}
 	case http.StatusPartialContent:
 		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != have {

@@ -1,0 +1,139 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valuescope/valuescope/host/hub"
+	"github.com/valuescope/valuescope/internal/fakehub"
+)
+
+// proxy serves the fake hub through change, which may alter the request or
+// answer by itself (returning true).
+func proxy(t *testing.T, h *fakehub.Hub, change func(w http.ResponseWriter, r *http.Request) bool) *hub.Client {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !change(w, r) {
+			h.Server.Config.Handler.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return &hub.Client{Endpoint: s.URL, Cache: t.TempDir()}
+}
+
+// A server that ignores Range answers the whole file: the part already
+// fetched is dropped and the file still verifies.
+func TestRangeIgnored(t *testing.T) {
+	h := fakehub.New(t)
+	files := realFiles(t)
+	h.Commit("o/n", "main", files...)
+	c := proxy(t, h, func(w http.ResponseWriter, r *http.Request) bool { r.Header.Del("Range"); return false })
+	c.Retries = -1
+	const path = "extra/small.json" // served by the Hub itself (an LFS file's bytes come from the CDN)
+	h.DropAfter(path, 20)
+	ref, _ := hub.Parse("hf://o/n/" + path)
+	if _, err := c.Pull(context.Background(), ref, nil); err == nil {
+		t.Fatal("dropped download succeeded")
+	}
+	s, err := c.Pull(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(s.Files[0].Local); !bytes.Equal(got, files[4].Data) || s.FetchedBytes != int64(len(files[4].Data)) {
+		t.Errorf("restarted download: %d bytes fetched, equal %v", s.FetchedBytes, bytes.Equal(got, files[4].Data))
+	}
+}
+
+// A leftover .incomplete longer than the file (not this file's start) is
+// started over, not trusted.
+func TestOversizedIncomplete(t *testing.T) {
+	h := fakehub.New(t)
+	files := realFiles(t)
+	h.Commit("o/n", "main", files...)
+	c := newClient(t, h)
+	ref, _ := hub.Parse("hf://o/n/extra/small.json")
+	list, err := c.List(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := filepath.Join(c.Cache, "datasets--o--n", "blobs")
+	os.MkdirAll(blobs, 0o755)
+	os.WriteFile(filepath.Join(blobs, list.Files[0].GitOID+".incomplete"), bytes.Repeat([]byte("x"), 10_000), 0o644)
+	s := pull(t, c, "hf://o/n/extra/small.json")
+	if got, _ := os.ReadFile(s.Files[0].Local); !bytes.Equal(got, files[4].Data) {
+		t.Errorf("got %q", got)
+	}
+}
+
+// Answers that are not the commit or the file asked for are refused.
+func TestServedOtherThanAsked(t *testing.T) {
+	h := fakehub.New(t)
+	files := realFiles(t)
+	h.Commit("o/n", "main", files...)
+	other := strings.Repeat("f", 40)
+	for name, tc := range map[string]struct {
+		change func(w http.ResponseWriter, r *http.Request) bool
+		says   string
+	}{
+		"other commit": {func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/resolve/") {
+				w.Header().Set("X-Repo-Commit", other)
+				w.WriteHeader(http.StatusOK)
+				return true
+			}
+			return false
+		}, "the Hub served commit " + other},
+		"other etag": {func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/resolve/") {
+				w.Header().Set("ETag", `"`+other+`"`)
+				w.WriteHeader(http.StatusOK)
+				return true
+			}
+			return false
+		}, "the Hub served etag " + other},
+		"longer than listed": {func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/resolve/") {
+				body := append(append([]byte(nil), files[4].Data...), "trailing junk"...)
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.Write(body)
+				return true
+			}
+			return false
+		}, "has size " + strconv.Itoa(len(files[4].Data)+1)},
+		"path out of the repository": {func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/tree/") {
+				w.Write([]byte(`[{"type":"file","path":"../../../etc/cron.d/x","oid":"` + other + `","size":3}]`))
+				return true
+			}
+			return false
+		}, `file path "../../../etc/cron.d/x" that is not a relative path`},
+		"no hash": {func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/tree/") {
+				w.Write([]byte(`[{"type":"file","path":"extra/small.json","oid":"../../x","size":3}]`))
+				return true
+			}
+			return false
+		}, "no usable hash"},
+	} {
+		c := proxy(t, h, tc.change)
+		ref, _ := hub.Parse("hf://o/n/extra/small.json")
+		_, err := c.Pull(context.Background(), ref, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: err %v, want %q", name, err, tc.says)
+		}
+		var he *hub.HashError
+		if name == "longer than listed" && !errors.As(err, &he) {
+			t.Errorf("%s: not a HashError", name)
+		}
+		if entries, _ := os.ReadDir(filepath.Join(c.Cache, "datasets--o--n", "blobs")); len(entries) != 0 {
+			t.Errorf("%s: left %v in the cache", name, entries)
+		}
+	}
+}
