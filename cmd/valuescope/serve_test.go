@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valuescope/valuescope/internal/testruns"
+)
+
+// TestServeCommand starts `valuescope serve` as a process on a free
+// loopback port, reads its pages and stops it with SIGINT.
+func TestServeCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs the offline stages")
+	}
+	bin := buildValuescope(t)
+	dir := testruns.Offline(t, "hh-rlhf")
+	for _, tc := range []struct {
+		flags []string
+		text  bool
+	}{{nil, false}, {[]string{"--text"}, true}} {
+		cmd := exec.Command(bin, append([]string{"serve", dir, "--addr", "127.0.0.1:0"}, tc.flags...)...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(out)
+			if sc.Scan() {
+				line <- sc.Text()
+			}
+			io.Copy(io.Discard, out)
+		}()
+		var base string
+		select {
+		case l := <-line:
+			m := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("serve said %q", l)
+			}
+			base = m[1]
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("serve did not start")
+		}
+		resp, err := http.Get(base + "/api/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ Text bool }
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.Text != tc.text {
+			t.Errorf("serve %v: text %v", tc.flags, st.Text)
+		}
+		resp, err = http.Get(base + "/r/run/conversations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := map[bool]int{false: http.StatusForbidden, true: http.StatusOK}[tc.text]; resp.StatusCode != want {
+			t.Errorf("serve %v: conversations %d, want %d", tc.flags, resp.StatusCode, want)
+		}
+		if tc.text && !strings.Contains(string(body), `class="conv"`) {
+			t.Errorf("serve --text lists no conversation")
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		err = cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+			t.Errorf("serve stopped by SIGINT: %v, want exit %d", err, exitInterrupted)
+		}
+	}
+}
