@@ -46,12 +46,20 @@ type Builtin struct {
 	// module root; its source digest covers it and the packages of this
 	// repository it imports.
 	Package string
+	// Heuristic says the plugin is an offline heuristic (cue phrases and
+	// fixed rules), not a model: its results are a demonstration, and a
+	// report says so beside them.
+	Heuristic bool
+	// Languages are the languages (ISO 639-1) the plugin reads; nil: any
+	// its model reads. A report counts the conversations in other ones.
+	Languages []string
 }
 
 // All lists the built-in plugins.
 var All = []Builtin{
-	{Name: "cue-values", Package: "./plugins/extractors/cuevalues"},
-	{Name: "response-type", Package: "./plugins/classifiers/responsetype"},
+	// Offline heuristics: English cue phrases.
+	{Name: "cue-values", Package: "./plugins/extractors/cuevalues", Heuristic: true, Languages: []string{"en"}},
+	{Name: "response-type", Package: "./plugins/classifiers/responsetype", Heuristic: true, Languages: []string{"en"}},
 	// Model-backed: the paper's method, each driven by a prompt file.
 	{Name: "subjectivity", Package: "./plugins/classifiers/subjectivity"},
 	{Name: "values", Package: "./plugins/extractors/values"},

@@ -7,11 +7,13 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/compare"
+	"github.com/valuescope/valuescope/host/runfolder"
 )
 
 func renderHTML(w io.Writer, d *Data, js []byte) error {
@@ -33,7 +35,61 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"mul100":   func(x float64) float64 { return 100 * x },
 	"deref":    func(p *float64) float64 { return *p },
 	"join":     strings.Join,
+	"degen":    degenerate,
+	"sigfrom":  significanceFrom,
 }).Parse(pageHTML))
+
+// title names the run and its dataset, so that two reports open side by
+// side are told apart.
+func title(run string, m *runfolder.Manifest) string {
+	t := "valuescope report: " + run
+	if m == nil {
+		return t
+	}
+	var files []string
+	for _, f := range m.Dataset.Files {
+		files = append(files, filepath.Base(f.Path))
+	}
+	if len(files) == 0 {
+		for _, p := range m.Dataset.Paths {
+			files = append(files, filepath.Base(p))
+		}
+	}
+	switch {
+	case len(files) == 0:
+		return t
+	case len(files) > 3:
+		return fmt.Sprintf("%s on %s and %d more files", t, strings.Join(files[:2], ", "), len(files)-2)
+	default:
+		return t + " on " + strings.Join(files, ", ")
+	}
+}
+
+// degenerate says why a residual table has nothing to test ("" when it
+// has): a heatmap of one column or one row, or a chi-square without
+// degrees of freedom, only looks like a finding.
+func degenerate(h *Heatmap) string {
+	switch {
+	case len(h.Values) == 0 || len(h.Contexts) == 0:
+		return "No value and context above the privacy floor: nothing to test."
+	case len(h.Contexts) == 1:
+		return fmt.Sprintf("Only one %s (%s) has values above the privacy floor: there is nothing to compare the values across, so no residual is shown.", h.Cols, h.Contexts[0])
+	case len(h.Values) == 1 && h.HiddenValues == 0:
+		return fmt.Sprintf("Only one value (%s) is above the privacy floor: there is nothing to compare the %s across, so no residual is shown.", h.Values[0], h.Cols)
+	case h.Summary.DF == 0 || math.IsNaN(float64(h.Summary.ChiSquare)):
+		return fmt.Sprintf("The table has %d rows and %d columns with counts: the chi-square test has no degrees of freedom, so there is nothing to test.", h.Summary.Rows-h.Summary.EmptyRows, h.Summary.Cols-h.Summary.EmptyCols)
+	}
+	return ""
+}
+
+// significanceFrom says where significance starts: the smallest
+// significant |residual|, or that no cell is significant.
+func significanceFrom(s analysis.Summary) string {
+	if math.IsNaN(float64(s.Threshold)) {
+		return "no cell is significant"
+	}
+	return "significance from |r| ≥ " + num(s.Threshold)
+}
 
 func pct(x float64) string {
 	switch {
@@ -100,7 +156,7 @@ func heat(h *Heatmap) template.HTML {
 	if len(h.Values) == 0 || len(h.Contexts) == 0 {
 		return `<p class="empty">No value and context above the privacy floor.</p>`
 	}
-	const label, cell, top, right = 230, 24, 110, 90
+	const label, cell, top, right = 230, 34, 110, 90
 	wd := label + len(h.Contexts)*cell + right
 	ht := top + len(h.Values)*cell + 4
 	var b strings.Builder
@@ -125,14 +181,22 @@ func heat(h *Heatmap) template.HTML {
 			}
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"%s><title>%s × %s: count %g, expected %s, residual %s, adjusted p %s%s</title></rect>`,
 				x, y, cell-1, cell-1, color(float64(c.Residual)), cls, esc(v), esc(h.Contexts[j]), c.Count, num(c.Expected), num(c.Residual), num(c.PAdjusted), map[bool]string{true: " (significant)"}[c.Significant])
-			if c.Significant {
-				fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="3" class="dot"/>`, x+cell/2, y+cell/2)
-			}
+			// The residual in the cell, so that the page reads without
+			// hovering (and prints); bold when significant.
+			fmt.Fprintf(&b, `<text x="%d" y="%d" class="cell%s">%s</text>`, x+cell/2, y+cell/2+4, map[bool]string{true: " sig"}[c.Significant], cellText(float64(c.Residual)))
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="val">%g</text>`, label+len(h.Contexts)*cell+6, y+cell/2+4, h.ValueCounts[i])
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// cellText is a residual as a cell shows it: one decimal.
+func cellText(r float64) string {
+	if math.IsNaN(r) {
+		return "NA"
+	}
+	return fmt.Sprintf("%.1f", r)
 }
 
 // color maps a residual to a diverging scale: red above, blue below
@@ -232,7 +296,8 @@ code{font-size:12px;word-break:break-all}
 .chart .bar.b{fill:#f58518}
 .chart .na{fill:#f1f1f1}
 .chart rect.sig{stroke:#000;stroke-width:1.5}
-.chart .dot{fill:#000}
+.chart .cell{font-size:10px;text-anchor:middle;fill:#1d2433}
+.chart .cell.sig{font-weight:bold}
 .key span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 4px 0 12px}
 .tree details{margin-left:18px}
 .tree>details{margin-left:0}
@@ -249,15 +314,25 @@ code{font-size:12px;word-break:break-all}
 <h1>{{.Title}}</h1>
 <p>{{.Run.Conversations}} conversations · run folder <code>{{.Run.Dir}}</code> · generated {{.Generated.Format "2006-01-02 15:04 UTC"}}</p>
 </header>
-<nav><a href="#values">Values</a><a href="#tree">Taxonomy</a><a href="#distributions">Response types &amp; tasks</a><a href="#residuals">Residuals</a>{{if .Compare}}<a href="#compare">Comparison</a>{{end}}<a href="#manifest">Manifest</a><a href="#privacy">Privacy floor</a></nav>
+<nav>{{if .Coverage}}<a href="#method">Method</a>{{end}}<a href="#values">Values</a><a href="#tree">Taxonomy</a><a href="#distributions">Response types &amp; tasks</a><a href="#residuals">Residuals</a>{{if .Compare}}<a href="#compare">Comparison</a>{{end}}<a href="#manifest">Manifest</a><a href="#privacy">Privacy floor</a></nav>
 <main>
 <p class="note">Every number on this page is in <code>report.json</code> beside it (also embedded at the end of this file). Counts are distinct conversations; a share is a count over the field's annotated conversations. Values resting on fewer than {{.Floor.MinConversations}} conversations{{if .Run.UserKey}} or {{.Floor.MinUsers}} users{{end}} are not shown (see <a href="#privacy">privacy floor</a>).</p>
 
+{{with .Coverage}}<section id="method">
+<h2>What this report is</h2>
+{{range .Warnings}}<p class="warn">{{.}}</p>
+{{end}}{{if .Methods}}<table><tr><th>stage</th><th>fields</th><th>plugin</th><th>method</th><th>model</th><th>languages read</th><th>conversations in other languages</th></tr>
+{{range .Methods}}<tr><td>{{.Stage}}</td><td>{{join .Fields ", "}}</td><td><code>{{.Plugin}}</code></td><td>{{if .Heuristic}}<b>offline heuristic</b>: {{end}}{{.Description}}</td><td>{{.Model}}</td><td>{{if .Languages}}{{join .Languages ", "}}{{else}}not declared{{end}}</td><td class="n">{{if .Languages}}{{.Uncovered}}{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Read}}<p class="note">Languages of the {{.Read}} conversations read back from the dataset, from {{.LanguageSource}}: {{range $i, $l := .Languages}}{{if $i}}, {{end}}{{$l.Value}} {{$l.Count}} ({{pct $l.Share}}){{end}}. {{.NoAssistant}} have no assistant turn.</p>{{end}}
+{{with .Note}}<p class="note">{{.}}</p>{{end}}
+</section>
+{{end}}
 <section id="values">
 <h2>Top values</h2>
 {{range .Fields}}{{if eq .Kind "items"}}
 <h3>{{.Name}}</h3>
-<p class="note">{{.Annotated}} annotated conversations{{if .Errors}}, {{.Errors}} errors{{end}}; {{.Distinct}} distinct values, {{.Mentions}} value–conversation pairs; top {{len .Values}} shown.</p>
+<p class="note">{{.Annotated}} annotated conversations{{if .Errors}}, {{.Errors}} errors{{end}}; {{.Distinct}} distinct values, {{.Mentions}} value–conversation pairs; {{if .Values}}top {{len .Values}} shown, each with its share of the annotated conversations{{else}}none above the privacy floor{{end}}.</p>
 {{bars .Values}}
 {{end}}{{end}}
 </section>
@@ -265,7 +340,7 @@ code{font-size:12px;word-break:break-all}
 <section id="tree">
 <h2>Taxonomy</h2>
 {{with .Taxonomy}}<p class="note">{{.Summary}}</p>{{end}}
-<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences; "also" lists the run's values placed on a tree value by meaning (embedding) rather than by name{{end}}.</p>
+<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences, another unit than the run's share of conversations (see <a href="#paper">Compared with the paper</a> for the run's occurrence shares beside it); "also" lists the run's values placed on a tree value by meaning (embedding) rather than by name{{end}}.</p>
 <div class="tree">{{template "node" .Tree}}</div>
 </section>
 
@@ -287,11 +362,11 @@ code{font-size:12px;word-break:break-all}
 
 <section id="residuals">
 <h2>Residuals: values × contexts</h2>
-<p class="note">Adjusted Pearson residuals (package analysis): <span class="key"><span style="background:rgb(255,0,0)"></span>over-represented <span style="background:rgb(0,0,255)"></span>under-represented <span style="background:#f1f1f1"></span>under the privacy floor</span>; outlined cells with a dot are significant after correction. Hover a cell for its numbers.</p>
+<p class="note">Adjusted Pearson residuals (package analysis): <span class="key"><span style="background:rgb(255,0,0)"></span>over-represented <span style="background:rgb(0,0,255)"></span>under-represented <span style="background:#f1f1f1"></span>under the privacy floor</span>; each cell shows its residual; outlined cells with bold numbers are significant after correction. Hover a cell for its count, expected count and adjusted p.</p>
 {{range .Heatmaps}}
 <h3>{{.Rows}} × {{.Cols}}</h3>
-<p class="note">χ² = {{num .Summary.ChiSquare}}, df = {{.Summary.DF}}, p = {{num .Summary.P}}, Cramér's V = {{num .Summary.CramersV}}; {{.Summary.Correction}} correction per {{.Summary.Family}}, α = {{.Summary.Alpha}}, significance from |r| ≥ {{num .Summary.Threshold}}; {{.Summary.SignificantPositive}} significant positive and {{.Summary.SignificantNegative}} negative cells.{{if .HiddenValues}} {{.HiddenValues}} less frequent values not drawn.{{end}}{{if .HiddenContexts}} {{.HiddenContexts}} contexts not drawn.{{end}}</p>
-{{heat .}}
+{{with degen .}}<p class="empty">{{.}}</p>{{else}}<p class="note">χ² = {{num .Summary.ChiSquare}}, df = {{.Summary.DF}}, p = {{num .Summary.P}}, Cramér's V = {{num .Summary.CramersV}}; {{.Summary.Correction}} correction per {{.Summary.Family}}, α = {{.Summary.Alpha}}, {{sigfrom .Summary}}; {{.Summary.SignificantPositive}} significant positive and {{.Summary.SignificantNegative}} negative cells.{{if .HiddenValues}} {{.HiddenValues}} less frequent values not drawn.{{end}}{{if .HiddenContexts}} {{.HiddenContexts}} contexts not drawn.{{end}}</p>
+{{heat .}}{{end}}
 {{end}}
 </section>
 
@@ -353,6 +428,6 @@ code{font-size:12px;word-break:break-all}
 <script type="application/json" id="report-data">{{.JSON}}</script>
 </body>
 </html>
-{{define "node"}}<details{{if .Open}} open{{end}}><summary><b>{{.Name}}</b><span class="sh" style="width:{{printf "%.0f" (mul100 .Share)}}px"></span><span class="c">{{.Conversations}} conversations · {{pct .Share}}{{if .ReferencePct}} · paper {{printf "%.2f" (deref .ReferencePct)}}%{{end}}</span></summary>
+{{define "node"}}<details{{if .Open}} open{{end}}><summary><b>{{.Name}}</b><span class="sh" style="width:{{printf "%.0f" (mul100 .Share)}}px"></span><span class="c">{{.Conversations}} conversations · {{pct .Share}} of conversations{{if .ReferencePct}} · paper: {{printf "%.2f" (deref .ReferencePct)}}% of value occurrences (another unit){{end}}</span></summary>
 {{range .Children}}{{if .Children}}{{template "node" .}}{{else}}<div class="leaf">{{.Name}} <span class="c">{{.Conversations}} · {{pct .Share}}{{if .Matched}} · also: {{join .Matched ", "}}{{end}}</span></div>{{end}}{{end}}{{if .Suppressed}}<div class="leaf c">{{.Suppressed}} under the privacy floor</div>{{end}}{{if .More}}<div class="leaf c">{{.More}} more (see report.json)</div>{{end}}
 </details>{{end}}`

@@ -107,7 +107,10 @@ type Data struct {
 	TreeReference string `json:"tree_reference,omitempty"`
 	// Taxonomy says what the tree is: a reference, the run's own (built or
 	// reused, and its file), or flat and why.
-	Taxonomy *TreeInfo       `json:"taxonomy"`
+	Taxonomy *TreeInfo `json:"taxonomy"`
+	// Coverage says how each field was made and what its plugin could not
+	// read (languages, conversations without an assistant turn).
+	Coverage *Coverage       `json:"coverage"`
 	Heatmaps []*Heatmap      `json:"heatmaps"`
 	Compare  *compare.Report `json:"compare,omitempty"`
 	// Suppressed sums what the privacy floor hid in the distributions and
@@ -227,7 +230,10 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 			d.Run.Name = m.Run.Name
 		}
 	}
-	d.Title = "valuescope report: " + d.Run.Name
+	d.Title = title(d.Run.Name, d.Manifest)
+	if d.Coverage, err = buildCoverage(ctx, r, d.Manifest); err != nil {
+		return nil, err
+	}
 	pass := func(convs, users int) bool {
 		return floor.Pass(float64(convs), float64(users), r.UserKey != "")
 	}
