@@ -19,7 +19,9 @@ import (
 // realFiles are real public files served by the test Hub: Chatbot Arena
 // conversations (JSONL, an LFS file as on the Hub), the built WildChat-shaped
 // Parquet fixture (LFS), and a small README (a plain git file).
-func realFiles(t *testing.T) []fakehub.File {
+func realFiles(t *testing.T) []fakehub.File { return realFilesTB(t) }
+
+func realFilesTB(t testing.TB) []fakehub.File {
 	t.Helper()
 	arena, err := os.ReadFile(shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl"))
 	if err != nil {
