@@ -186,7 +186,7 @@ func resolveHub(cmd *cobra.Command, paths []string) ([]string, []*hub.Snapshot, 
 	ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c := hub.FromEnv()
-	c.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return c.Resolve(ctx, paths, dataset.IsDataFile)
 }
 

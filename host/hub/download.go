@@ -59,6 +59,9 @@ func (c *Client) Download(ctx context.Context, ref Ref, commit string, f File) (
 		}
 		// Another pull may have fetched it while this one waited.
 		if st, err := os.Stat(blob); err != nil || st.Size() != f.Size {
+			if c.Log != nil {
+				c.Log.Info("downloading from the Hub", "dataset", ref.Repo, "commit", commit, "file", f.Path, "bytes", f.Size)
+			}
 			fetched, err = c.fetch(ctx, ref, commit, f, blob)
 			if err != nil {
 				lock.Unlock()

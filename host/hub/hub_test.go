@@ -248,6 +248,7 @@ func TestGated(t *testing.T) {
 		c := newClient(t, h)
 		c.Token = tc.token
 		_, err := c.Pull(context.Background(), ref, dataset.IsDataFile)
+		t.Logf("token %q: %v", tc.token, err)
 		var he *hub.Error
 		if !errors.As(err, &he) || !he.Gated() || !strings.Contains(err.Error(), tc.status) || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("token %q: err %v; want %s GatedRepo saying %q", tc.token, err, tc.status, tc.says)

@@ -180,7 +180,9 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	// An hf:// path is fetched into the Hub's cache and read from there: the
 	// selection keeps the path as written, the files' identity (their
 	// cached paths hold the commit) which commit a run read.
-	files, snaps, err := hub.FromEnv().Resolve(ctx, paths, dataset.IsDataFile)
+	hc := hub.FromEnv()
+	hc.Log = opts.Log
+	files, snaps, err := hc.Resolve(ctx, paths, dataset.IsDataFile)
 	if err != nil {
 		return res, err
 	}
