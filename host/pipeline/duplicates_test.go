@@ -280,3 +280,46 @@ func TestDuplicatesChatbotArena(t *testing.T) {
 		t.Fatalf("with IDs: %+v, %v", p, err)
 	}
 }
+
+// The real HH-RLHF file twice in one dataset (a copy in another folder):
+// every conversation of the second copy repeats one of the first, ID and
+// turns, and is set aside; each of its lines holds two (chosen and
+// rejected), both set aside and both counted.
+func TestDuplicatesAcrossFilesHHRLHF(t *testing.T) {
+	src := shareddata.Path(t, "hh-rlhf/harmless-base-test.jsonl.gz")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, sub := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, sub, "harmless-base-test.jsonl.gz"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() (dataset.Source, error) { return dataset.Open([]string{dir}, dataset.Options{}) }
+	st := openStore(t)
+	p, err := pipeline.Run(context.Background(), open, st, stages(t, nil, ""), pipeline.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const convs = 2 * 2312 // chosen and rejected of each line
+	if p.Conversations != convs || p.BadRecords != convs || c.Conversations != convs || c.Duplicates != convs || c.BadRecords != convs {
+		t.Fatalf("progress %+v, counts %+v: want %d kept and %d set aside", p, c, convs, convs)
+	}
+	got := setAside(t, st)
+	first := filepath.Join(dir, "a", "harmless-base-test.jsonl.gz")
+	if want := `harmless-base-test.jsonl.gz:1 duplicate: conversation "1:chosen" has the same ID and turns as the one at ` + first + `:1`; !strings.HasPrefix(got[0], want) {
+		t.Fatalf("first set aside: %s\nwant %s", got[0], want)
+	}
+	if want := `harmless-base-test.jsonl.gz:1 duplicate: conversation "1:rejected"`; !strings.HasPrefix(got[1], want) {
+		t.Fatalf("second set aside: %s\nwant %s", got[1], want)
+	}
+}

@@ -399,7 +399,7 @@ func (r *runner) read(ctx context.Context, src dataset.Source, sample map[string
 		if why := r.firsts.check(c.ID, c.Source, sha, loc); why != "" {
 			r.bad.Add(1)
 			select {
-			case bad <- store.BadRecord{File: loc.File, Record: loc.Record, Line: loc.Line, Reason: why}:
+			case bad <- store.BadRecord{File: loc.File, Record: loc.Record, Line: loc.Line, Reason: why, Conversation: c.ID}:
 			case <-ctx.Done():
 				return nil
 			}

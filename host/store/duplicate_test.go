@@ -34,3 +34,57 @@ func TestWriteRefusesASecondConversationUnderOneIdentity(t *testing.T) {
 		t.Fatalf("stored %v: the refused batches left something", got)
 	}
 }
+
+// A store an older valuescope made has no duplicates table: opened
+// read-only (report, export, merge of its folder), it reads and counts its
+// records set aside as before.
+func TestReadOnlyStoreWithoutDuplicates(t *testing.T) {
+	st, path := newStore(t)
+	if err := st.AddBadRecords(ctx, []BadRecord{{File: "a", Record: 1, Line: 1, Reason: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.db.Exec(`DROP TABLE duplicates`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	c, err := ro.Count(ctx)
+	if err != nil || c.BadRecords != 1 || c.Duplicates != 0 {
+		t.Fatalf("counts %+v, %v", c, err)
+	}
+	if got := collect(t, snap(t, ro).BadRecords()); len(got) != 1 || got[0].Reason != "x" {
+		t.Fatalf("bad records %+v", got)
+	}
+	merged, _ := newStore(t)
+	if _, err := merged.Merge(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two conversations of one record set aside are two rows (HH-RLHF's
+// chosen and rejected), and adding them again (a resumed run) adds none.
+func TestDuplicatesOfOneRecord(t *testing.T) {
+	st, _ := newStore(t)
+	recs := []BadRecord{
+		{File: "b", Record: 1, Line: 1, Reason: DuplicatePrefix + "1", Conversation: "1:chosen"},
+		{File: "b", Record: 1, Line: 1, Reason: DuplicatePrefix + "2", Conversation: "1:rejected"},
+		{File: "a", Record: 1, Line: 1, Reason: "not JSON"},
+	}
+	for range 2 {
+		if err := st.AddBadRecords(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := st.Count(ctx)
+	if err != nil || c.BadRecords != 3 || c.Duplicates != 2 {
+		t.Fatalf("counts %+v, %v", c, err)
+	}
+	got := collect(t, snap(t, st).BadRecords())
+	if len(got) != 3 || got[0].File != "a" || got[1].Conversation != "1:chosen" || got[2].Conversation != "1:rejected" {
+		t.Fatalf("bad records %+v", got)
+	}
+}

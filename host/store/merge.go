@@ -69,9 +69,11 @@ func (s *Store) Merge(ctx context.Context, path string) (MergeCounts, error) {
 		{`INSERT INTO main.bad_records SELECT file, record, line, reason FROM src.bad_records WHERE true ON CONFLICT DO NOTHING`, &n.BadRecords},
 		{`INSERT INTO main.model_cache SELECT key, response FROM src.model_cache WHERE true ON CONFLICT DO NOTHING`, &n.ModelAnswers},
 	}
-	// The tables the model package makes when it first needs them: copied
-	// when the shard has them.
+	// The tables the model package makes when it first needs them, and the
+	// duplicates a store made by an older valuescope lacks (create ""):
+	// copied when the shard has them.
 	for _, t := range []struct{ name, create, insert string }{
+		{"duplicates", "", `INSERT INTO main.duplicates SELECT file, record, conversation, line, reason FROM src.duplicates WHERE true ON CONFLICT DO NOTHING`},
 		{"model_batches", modelBatchesTable, `INSERT INTO main.model_batches SELECT id, endpoint, keys, created FROM src.model_batches WHERE true ON CONFLICT DO NOTHING`},
 		{"model_rejected", modelRejectedTable, `INSERT INTO main.model_rejected SELECT key, response, stage, conversation, reason, at FROM src.model_rejected`},
 		{"model_reask", modelReaskTable, `INSERT INTO main.model_reask SELECT stage, key FROM src.model_reask WHERE true ON CONFLICT DO NOTHING`},
@@ -80,10 +82,12 @@ func (s *Store) Merge(ctx context.Context, path string) (MergeCounts, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM src.sqlite_master WHERE type = 'table' AND name = ?`, t.name).Scan(&has); err != nil {
 			return n, err
 		}
-		if has {
+		if has && t.create != "" {
 			if _, err := tx.ExecContext(ctx, t.create); err != nil {
 				return n, err
 			}
+		}
+		if has {
 			steps = append(steps, step{t.insert, nil})
 		}
 	}

@@ -12,8 +12,9 @@ import (
 // writing. Several of its cursors may be open at once; they stream, so
 // memory does not grow with the size of the run. Close it when done.
 type Snapshot struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx          context.Context
+	tx           *sql.Tx
+	noDuplicates bool // see Store
 }
 
 // Snapshot begins a read snapshot of the store.
@@ -22,7 +23,7 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{ctx: ctx, tx: tx}, nil
+	return &Snapshot{ctx: ctx, tx: tx, noDuplicates: s.noDuplicates}, nil
 }
 
 // Close ends the snapshot (and any cursor still open on it).
@@ -212,12 +213,16 @@ func (sn *Snapshot) Annotations() *Rows[StoredAnnotation] {
 		ORDER BY a.seq, s.position, a.ord`)
 }
 
-// BadRecords reads the dataset records set aside, by file then record.
+// BadRecords reads the dataset records set aside, with the duplicate
+// conversations set aside, by file, record and conversation.
 func (sn *Snapshot) BadRecords() *Rows[BadRecord] {
 	var line int64
-	return query(sn, func(b *BadRecord) []any { return []any{&b.File, &b.Record, &line, &b.Reason} },
-		func(b *BadRecord) { b.Line = int(line) },
-		`SELECT file, record, line, reason FROM bad_records ORDER BY file, record`)
+	q := `SELECT file, record, line, reason, '' AS conversation FROM bad_records`
+	if !sn.noDuplicates {
+		q += ` UNION ALL SELECT file, record, line, reason, conversation FROM duplicates`
+	}
+	return query(sn, func(b *BadRecord) []any { return []any{&b.File, &b.Record, &line, &b.Reason, &b.Conversation} },
+		func(b *BadRecord) { b.Line = int(line) }, q+` ORDER BY file, record, conversation`)
 }
 
 // ValueCount is a distinct annotation value and how many rows have it.

@@ -68,6 +68,17 @@ CREATE TABLE IF NOT EXISTS bad_records (
 	reason TEXT NOT NULL,
 	PRIMARY KEY (file, record)
 ) WITHOUT ROWID;
+-- Conversations set aside for repeating one read before (package pipeline
+-- decides): a record may hold several (HH-RLHF's chosen and rejected), so
+-- they are keyed by conversation too. Read with bad_records as one list.
+CREATE TABLE IF NOT EXISTS duplicates (
+	file         TEXT NOT NULL,
+	record       INTEGER NOT NULL,
+	conversation TEXT NOT NULL,
+	line         INTEGER NOT NULL,
+	reason       TEXT NOT NULL,
+	PRIMARY KEY (file, record, conversation)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS model_cache (
 	key      TEXT PRIMARY KEY,
 	response BLOB NOT NULL
@@ -82,6 +93,9 @@ type Store struct {
 	// roURI is how a store opened read-only was opened (Merge attaches it
 	// the same way).
 	roURI string
+	// noDuplicates: a store opened read-only that an older valuescope
+	// made, without the duplicates table (none were set aside).
+	noDuplicates bool
 }
 
 // Open opens (creating if needed) the store at path.
@@ -162,7 +176,12 @@ func openRO(path, mode string) (*Store, string, error) {
 		db.Close()
 		return nil, "", err
 	}
-	return &Store{db: db, path: path, roURI: uri}, v, nil
+	var dups bool
+	if err := db.QueryRow(`SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'duplicates'`).Scan(&dups); err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return &Store{db: db, path: path, roURI: uri, noDuplicates: !dups}, v, nil
 }
 
 // readOnlyVolume reports whether the folder of path cannot be written.
@@ -462,7 +481,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	defer tx.Rollback()
 	for _, q := range []string{
 		`DELETE FROM annotations`, `DELETE FROM results`, `DELETE FROM conversations`,
-		`DELETE FROM stages`, `DELETE FROM bad_records`, `DELETE FROM meta WHERE key != 'schema'`,
+		`DELETE FROM stages`, `DELETE FROM bad_records`, `DELETE FROM duplicates`, `DELETE FROM meta WHERE key != 'schema'`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("resetting the run store: %w", err)
@@ -472,16 +491,18 @@ func (s *Store) Reset(ctx context.Context) error {
 }
 
 // DuplicatePrefix begins the reason of a conversation set aside as a
-// duplicate of one read before (package pipeline decides which), so that
-// Counts can tell them among the records set aside.
+// duplicate of one read before, so that a reader of errors.csv can tell
+// them.
 const DuplicatePrefix = "duplicate: "
 
-// BadRecord is a dataset record set aside.
+// BadRecord is a dataset record set aside, or, when Conversation is set,
+// one conversation of a record set aside for repeating one read before.
 type BadRecord struct {
-	File   string
-	Record int64
-	Line   int
-	Reason string
+	File         string
+	Record       int64
+	Line         int
+	Reason       string
+	Conversation string
 }
 
 // AddBadRecords stores records set aside (idempotent: a resumed run that
@@ -496,8 +517,11 @@ func (s *Store) AddBadRecords(ctx context.Context, recs []BadRecord) error {
 	}
 	defer tx.Rollback()
 	for _, r := range recs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bad_records (file, record, line, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			r.File, r.Record, r.Line, r.Reason); err != nil {
+		q, args := `INSERT INTO bad_records (file, record, line, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, []any{r.File, r.Record, r.Line, r.Reason}
+		if r.Conversation != "" {
+			q, args = `INSERT INTO duplicates (file, record, conversation, line, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, []any{r.File, r.Record, r.Conversation, r.Line, r.Reason}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 	}
@@ -510,8 +534,8 @@ type Counts struct {
 	Annotations   int64            `json:"annotations"`
 	Errors        map[string]int64 `json:"errors_by_stage"`
 	BadRecords    int64            `json:"bad_records"`
-	// Duplicates are the records set aside (among BadRecords) for being
-	// a conversation read before (DuplicatePrefix).
+	// Duplicates are the conversations set aside (counted in BadRecords
+	// too) for repeating one read before.
 	Duplicates int64 `json:"duplicates"`
 }
 
@@ -527,16 +551,20 @@ func (c Counts) Total() int64 {
 // Count reads the run's totals.
 func (s *Store) Count(ctx context.Context) (Counts, error) {
 	c := Counts{Errors: map[string]int64{}}
-	for q, dst := range map[string]*int64{
+	qs := map[string]*int64{
 		`SELECT count(*) FROM conversations`: &c.Conversations,
 		`SELECT count(*) FROM annotations`:   &c.Annotations,
 		`SELECT count(*) FROM bad_records`:   &c.BadRecords,
-		`SELECT count(*) FROM bad_records WHERE substr(reason, 1, ` + fmt.Sprint(len(DuplicatePrefix)) + `) = '` + DuplicatePrefix + `'`: &c.Duplicates,
-	} {
+	}
+	if !s.noDuplicates {
+		qs[`SELECT count(*) FROM duplicates`] = &c.Duplicates
+	}
+	for q, dst := range qs {
 		if err := s.db.QueryRowContext(ctx, q).Scan(dst); err != nil {
 			return c, err
 		}
 	}
+	c.BadRecords += c.Duplicates
 	rows, err := s.db.QueryContext(ctx, `SELECT stage, count(*) FROM results WHERE status = 'error' GROUP BY stage`)
 	if err != nil {
 		return c, err

@@ -503,7 +503,7 @@ func TestSnapshotReads(t *testing.T) {
 		t.Errorf("results' seqs %v", seqs)
 	}
 	bad := collect(t, sn.BadRecords())
-	if want := []BadRecord{{"a", 9, 9, "y"}, {"b", 2, 3, "x"}}; !reflect.DeepEqual(bad, want) {
+	if want := []BadRecord{{"a", 9, 9, "y", ""}, {"b", 2, 3, "x", ""}}; !reflect.DeepEqual(bad, want) {
 		t.Errorf("bad records %+v", bad)
 	}
 	vals := collect(t, sn.FieldValues("ai_values"))
