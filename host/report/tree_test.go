@@ -5,14 +5,7 @@ import "testing"
 // A cluster of a tree built from the run is not shown under the name of one
 // of its values the privacy floor hides.
 func TestGuardNames(t *testing.T) {
-	convs := func(n int) map[int]bool {
-		m := map[int]bool{}
-		for i := range n {
-			m[i] = true
-		}
-		return m
-	}
-	leaf := func(name string, n int) *Node { return &Node{Name: name, convs: convs(n)} }
+	leaf := func(name string, n int) *Node { return &Node{Name: name, convs: n} }
 	rare, common := leaf("rare secret value", 1), leaf("honesty", 9)
 	inner := &Node{Name: "Rare secret value", Children: []*Node{rare, common}}
 	lonely := &Node{Name: "Another rare one", Children: []*Node{leaf("another rare one", 2)}}
