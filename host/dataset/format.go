@@ -23,6 +23,11 @@ type Format struct {
 	// decode appends the conversations of one record to dst; lenient
 	// replaces invalid UTF-8 instead of rejecting the record.
 	decode func(data []byte, loc Location, lenient bool, dst []conversation.Conversation) ([]conversation.Conversation, error)
+	// decodeObject, when set, does what decode does from the record already
+	// decoded generically (a Parquet row, see parquet_object.go), or fails;
+	// on failure the record is decoded from its bytes instead, so it need
+	// not explain why.
+	decodeObject func(rec map[string]any, dst []conversation.Conversation) ([]conversation.Conversation, error)
 }
 
 // formats is the registry, in detection order: the most specific shapes
@@ -77,6 +82,11 @@ func detect(data []byte, loc Location) (*Format, error) {
 	if err := json.Unmarshal(data, &sample, jsonOptions, jsontext.AllowDuplicateNames(true)); err != nil {
 		return nil, &BadRecord{Location: loc, Reason: "not a JSON object: " + jsonReason(err)}
 	}
+	return detectSample(sample, loc)
+}
+
+// detectSample picks the format of a sample record decoded generically.
+func detectSample(sample map[string]any, loc Location) (*Format, error) {
 	derr := &DetectError{Location: loc}
 	for _, f := range formats {
 		err := f.detect(sample)

@@ -263,6 +263,9 @@ var formatWildChat = &Format{
 		}
 		return chatConversation(dst, idString(rec.ID), rec.Conversation, rec.Extra)
 	},
+	decodeObject: func(rec map[string]any, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+		return chatObject(dst, rec, "conversation_hash")
+	},
 }
 
 var formatLMSYS = &Format{
@@ -285,6 +288,53 @@ var formatLMSYS = &Format{
 		}
 		return chatConversation(dst, idString(rec.ID), rec.Conversation, rec.Extra)
 	},
+	decodeObject: func(rec map[string]any, dst []conversation.Conversation) ([]conversation.Conversation, error) {
+		return chatObject(dst, rec, "conversation_id")
+	},
+}
+
+var errNotFastPath = errors.New("record not in the shape the fast path takes")
+
+// chatObject is the decode of WildChat and LMSYS from a generically decoded
+// record (a Parquet row): the ID under idKey, the messages under
+// "conversation", every other member the metadata, as decode gives them.
+// rec and its messages become the conversation's and turns' Meta.
+func chatObject(dst []conversation.Conversation, rec map[string]any, idKey string) ([]conversation.Conversation, error) {
+	var id string
+	switch v := rec[idKey].(type) {
+	case string:
+		id = v
+	case nil:
+	default: // numbers keep their JSON spelling: the JSON way
+		return dst, errNotFastPath
+	}
+	list, ok := rec["conversation"].([]any)
+	if !ok {
+		return dst, errNotFastPath
+	}
+	msgs := make([]chatMessage, len(list))
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return dst, errNotFastPath
+		}
+		role, ok := m["role"].(string)
+		if !ok {
+			return dst, errNotFastPath
+		}
+		msgs[i] = chatMessage{Role: role, Content: content{m["content"]}}
+		delete(m, "role")
+		delete(m, "content")
+		if len(m) > 0 {
+			msgs[i].Extra = m
+		}
+	}
+	delete(rec, idKey)
+	delete(rec, "conversation")
+	if len(rec) == 0 {
+		rec = nil
+	}
+	return chatConversation(dst, id, msgs, rec)
 }
 
 func chatConversation(dst []conversation.Conversation, id string, msgs []chatMessage, meta map[string]any) ([]conversation.Conversation, error) {

@@ -43,7 +43,8 @@ type parquetSource struct {
 	rows   parquet.Rows // rows of the current row group, or nil
 	eof    bool         // rows has no more after the batch
 	batch  []parquet.Row
-	n, i   int   // rows in batch, next to convert
+	n, i   int   // rows in batch, next to hand out
+	cur    parquet.Row // the row last handed out
 	row    int64 // rows handed out (or set aside) so far
 	end    int64 // row after the current row group's last
 	lost   error // why the rest of the current row group is set aside
@@ -94,6 +95,18 @@ func openParquet(f *os.File, path string) (src recordSource, err error) {
 
 func (s *parquetSource) container() string { return "parquet" }
 
+// object returns the row last handed out as Go values, when the fast path
+// can (see parquet_object.go).
+func (s *parquetSource) object() (map[string]any, bool) { return s.conv.object(s.cur) }
+
+// json returns the row last handed out as a JSON object, valid until the
+// next call.
+func (s *parquetSource) json() ([]byte, error) {
+	data, err := s.conv.convert(s.buf[:0], s.cur)
+	s.buf = data
+	return data, err
+}
+
 func (s *parquetSource) where() Location {
 	return Location{File: s.path, Record: s.row + 1, Parquet: true}
 }
@@ -104,16 +117,11 @@ func (s *parquetSource) next() (record, error) {
 			return record{}, s.failed
 		}
 		if s.i < s.n {
-			row := s.batch[s.i]
+			s.cur = s.batch[s.i]
 			s.i++
 			s.row++
-			loc := Location{File: s.path, Record: s.row, Parquet: true}
-			data, err := s.conv.convert(s.buf[:0], row)
-			s.buf = data
-			if err != nil {
-				return record{}, &BadRecord{Location: loc, Reason: err.Error()}
-			}
-			return record{data: data, loc: loc}, nil
+			// Converted when the reader asks, as Go values or JSON.
+			return record{parquet: s, loc: Location{File: s.path, Record: s.row, Parquet: true}}, nil
 		}
 		if s.lost != nil {
 			// The rest of a damaged row group, after the rows read from it.

@@ -54,6 +54,7 @@ const (
 
 type pqNode struct {
 	kind     pqKind
+	name     string
 	key      []byte // `"name":`
 	optional bool   // null when the definition level is below def
 	def      int
@@ -75,6 +76,12 @@ type rowConverter struct {
 	pos  []int
 	err  error
 	big  big.Int
+	// For object (parquet_object.go): whether the row is still on the fast
+	// path, scratch for a leaf's JSON, and whether the schema keeps every
+	// row off it (two fields of a group with one name).
+	ok        bool
+	scratch   []byte
+	noObjects bool
 }
 
 func newRowConverter(root *parquet.Column) (*rowConverter, error) {
@@ -92,7 +99,26 @@ func newRowConverter(root *parquet.Column) (*rowConverter, error) {
 	c.root = n
 	c.cols = make([][]parquet.Value, leaves)
 	c.pos = make([]int, leaves)
+	c.noObjects = duplicateNames(n)
 	return c, nil
+}
+
+// duplicateNames reports whether a group under n has two fields of one name,
+// which JSON decoding rejects.
+func duplicateNames(n *pqNode) bool {
+	seen := map[string]bool{}
+	for _, f := range n.fields {
+		if seen[f.name] || duplicateNames(f) {
+			return true
+		}
+		seen[f.name] = true
+	}
+	for _, f := range []*pqNode{n.elem, n.mkey, n.mval} {
+		if f != nil && duplicateNames(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // compileField compiles a field under a parent at definition level def and
@@ -104,7 +130,7 @@ func compileField(f parquet.Node, name string, def, rep int, leaves *int) (*pqNo
 		if err != nil {
 			return nil, err
 		}
-		return &pqNode{kind: pqList, key: jsonKey(name), def: def, rdef: def + 1, rrep: rep + 1,
+		return &pqNode{kind: pqList, name: name, key: jsonKey(name), def: def, rdef: def + 1, rrep: rep + 1,
 			first: first, last: *leaves, elem: elem}, nil
 	}
 	if f.Optional() {
@@ -118,7 +144,7 @@ func compileValue(n parquet.Node, name string, optional bool, def, rep int, leav
 	if def > parquet.MaxColumnDepth {
 		return nil, fmt.Errorf("column %q: schema nested too deeply", name)
 	}
-	node := &pqNode{key: jsonKey(name), optional: optional, def: def, first: *leaves}
+	node := &pqNode{name: name, key: jsonKey(name), optional: optional, def: def, first: *leaves}
 	if n.Leaf() {
 		node.kind = pqLeaf
 		compileLeaf(node, n.Type(), name)
@@ -264,21 +290,9 @@ func (c *rowConverter) convert(b []byte, row parquet.Row) (out []byte, err error
 			out, err = b, fmt.Errorf("cannot convert row: %v", p)
 		}
 	}()
-	clear(c.cols)
-	for start := 0; start < len(row); {
-		col := row[start].Column()
-		end := start + 1
-		for end < len(row) && row[end].Column() == col {
-			end++
-		}
-		if col < 0 || col >= len(c.cols) || c.cols[col] != nil {
-			return b, fmt.Errorf("malformed row: unexpected values for column %d", col)
-		}
-		c.cols[col] = row[start:end]
-		start = end
+	if err := c.load(row); err != nil {
+		return b, err
 	}
-	clear(c.pos)
-	c.err = nil
 	b = c.value(b, c.root)
 	if c.err != nil {
 		return b, c.err
@@ -289,6 +303,37 @@ func (c *rowConverter) convert(b []byte, row parquet.Row) (out []byte, err error
 		}
 	}
 	return b, nil
+}
+
+// load splits row into its columns' values, for convert or object to
+// consume from the start.
+func (c *rowConverter) load(row parquet.Row) error {
+	clear(c.cols)
+	for start := 0; start < len(row); {
+		col := row[start].Column()
+		end := start + 1
+		for end < len(row) && row[end].Column() == col {
+			end++
+		}
+		if col < 0 || col >= len(c.cols) || c.cols[col] != nil {
+			return fmt.Errorf("malformed row: unexpected values for column %d", col)
+		}
+		c.cols[col] = row[start:end]
+		start = end
+	}
+	clear(c.pos)
+	c.err = nil
+	return nil
+}
+
+// consumed reports whether the last conversion used every value of the row.
+func (c *rowConverter) consumed() bool {
+	for i, vs := range c.cols {
+		if c.pos[i] != len(vs) {
+			return false
+		}
+	}
+	return true
 }
 
 // peek returns the next value of column i.

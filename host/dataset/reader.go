@@ -199,6 +199,16 @@ func (r *Reader) Next() (*conversation.Conversation, error) {
 func (r *Reader) decode(rec record) error {
 	f := &r.files[r.cur]
 	f.Records++
+	if rec.parquet != nil {
+		if done, err := r.decodeObject(rec); done || err != nil {
+			return err
+		}
+		data, err := rec.parquet.json()
+		if err != nil {
+			return &BadRecord{Location: rec.loc, Reason: err.Error()}
+		}
+		rec.data = data
+	}
 	if r.fmt == nil {
 		format, err := detect(rec.data, rec.loc)
 		if err != nil {
@@ -222,6 +232,41 @@ func (r *Reader) decode(rec record) error {
 		r.queue = r.queue[:0]
 		return &BadRecord{Location: rec.loc, Reason: err.Error()}
 	}
+	r.sourced(invalid)
+	return nil
+}
+
+// decodeObject decodes a Parquet row the fast way, straight from its values,
+// when its format can; done is false when the row must go the JSON way.
+func (r *Reader) decodeObject(rec record) (done bool, err error) {
+	obj, ok := rec.parquet.object()
+	if !ok {
+		return false, nil
+	}
+	if r.fmt == nil {
+		format, err := detectSample(obj, rec.loc)
+		if err != nil {
+			return false, err
+		}
+		r.fmt = format
+		r.files[r.cur].Format = format.Name
+	}
+	if r.fmt.decodeObject == nil {
+		return false, nil
+	}
+	q, err := r.fmt.decodeObject(obj, r.queue[:0])
+	if err != nil {
+		return false, nil
+	}
+	r.queue, r.qi = q, 0
+	r.sourced(false)
+	return true, nil
+}
+
+// sourced fills in the queued conversations' source, and marks them when
+// their text had invalid UTF-8.
+func (r *Reader) sourced(invalid bool) {
+	f := &r.files[r.cur]
 	for i := range r.queue {
 		c := &r.queue[i]
 		if c.Source == "" {
@@ -234,7 +279,6 @@ func (r *Reader) decode(rec record) error {
 			c.Meta["invalid_utf8"] = true
 		}
 	}
-	return nil
 }
 
 // openNext opens the next file, undoing compression and choosing the

@@ -16,6 +16,8 @@ import (
 type record struct {
 	data []byte
 	loc  Location
+	// parquet, for a Parquet row, converts it instead of data.
+	parquet *parquetSource
 }
 
 // recordSource yields the raw records of one file. A *BadRecord from next is
