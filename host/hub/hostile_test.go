@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/valuescope/valuescope/host/hub"
 	"github.com/valuescope/valuescope/internal/fakehub"
 )
@@ -136,4 +138,33 @@ func TestServedOtherThanAsked(t *testing.T) {
 			t.Errorf("%s: left %v in the cache", name, entries)
 		}
 	}
+}
+
+// A download another pull holds (its lock) is waited for, not done twice
+// at once; the wait ends with the context.
+func TestLockHeld(t *testing.T) {
+	h := fakehub.New(t)
+	h.Commit("o/n", "main", realFiles(t)...)
+	c := newClient(t, h)
+	ref, _ := hub.Parse("hf://o/n/extra/small.json")
+	list, err := c.List(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockDir := filepath.Join(c.Cache, ".locks", "datasets--o--n")
+	os.MkdirAll(lockDir, 0o755)
+	other := flock.New(filepath.Join(lockDir, list.Files[0].GitOID+".lock"))
+	if err := other.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Pull(ctx, ref, nil); err == nil || !strings.Contains(err.Error(), "waiting for the cache lock") {
+		t.Errorf("pull while the lock is held: %v", err)
+	}
+	if n := fakehub.Downloads(h.Requests()); n != 0 {
+		t.Errorf("downloaded %d times under another's lock", n)
+	}
+	other.Unlock()
+	pull(t, c, "hf://o/n/extra/small.json")
 }
