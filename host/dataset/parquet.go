@@ -43,11 +43,11 @@ type parquetSource struct {
 	rows   parquet.Rows // rows of the current row group, or nil
 	eof    bool         // rows has no more after the batch
 	batch  []parquet.Row
-	n, i   int   // rows in batch, next to hand out
+	n, i   int         // rows in batch, next to hand out
 	cur    parquet.Row // the row last handed out
-	row    int64 // rows handed out (or set aside) so far
-	end    int64 // row after the current row group's last
-	lost   error // why the rest of the current row group is set aside
+	row    int64       // rows handed out (or set aside) so far
+	end    int64       // row after the current row group's last
+	lost   error       // why the rest of the current row group is set aside
 	conv   *rowConverter
 	buf    []byte
 	failed error
