@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -19,8 +20,9 @@ func newCompareCmd() *cobra.Command {
 	var fields, userKeys []string
 	var asJSON, continuity bool
 	var show, exactBelow int
+	var paper string
 	cmd := &cobra.Command{
-		Use:   "compare RUN_A RUN_B [RUN...]",
+		Use:   "compare RUN_A RUN_B [RUN...] | compare RUN --paper[=DIR]",
 		Short: "Compare runs: per-value differences, divergence, rank correlation and agreement",
 		Long: "Compares each field the runs share, on normalised value names: the share of annotated\n" +
 			"conversations with each value in each run, the difference with its confidence interval\n" +
@@ -40,9 +42,21 @@ func newCompareCmd() *cobra.Command {
 			"--tree TREE.csv compares the values of --tree-field (ai_values) on level --tree-level of\n" +
 			"one shared taxonomy (the paper's values_tree.csv, or a tree from taxonomy build): every\n" +
 			"run's values are placed on the same tree, as in analyze --tree, and values left unplaced\n" +
-			"are counted per run (and in taxonomy.json with --out).",
-		Args: args(cobra.MinimumNArgs(2)),
+			"are counted per run (and in taxonomy.json with --out).\n\n" +
+			"--paper[=DIR] sets each run beside the paper itself (DIR holds its values_tree.csv and\n" +
+			"values_frequencies.csv; without DIR, $VALUESCOPE_SHARED_DATA/values-in-the-wild or\n" +
+			"../shared/data/values-in-the-wild): the values of --tree-field placed on the paper's tree,\n" +
+			"the run's top-level and level-2 clusters' shares of value occurrences beside the paper's\n" +
+			"pct_total_occurrences, and its top values' shares of conversations beside the paper's\n" +
+			"pct_convos, with intervals. One run is enough.",
+		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if paper != "" {
+				return comparePaper(cmd, a, paper, tf, compare.PaperOptions{Floor: o.Floor, UserKeys: userKeys, Level: o.Level, Top: show}, asJSON)
+			}
+			if len(a) < 2 {
+				return usage("compare needs two runs, or one with --paper")
+			}
 			o.Correction = analysis.Correction(correction)
 			o.Fields = fields
 			o.UserKeys = userKeys
@@ -122,5 +136,53 @@ func newCompareCmd() *cobra.Command {
 	f.StringSliceVar(&userKeys, "user-keys", analysis.DefaultUserKeys, "metadata keys naming a conversation's user")
 	f.StringVar(&o.Out, "out", "", "folder to write compare.json, differences.csv, fields.csv and disagreements.csv")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&paper, "paper", "", "compare each run with the paper's published numbers, read from DIR (see above)")
+	f.Lookup("paper").NoOptDefVal = paperDefault
 	return cmd
+}
+
+// paperDefault is --paper without a folder: the shared data's copy.
+const paperDefault = "shared"
+
+// comparePaper is compare --paper: each run beside the paper.
+func comparePaper(cmd *cobra.Command, runs []string, dir string, tf treeFlags, po compare.PaperOptions, asJSON bool) error {
+	if tf.path != "" {
+		return usage("--paper places the values on the paper's tree: it takes no --tree")
+	}
+	if dir == paperDefault {
+		base := os.Getenv("VALUESCOPE_SHARED_DATA")
+		if base == "" {
+			base = filepath.Join("..", "shared", "data")
+		}
+		dir = filepath.Join(base, "values-in-the-wild")
+	}
+	p, err := compare.ReadPaper(dir)
+	if err != nil {
+		return fmt.Errorf("--paper %s: %w (give the folder of the paper's values_tree.csv and values_frequencies.csv: --paper=DIR)", dir, err)
+	}
+	e, err := embedder(tf.vectors)
+	if err != nil {
+		return err
+	}
+	var reps []*compare.PaperReport
+	for _, run := range runs {
+		po.Field, po.Embedder, po.Threshold = tf.field, e, tf.threshold
+		rep, err := compare.ComparePaper(cmd.Context(), run, p, po)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, rep)
+	}
+	if asJSON {
+		return printJSON(cmd, reps)
+	}
+	for k, rep := range reps {
+		if k > 0 {
+			fmt.Fprintln(cmd.OutOrStdout())
+		}
+		if err := compare.WritePaperText(cmd.OutOrStdout(), rep); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/internal/shareddata"
+	"github.com/valuescope/valuescope/internal/testruns"
 )
 
 type compareJSON struct {
@@ -285,5 +286,33 @@ func TestComparePairedRealData(t *testing.T) {
 				t.Errorf("disjoint %s %s: %+v", f.Field, v.Value, v)
 			}
 		}
+	}
+}
+
+// compare RUN --paper: the offline hh-rlhf run's top-level clusters beside
+// the paper's five (shares of value occurrences), its values beside the
+// paper's shares of conversations, each table naming its unit.
+func TestComparePaper(t *testing.T) {
+	paper := shareddata.Path(t, "values-in-the-wild")
+	dir := testruns.Offline(t, "hh-rlhf")
+	code, out, errOut := valuescope(t, "compare", dir, "--paper="+paper)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"level 3 clusters, share of value occurrences", "the run's top values, share of conversations",
+		"Practical values", "31.4%", "Epistemic values", "22.2%", "Social values", "21.4%", "Protective values", "13.9%", "Personal values", "11.1%"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// One run without --paper is a usage error; --paper with --tree too.
+	if code, _, errOut := valuescope(t, "compare", dir); code != 2 || !strings.Contains(errOut, "--paper") {
+		t.Errorf("one run: exit %d, %s", code, errOut)
+	}
+	if code, _, _ := valuescope(t, "compare", dir, "--paper="+paper, "--tree", filepath.Join(paper, "values_tree.csv")); code != 2 {
+		t.Errorf("--paper with --tree: exit %d", code)
+	}
+	if code, _, errOut := valuescope(t, "compare", dir, "--paper="+t.TempDir()); code == 0 || !strings.Contains(errOut, "values_tree.csv") {
+		t.Errorf("--paper without the files: exit %d, %s", code, errOut)
 	}
 }

@@ -36,6 +36,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"deref":    func(p *float64) float64 { return *p },
 	"join":     strings.Join,
 	"degen":    degenerate,
+	"float":    func(x analysis.Number) float64 { return float64(x) },
 	"sigfrom":  significanceFrom,
 }).Parse(pageHTML))
 
@@ -314,7 +315,7 @@ code{font-size:12px;word-break:break-all}
 <h1>{{.Title}}</h1>
 <p>{{.Run.Conversations}} conversations · run folder <code>{{.Run.Dir}}</code> · generated {{.Generated.Format "2006-01-02 15:04 UTC"}}</p>
 </header>
-<nav>{{if .Coverage}}<a href="#method">Method</a>{{end}}<a href="#values">Values</a><a href="#tree">Taxonomy</a><a href="#distributions">Response types &amp; tasks</a><a href="#residuals">Residuals</a>{{if .Compare}}<a href="#compare">Comparison</a>{{end}}<a href="#manifest">Manifest</a><a href="#privacy">Privacy floor</a></nav>
+<nav>{{if .Coverage}}<a href="#method">Method</a>{{end}}<a href="#values">Values</a><a href="#tree">Taxonomy</a><a href="#distributions">Response types &amp; tasks</a><a href="#residuals">Residuals</a>{{if .Paper}}<a href="#paper">Paper</a>{{end}}{{if .Compare}}<a href="#compare">Comparison</a>{{end}}<a href="#manifest">Manifest</a><a href="#privacy">Privacy floor</a></nav>
 <main>
 <p class="note">Every number on this page is in <code>report.json</code> beside it (also embedded at the end of this file). Counts are distinct conversations; a share is a count over the field's annotated conversations. Values resting on fewer than {{.Floor.MinConversations}} conversations{{if .Run.UserKey}} or {{.Floor.MinUsers}} users{{end}} are not shown (see <a href="#privacy">privacy floor</a>).</p>
 
@@ -340,7 +341,7 @@ code{font-size:12px;word-break:break-all}
 <section id="tree">
 <h2>Taxonomy</h2>
 {{with .Taxonomy}}<p class="note">{{.Summary}}</p>{{end}}
-<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences, another unit than the run's share of conversations (see <a href="#paper">Compared with the paper</a> for the run's occurrence shares beside it); "also" lists the run's values placed on a tree value by meaning (embedding) rather than by name{{end}}.</p>
+<p class="note">Click a level to open or close it. Each node: the conversations with a value under it, and their share of the field's annotated conversations{{if .TreeReference}}; "paper" is the reference tree's share of all value occurrences, another unit than the run's share of conversations (the run's occurrence shares are beside the paper's under <a href="#paper">Compared with the paper</a>); "also" lists the run's values placed on a tree value by meaning (embedding) rather than by name{{end}}.</p>
 <div class="tree">{{template "node" .Tree}}</div>
 </section>
 
@@ -369,6 +370,22 @@ code{font-size:12px;word-break:break-all}
 {{heat .}}{{end}}
 {{end}}
 </section>
+
+{{with .Paper}}
+<section id="paper">
+<h2>Compared with the paper</h2>
+<p class="note">The run's {{.Field}} placed on the paper's tree (Values in the Wild, arXiv 2504.15236): {{.Annotated}} annotated conversations, {{.Occurrences}} value occurrences placed; {{printf "%.0f" (mul100 .Level)}}% intervals.</p>
+{{range .Notes}}<p class="note">{{.}}</p>
+{{end}}{{range .Levels}}<h3>Level {{.Level}} clusters: {{.Unit}}</h3>
+<table><tr><th>cluster</th><th>occurrences</th><th>run</th><th>interval</th><th>paper</th></tr>
+{{range .Nodes}}<tr><td>{{.Name}}{{with .Parent}} <span class="note">({{.}})</span>{{end}}</td><td class="n">{{.Occurrences}}</td><td class="n">{{pct .Share}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td><td class="n">{{pct .Paper}}</td></tr>
+{{end}}</table>{{if .Suppressed}}<p class="note">{{.Suppressed}} clusters under the privacy floor not shown.</p>{{end}}
+{{end}}<h3>The run's top values: share of conversations</h3>
+<table><tr><th>value</th><th>paper's value</th><th>conversations</th><th>run</th><th>interval</th><th>paper</th><th>interval</th></tr>
+{{range .Values}}<tr><td>{{.Value}}</td><td>{{if .Leaf}}{{if .Exact}}= {{else}}~ {{end}}{{.Leaf}}{{else}}not placed{{end}}</td><td class="n">{{.Count}}</td><td class="n">{{pct .Share}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td><td class="n">{{if .Leaf}}{{pct (float .Paper)}}{{end}}</td><td class="n">{{if .Leaf}}{{pct (float .PaperCI.Low)}} … {{pct (float .PaperCI.High)}}{{end}}</td></tr>
+{{end}}</table>
+</section>
+{{end}}
 
 {{with .Compare}}
 <section id="compare">

@@ -113,6 +113,9 @@ type Data struct {
 	Coverage *Coverage       `json:"coverage"`
 	Heatmaps []*Heatmap      `json:"heatmaps"`
 	Compare  *compare.Report `json:"compare,omitempty"`
+	// Paper sets the run beside the paper's published shares, when the
+	// tree is the paper's (compare.ComparePaper).
+	Paper *compare.PaperReport `json:"paper,omitempty"`
 	// Suppressed sums what the privacy floor hid in the distributions and
 	// the tree (the heatmaps' own counts are in each heatmap's summary).
 	Suppressed Suppressed `json:"suppressed"`
@@ -212,14 +215,14 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	}
 	floor := floorOpts.Floor
 	lo := analysis.LoadOptions{UserKeys: set.UserKeys}
-	r, err := analysis.LoadRun(ctx, dir, lo)
+	r, err := analysis.OpenRun(ctx, dir, lo)
 	if err != nil {
 		return nil, err
 	}
 	abs, _ := filepath.Abs(dir)
 	d := &Data{
 		Generated: time.Now().UTC().Truncate(time.Second),
-		Run:       RunInfo{Dir: abs, Name: filepath.Base(abs), Conversations: len(r.Conversations), UserKey: r.UserKey},
+		Run:       RunInfo{Dir: abs, Name: filepath.Base(abs), Conversations: r.N, UserKey: r.UserKey},
 		Floor:     floor,
 	}
 	if m, err := runfolder.Folder(dir).ReadManifest(); err != nil {
@@ -259,6 +262,9 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	}
 	d.Suppressed.TreeNodes = d.Tree.countSuppressed()
 	d.TreeReference = o.Tree
+	if d.Paper, err = paperComparison(ctx, dir, o, floor, set.UserKeys); err != nil {
+		return nil, err
+	}
 	for _, t := range tables {
 		f, err := r.Field(strings.TrimPrefix(t.Rows, "field:"))
 		if err != nil || f.Label {
