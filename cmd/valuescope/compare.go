@@ -55,7 +55,7 @@ func newCompareCmd() *cobra.Command {
 				return comparePaper(cmd, a, paper, tf, compare.PaperOptions{Floor: o.Floor, UserKeys: userKeys, Level: o.Level, Top: show}, asJSON)
 			}
 			if len(a) < 2 {
-				return usage("compare needs two runs, or one with --paper")
+				return usage("compare needs at least 2 runs, or one with --paper")
 			}
 			o.Correction = analysis.Correction(correction)
 			o.Fields = fields
