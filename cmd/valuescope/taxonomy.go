@@ -408,7 +408,7 @@ func newTaxonomyBuildCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if o.NamePass, err = taxonomy.NamePass(r, src.field, set.Floor()); err != nil {
+				if o.NamePass, err = taxonomy.NamePass(cmd.Context(), r, src.field, set.Floor()); err != nil {
 					return err
 				}
 			}

@@ -291,3 +291,62 @@ func (r *Run) eachStored(tx *store.Snapshot, fn func(*Conv) error) error {
 	}
 	return nil
 }
+
+// Find calls fn with a look-up of the run's conversations by source and
+// id (nil when the run has none of that key): from one store snapshot for a
+// run opened by OpenRun, so that a pass over the dataset again need not
+// hold the run's conversations; from memory for one LoadRun read.
+func (r *Run) Find(ctx context.Context, fn func(find func(source, id string) (*Conversation, error)) error) error {
+	if r.stream == nil {
+		byKey := make(map[[2]string]int, len(r.Conversations))
+		for i, c := range r.Conversations {
+			byKey[[2]string{c.Source, c.ID}] = i
+		}
+		return fn(func(source, id string) (*Conversation, error) {
+			if i, ok := byKey[[2]string{source, id}]; ok {
+				return &r.Conversations[i], nil
+			}
+			return nil, nil
+		})
+	}
+	st, err := store.Open(r.stream.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tx, err := st.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Close()
+	finder, err := tx.Finder()
+	if err != nil {
+		return fmt.Errorf("reading run %s: %w", r.Dir, err)
+	}
+	defer finder.Close()
+	return fn(func(source, id string) (*Conversation, error) {
+		sc, ok, err := finder.Find(source, id)
+		if err != nil || !ok {
+			return nil, err
+		}
+		c := &Conversation{Seq: sc.Seq, ID: sc.ID, Source: sc.Source, ContentSHA: sc.ContentSHA}
+		if c.Meta, err = scalarMeta(sc.MetaJSON); err != nil {
+			return nil, fmt.Errorf("conversation %s: metadata: %w", sc.ID, err)
+		}
+		c.User, _ = userOf(c.Meta, r.stream.userKeys)
+		return c, nil
+	})
+}
+
+// HasMetaValue reports whether some conversation has a value of key that
+// is not blank (of the first maxSummaryValues+1 distinct values seen).
+func (r *Run) HasMetaValue(key string) bool {
+	if m := r.summary.meta[key]; m != nil {
+		for v := range m.distinct {
+			if strings.TrimSpace(v) != "" {
+				return true
+			}
+		}
+	}
+	return false
+}

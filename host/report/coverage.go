@@ -78,28 +78,25 @@ func methods(m *runfolder.Manifest) []Method {
 // languages and turns of the run's conversations and says what the
 // stages' plugins could not read.
 func buildCoverage(ctx context.Context, r *analysis.Run, m *runfolder.Manifest) (*Coverage, error) {
-	refs := make([]convRef, len(r.Conversations))
-	for i, c := range r.Conversations {
-		refs[i] = convRef{key: [2]string{c.Source, c.ID}, sha: c.ContentSHA, lang: c.Meta[MetaLanguage]}
-	}
-	return coverageOf(ctx, refs, m)
+	var cv *Coverage
+	err := r.Find(ctx, func(find func(source, id string) (*analysis.Conversation, error)) error {
+		var err error
+		cv, err = coverageOf(ctx, find, r.N, r.HasMetaValue(MetaLanguage), m)
+		return err
+	})
+	return cv, err
 }
 
-// convRef is what the coverage needs of a run's conversation: where to
-// find it in the dataset, its content hash and its metadata language.
-type convRef struct {
-	key       [2]string // source, id
-	sha, lang string
-}
-
-func coverageOf(ctx context.Context, refs []convRef, m *runfolder.Manifest) (*Coverage, error) {
+// coverageOf finds the run's n conversations in its dataset with find;
+// metaLang: some of them have a language in their metadata.
+func coverageOf(ctx context.Context, find func(source, id string) (*analysis.Conversation, error), n int, metaLang bool, m *runfolder.Manifest) (*Coverage, error) {
 	cv := &Coverage{Languages: []Count{}, Warnings: []string{}}
 	if m == nil {
 		cv.Note = "The run folder has no manifest: the stages' plugins and the conversations' languages are not known."
 		return cv, nil
 	}
 	cv.Methods = methods(m)
-	langs, noAssistant, read, note, err := readLanguages(ctx, refs, m)
+	langs, noAssistant, read, note, err := readLanguages(ctx, find, n, m)
 	if err != nil {
 		return nil, err
 	}
@@ -113,14 +110,12 @@ func coverageOf(ctx context.Context, refs []convRef, m *runfolder.Manifest) (*Co
 		return cv, nil
 	}
 	cv.LanguageSource = "the script of the conversation's letters: a cheap guess that tells scripts apart, not the languages written in one"
-	if slices.ContainsFunc(refs, func(c convRef) bool { return strings.TrimSpace(c.lang) != "" }) {
+	if metaLang {
 		cv.LanguageSource = "the dataset's metadata " + MetaLanguage + ", else the script of the conversation's letters"
 	}
 	byLabel := map[string]int{}
-	for _, l := range langs {
-		if l != nil {
-			byLabel[l.Label]++
-		}
+	for l, n := range langs {
+		byLabel[l.Label] += n
 	}
 	for label, n := range byLabel {
 		cv.Languages = append(cv.Languages, Count{Value: label, Count: n, Share: float64(n) / float64(read)})
@@ -134,10 +129,10 @@ func coverageOf(ctx context.Context, refs []convRef, m *runfolder.Manifest) (*Co
 	for k := range cv.Methods {
 		me := &cv.Methods[k]
 		other := map[string]int{}
-		for _, l := range langs {
-			if l != nil && !covers(me.Languages, *l) {
-				me.Uncovered++
-				other[l.Label]++
+		for l, n := range langs {
+			if !covers(me.Languages, l) {
+				me.Uncovered += n
+				other[l.Label] += n
 			}
 		}
 		if w := me.warning(cv.Languages, other, read); w != "" {
@@ -189,11 +184,13 @@ func languageNames(codes []string) string {
 	return strings.Join(out, ", ")
 }
 
-// readLanguages streams the run's dataset and returns, per conversation of
-// refs (by index), its language (nil when not found in the dataset), how many
-// have no assistant turn and how many were found. A dataset that cannot be
-// opened is a note, not an error: the report is still worth having.
-func readLanguages(ctx context.Context, refs []convRef, m *runfolder.Manifest) ([]*Language, int, int, string, error) {
+// readLanguages streams the run's dataset, finds each of its conversations
+// in the run (find; the run has n), and returns how many of those found are
+// in each language, how many have no assistant turn and how many were
+// found. A dataset that cannot be opened is a note, not an error: the
+// report is still worth having. Memory holds a bit per conversation found,
+// not the run's conversations.
+func readLanguages(ctx context.Context, find func(source, id string) (*analysis.Conversation, error), n int, m *runfolder.Manifest) (map[Language]int, int, int, string, error) {
 	paths := m.Dataset.Paths
 	if len(paths) == 0 {
 		for _, f := range m.Dataset.Files {
@@ -208,13 +205,10 @@ func readLanguages(ctx context.Context, refs []convRef, m *runfolder.Manifest) (
 		return nil, 0, 0, fmt.Sprintf("The run's dataset could not be opened (%v): languages not checked.", err), nil
 	}
 	defer rd.Close()
-	want := make(map[[2]string]int, len(refs))
-	for i, c := range refs {
-		want[c.key] = i
-	}
-	langs := make([]*Language, len(refs))
+	langs := map[Language]int{}
+	var found []uint64 // bit seq: the conversation was found (a dataset may repeat one)
 	read, noAssistant, changed := 0, 0, 0
-	for read < len(want) {
+	for read < n {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, 0, "", err
 		}
@@ -232,26 +226,37 @@ func readLanguages(ctx context.Context, refs []convRef, m *runfolder.Manifest) (
 			}
 			return nil, 0, 0, "", fmt.Errorf("reading the run's dataset for its languages: %w", err)
 		}
-		i, ok := want[[2]string{c.Source, c.ID}]
-		if !ok || langs[i] != nil {
+		rc, err := find(c.Source, c.ID)
+		if err != nil {
+			return nil, 0, 0, "", fmt.Errorf("reading the run's dataset for its languages: %w", err)
+		}
+		if rc == nil || rc.Seq < 0 {
 			continue
 		}
-		if sha := refs[i].sha; sha != "" && conversation.ContentID(c.Turns) != sha {
+		w, bit := int(rc.Seq/64), uint64(1)<<(rc.Seq%64)
+		if w >= len(found) {
+			found = append(found, make([]uint64, w+1-len(found))...)
+		}
+		if found[w]&bit != 0 {
+			continue
+		}
+		found[w] |= bit
+		if sha := rc.ContentSHA; sha != "" && conversation.ContentID(c.Turns) != sha {
 			changed++
 		}
 		l := detectScript(c)
-		if v := strings.TrimSpace(refs[i].lang); v != "" {
+		if v := strings.TrimSpace(rc.Meta[MetaLanguage]); v != "" {
 			l = metaLanguage(v)
 		}
-		langs[i] = &l
+		langs[l]++
 		read++
 		if !c.HasRole(conversation.Assistant) {
 			noAssistant++
 		}
 	}
 	var notes []string
-	if missing := len(want) - read; missing > 0 {
-		notes = append(notes, fmt.Sprintf("%d of the run's %d conversations were not found in its dataset files.", missing, len(want)))
+	if missing := n - read; missing > 0 {
+		notes = append(notes, fmt.Sprintf("%d of the run's %d conversations were not found in its dataset files.", missing, n))
 	}
 	if changed > 0 {
 		notes = append(notes, fmt.Sprintf("%d conversations changed in the dataset since the run.", changed))

@@ -16,7 +16,7 @@ func ownTree(ctx context.Context, dir string, r *analysis.Run, f *analysis.Field
 	if err != nil {
 		return nil, nil, err
 	}
-	pass, err := taxonomy.NamePass(r, f.Name, set.Floor())
+	pass, err := taxonomy.NamePass(ctx, r, f.Name, set.Floor())
 	if err != nil {
 		return nil, nil, err
 	}

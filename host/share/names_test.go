@@ -40,7 +40,7 @@ func TestExportNamesNoValueUnderFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass, err := taxonomy.NamePass(run, "ai_values", set.Floor())
+	pass, err := taxonomy.NamePass(t.Context(), run, "ai_values", set.Floor())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func Export(ctx context.Context, dir, out string) (*Summary, error) {
 		}
 		if runfolder.FlooredOnExport(rel) {
 			field := strings.TrimSuffix(path.Base(rel), ".tree.csv")
-			n, why, err := writeTree(src, dst, run, field, s.Floor)
+			n, why, err := writeTree(ctx, src, dst, run, field, s.Floor)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", rel, err)
 			}
@@ -119,7 +119,7 @@ func checkOut(dir, out string) error {
 // on fewer conversations or users than the floor, returning how many were
 // withheld, or why the file is not written (its field is not in the run,
 // so the floor cannot be checked).
-func writeTree(src, dst string, run *analysis.Run, field string, floor privacy.Floor) (int, string, error) {
+func writeTree(ctx context.Context, src, dst string, run *analysis.Run, field string, floor privacy.Floor) (int, string, error) {
 	if _, err := run.Field(field); err != nil {
 		return 0, fmt.Sprintf("the run has no field %q to check its values against the floor", field), nil
 	}
@@ -133,7 +133,7 @@ func writeTree(src, dst string, run *analysis.Run, field string, floor privacy.F
 	}
 	// The same count of each value as the floor of cluster names uses:
 	// distinct conversations and, where the data names users, users.
-	pass, err := taxonomy.NamePass(run, field, floor)
+	pass, err := taxonomy.NamePass(ctx, run, field, floor)
 	if err != nil {
 		return 0, "", err
 	}

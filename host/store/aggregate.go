@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -172,3 +174,30 @@ func (sn *Snapshot) StageCounts() ([]StageCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// Finder looks conversations up by source and id in a snapshot (the
+// store's unique index), for a pass over something else — a dataset read
+// again — that must not hold the run's conversations in memory.
+type Finder struct{ stmt *sql.Stmt }
+
+// Finder prepares the look-up; Close it before the snapshot.
+func (sn *Snapshot) Finder() (*Finder, error) {
+	stmt, err := sn.tx.PrepareContext(sn.ctx, `SELECT seq, id, source, content_sha, meta_json FROM conversations WHERE source = ? AND id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	return &Finder{stmt: stmt}, nil
+}
+
+// Find returns the conversation of source and id, and whether there is one.
+func (f *Finder) Find(source, id string) (Conversation, bool, error) {
+	var c Conversation
+	err := f.stmt.QueryRow(source, id).Scan(&c.Seq, &c.ID, &c.Source, &c.ContentSHA, &c.MetaJSON)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+// Close releases the statement.
+func (f *Finder) Close() error { return f.stmt.Close() }

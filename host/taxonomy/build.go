@@ -88,36 +88,41 @@ type Options struct {
 // rests on enough distinct conversations and, where the data names users,
 // distinct users — counted as every other output counts them, never by
 // occurrences.
-func NamePass(r *analysis.Run, field string, f privacy.Floor) (func(key string) bool, error) {
+func NamePass(ctx context.Context, r *analysis.Run, field string, f privacy.Floor) (func(key string) bool, error) {
 	fl, err := r.Field(field)
 	if err != nil {
 		return nil, err
 	}
-	convs := map[string]int{}
-	users := map[string]map[string]bool{}
-	for i, c := range r.Conversations {
-		if !fl.Done[i] {
-			continue
+	// One pass, each user's conversations together (Run.Each): the last
+	// user counted for a key tells a repeat, so memory grows with the keys.
+	convs, users := map[string]int{}, map[string]int{}
+	lastUser := map[string]string{}
+	seen := map[string]bool{}
+	err = r.Each(ctx, func(c *analysis.Conv) error {
+		if !c.Done(fl) {
+			return nil
 		}
-		seen := map[string]bool{}
-		for _, v := range fl.Values(i) {
+		clear(seen)
+		for _, v := range c.Values(fl) {
 			k := Key(v)
 			if k == "" || seen[k] {
 				continue
 			}
 			seen[k] = true
 			convs[k]++
-			if c.User != "" {
-				if users[k] == nil {
-					users[k] = map[string]bool{}
-				}
-				users[k][c.User] = true
+			if last, ok := lastUser[k]; c.User != "" && (!ok || last != c.User) {
+				users[k]++
+				lastUser[k] = c.User
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	known := r.UserKey != ""
 	return func(key string) bool {
-		return f.Pass(float64(convs[key]), float64(len(users[key])), known)
+		return f.Pass(float64(convs[key]), float64(users[key]), known)
 	}, nil
 }
 

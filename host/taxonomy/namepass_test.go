@@ -36,7 +36,7 @@ func TestNamePassCountsConversationsAndUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass, err := taxonomy.NamePass(r, "ai_values", privacy.Floor{MinConversations: 3, MinUsers: 2})
+	pass, err := taxonomy.NamePass(t.Context(), r, "ai_values", privacy.Floor{MinConversations: 3, MinUsers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestNamePassCountsConversationsAndUsers(t *testing.T) {
 			t.Errorf("NamePass(%q) = %v, want %v", key, got, want)
 		}
 	}
-	if _, err := taxonomy.NamePass(r, "no_such_field", privacy.Default); err == nil {
+	if _, err := taxonomy.NamePass(t.Context(), r, "no_such_field", privacy.Default); err == nil {
 		t.Error("unknown field accepted")
 	}
 }
