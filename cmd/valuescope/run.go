@@ -132,7 +132,7 @@ func newRunCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 
-	f.StringSliceVar(&o.Dataset, "dataset", nil, "run over this dataset instead of the config's (files, folders, globs)")
+	f.StringSliceVar(&o.Dataset, "dataset", nil, "run over this dataset instead of the config's (files, folders, globs, hf://OWNER/NAME[@REVISION][/GLOB])")
 	f.StringVar(&o.Format, "format", "", "format of --dataset (default auto)")
 	f.IntVar(&o.Limit, "limit", 0, "only the first N conversations")
 	f.IntVar(&o.Sample, "sample", 0, "a random sample of N conversations (see --seed)")
