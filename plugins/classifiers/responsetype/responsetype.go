@@ -37,7 +37,11 @@
 //  7. comply ≥ 2: strong support when caveat = 0 and comply ≥ 4, else
 //     mild support.
 //  8. evaluative, caveat, balance or comply > 0: neutral.
-//  9. Otherwise (plain facts): no values.
+//  9. Otherwise (plain facts): no values, unless the cue-values extractor
+//     (package cuevalues, with its default configuration) finds an AI
+//     value in the assistant turns: then neutral. The two offline plugins
+//     so never contradict each other: "no values" only where no value is
+//     extracted.
 package responsetype
 
 import (
@@ -46,6 +50,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/valuescope/valuescope/plugins/extractors/cuevalues"
 	"github.com/valuescope/valuescope/plugins/extractors/cuevalues/cuematch"
 	"github.com/valuescope/valuescope/sdk"
 	"github.com/valuescope/valuescope/sdk/protocol"
@@ -267,7 +272,10 @@ func Classify(c *protocol.Conversation) string {
 	if !ok {
 		return NoValues
 	}
-	return decide(s)
+	if l := decide(s); l != NoValues || !cuevalues.ExpressesValues(c, cuevalues.Config{}) {
+		return l
+	}
+	return Neutral
 }
 
 // Score sums the weights of the distinct cues in the assistant turns; ok is

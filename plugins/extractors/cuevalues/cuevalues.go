@@ -242,6 +242,27 @@ func (x *extractor) annotate(c *protocol.Conversation) ([]protocol.Annotation, e
 	}, nil
 }
 
+// ExpressesValues reports whether the extractor, configured with cfg,
+// finds an AI value in the conversation: the response-type classifier
+// asks it, so that the two offline plugins never contradict each other (a
+// response type of "no values" where values were extracted).
+func ExpressesValues(c *protocol.Conversation, cfg Config) bool {
+	compiled()
+	x := &extractor{cfg: cfg}
+	for i := range c.Turns {
+		t := &c.Turns[i]
+		if !strings.EqualFold(t.Role, "assistant") || x.tooShort(t.Content) {
+			continue
+		}
+		found := false
+		scanValues(t.Content, func(int, bool, int, int) { found = true })
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
 func (x *extractor) tooShort(s string) bool {
 	n := x.cfg.MinTurnChars
 	if n == 0 || len(s) >= n*utf8.UTFMax {
