@@ -32,7 +32,7 @@ func (c *rowConverter) object(row parquet.Row) (m map[string]any, ok bool) {
 			m, ok = nil, false
 		}
 	}()
-	if c.load(row) != nil {
+	if c.load(row) != nil || !c.loadText(row) {
 		return nil, false
 	}
 	c.ok = true
@@ -58,7 +58,11 @@ func (c *rowConverter) any(n *pqNode) any {
 	}
 	switch n.kind {
 	case pqLeaf:
+		at := c.start[n.first] + c.pos[n.first]
 		c.pos[n.first]++
+		if n.leaf == lkRaw && c.offs[at] >= 0 {
+			return c.text[c.offs[at] : int(c.offs[at])+len(v.ByteArray())]
+		}
 		return c.anyLeaf(n, v)
 	case pqObject:
 		m := make(map[string]any, len(n.fields))
@@ -71,10 +75,13 @@ func (c *rowConverter) any(n *pqNode) any {
 			c.skip(n)
 			return []any{}
 		}
-		var list []any
-		for c.ok && c.err == nil {
-			list = append(list, c.any(n.elem))
-			if !c.repeats(n) {
+		list := c.anys(c.count(n))
+		for i := range list {
+			list[i] = c.any(n.elem)
+			if c.repeats(n) != (i < len(list)-1) {
+				c.ok = false // levels that do not add up: the JSON way says why
+			}
+			if !c.ok || c.err != nil {
 				break
 			}
 		}
@@ -103,6 +110,60 @@ func (c *rowConverter) any(n *pqNode) any {
 		return m
 	}
 	return nil
+}
+
+// loadText copies the text of the row's string columns into one string,
+// so that each value is a slice of it rather than an allocation of its own:
+// offs holds, per value of the row, where its text starts, or -1. It reports
+// false on invalid UTF-8, which goes the JSON way.
+func (c *rowConverter) loadText(row parquet.Row) bool {
+	c.buf = c.buf[:0]
+	c.offs = c.offs[:0]
+	for i := range row {
+		v := &row[i]
+		col := v.Column()
+		if c.leaves[col].leaf != lkRaw || v.IsNull() || (v.Kind() != parquet.ByteArray && v.Kind() != parquet.FixedLenByteArray) {
+			c.offs = append(c.offs, -1)
+			continue
+		}
+		b := v.ByteArray()
+		if !utf8.Valid(b) {
+			return false
+		}
+		c.offs = append(c.offs, int32(len(c.buf)))
+		c.buf = append(c.buf, b...)
+	}
+	c.text = string(c.buf)
+	if cap(c.buf) > 1<<20 {
+		c.buf = nil // keep no large buffer after a large row
+	}
+	return true
+}
+
+// count returns how many elements the list or map n has, at least one.
+func (c *rowConverter) count(n *pqNode) int {
+	vs, k := c.cols[n.first], 1
+	for i := c.pos[n.first] + 1; i < len(vs); i++ {
+		r := vs[i].RepetitionLevel()
+		if r < n.rrep {
+			break
+		}
+		if r == n.rrep {
+			k++
+		}
+	}
+	return k
+}
+
+// anys returns a list of k values, cut from a block shared by many lists
+// instead of an allocation of its own.
+func (c *rowConverter) anys(k int) []any {
+	if len(c.slab)+k > cap(c.slab) {
+		c.slab = make([]any, 0, max(k, 1024))
+	}
+	n := len(c.slab)
+	c.slab = c.slab[:n+k]
+	return c.slab[n : n+k : n+k]
 }
 
 // repeats reports whether list or map n has another element.

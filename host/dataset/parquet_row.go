@@ -82,6 +82,12 @@ type rowConverter struct {
 	ok        bool
 	scratch   []byte
 	noObjects bool
+	leaves    []*pqNode // by column
+	start     []int     // where each column's values start in the row
+	buf       []byte    // the row's text (loadText)
+	text      string
+	offs      []int32
+	slab      []any
 }
 
 func newRowConverter(root *parquet.Column) (*rowConverter, error) {
@@ -100,6 +106,23 @@ func newRowConverter(root *parquet.Column) (*rowConverter, error) {
 	c.cols = make([][]parquet.Value, leaves)
 	c.pos = make([]int, leaves)
 	c.noObjects = duplicateNames(n)
+	c.leaves = make([]*pqNode, leaves)
+	c.start = make([]int, leaves)
+	var walk func(*pqNode)
+	walk = func(n *pqNode) {
+		if n.kind == pqLeaf {
+			c.leaves[n.first] = n
+		}
+		for _, f := range n.fields {
+			walk(f)
+		}
+		for _, f := range []*pqNode{n.elem, n.mkey, n.mval} {
+			if f != nil {
+				walk(f)
+			}
+		}
+	}
+	walk(n)
 	return c, nil
 }
 
@@ -319,6 +342,7 @@ func (c *rowConverter) load(row parquet.Row) error {
 			return fmt.Errorf("malformed row: unexpected values for column %d", col)
 		}
 		c.cols[col] = row[start:end]
+		c.start[col] = start
 		start = end
 	}
 	clear(c.pos)
