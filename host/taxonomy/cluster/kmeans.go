@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -106,24 +107,44 @@ func KMeans(x *mat.Dense, o KMeansOptions) (Result, error) {
 			return Result{}, fmt.Errorf("initial centres are %dx%d, want %dx%d", r, c, o.K, d)
 		}
 		c := mat.DenseCopyOf(o.Init)
-		return lloyd(x, w, norms, c, o.MaxIter, tol), nil
+		return lloyd(x, w, norms, c, o.MaxIter, tol, runtime.GOMAXPROCS(0)), nil
 	}
 	if o.Restarts <= 0 {
 		o.Restarts = 4
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x76616c7565736370))
-	var best Result
-	for r := 0; r < o.Restarts; r++ {
-		c := KMeansPlusPlus(x, o.K, w, norms, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), o.SeedTrials)
-		res := lloyd(x, w, norms, c, o.MaxIter, tol)
-		if r == 0 || res.Inertia < best.Inertia {
+	seeds := make([][2]uint64, o.Restarts)
+	for r := range seeds {
+		seeds[r] = [2]uint64{rng.Uint64(), rng.Uint64()}
+	}
+	// Restarts run side by side, one goroutine each (the cores are better
+	// used whole than inside each restart's small steps); which restart wins
+	// depends only on their order, never on scheduling.
+	procs := runtime.GOMAXPROCS(0)
+	inner := 1
+	if o.Restarts == 1 {
+		inner = procs
+	}
+	results := make([]Result, o.Restarts)
+	ChunksN(o.Restarts, 1, procs, func() struct{} { return struct{}{} }, func(_ struct{}, r, _ int) {
+		c := KMeansPlusPlus(x, o.K, w, norms, rand.New(rand.NewPCG(seeds[r][0], seeds[r][1])), o.SeedTrials)
+		results[r] = lloyd(x, w, norms, c, o.MaxIter, tol, inner)
+	})
+	best := results[0]
+	for _, res := range results[1:] {
+		if res.Inertia < best.Inertia {
 			best = res
 		}
 	}
 	return best, nil
 }
 
-func lloyd(x *mat.Dense, w, norms []float64, centers *mat.Dense, maxIter int, tol float64) Result {
+// lloyd runs Lloyd's iterations from centers, as scikit-learn's
+// _kmeans_single_lloyd: stop when no label changes, or when the centres'
+// total squared shift is at most tol, or after maxIter iterations; then
+// label the points once more for the final centres unless no label changed.
+// Elkan's bounds spare the distances that cannot change a label.
+func lloyd(x *mat.Dense, w, norms []float64, centers *mat.Dense, maxIter int, tol float64, workers int) Result {
 	n, _ := x.Dims()
 	k, _ := centers.Dims()
 	labels := make([]int, n)
@@ -131,35 +152,75 @@ func lloyd(x *mat.Dense, w, norms []float64, centers *mat.Dense, maxIter int, to
 	for i := range old {
 		old[i] = -1
 	}
-	dist := make([]float64, n)
+	e := newElkan(n, k, norms, workers)
+	shift := make([]float64, k)
 	strict := false
 	it := 0
 	for it = 1; it <= maxIter; it++ {
-		assign(x, centers, labels, dist)
+		if it == 1 {
+			e.first(x, centers, labels)
+		} else {
+			e.step(x, centers, labels, shift)
+		}
 		next := means(x, w, labels, k)
-		relocateEmpty(x, w, next, labels, dist)
-		shift := 0.0
+		if hasEmpty(w, labels, k) {
+			relocateEmpty(x, w, next, labels, sqDists(x, centers, labels))
+		}
+		total := 0.0
 		for j := 0; j < k; j++ {
-			for c := range next.RawRowView(j) {
-				v := next.At(j, c) - centers.At(j, c)
-				shift += v * v
+			c, nj := centers.RawRowView(j), next.RawRowView(j)
+			s := 0.0
+			for f := range nj {
+				v := nj[f] - c[f]
+				s += v * v
 			}
+			shift[j] = math.Sqrt(s)
+			total += s
 		}
 		centers = next
 		if equalInts(labels, old) {
 			strict = true
 			break
 		}
-		if shift <= tol {
+		if total <= tol {
 			break
 		}
 		copy(old, labels)
 	}
 	it = min(it, maxIter)
 	if !strict {
-		assign(x, centers, labels, dist)
+		e.step(x, centers, labels, shift)
 	}
 	return Result{Labels: labels, Centers: centers, Inertia: Inertia(x, w, centers, labels), Iter: it}
+}
+
+// hasEmpty reports whether a cluster has no weight.
+func hasEmpty(w []float64, labels []int, k int) bool {
+	sw := make([]float64, k)
+	for i, l := range labels {
+		sw[l] += w[i]
+	}
+	for _, v := range sw {
+		if v == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// sqDists is each row's squared distance to its labelled centre.
+func sqDists(x, centers *mat.Dense, labels []int) []float64 {
+	out := make([]float64, len(labels))
+	for i, l := range labels {
+		xi, c := x.RawRowView(i), centers.RawRowView(l)
+		s := 0.0
+		for j := range xi {
+			t := xi[j] - c[j]
+			s += t * t
+		}
+		out[i] = s
+	}
+	return out
 }
 
 // Inertia is the weighted sum of squared distances of the rows of x to their
@@ -299,14 +360,20 @@ func rowNorms(x *mat.Dense) []float64 {
 const chunkRows = 256
 
 // assign labels every row of x with its nearest centre (ties: the lowest
-// index) and stores the squared distance. Rows are processed in fixed chunks,
-// in parallel; the result does not depend on the number of workers.
-func assign(x, centers *mat.Dense, labels []int, dist []float64) {
+// index) and stores the squared distance; when lb is not nil it also stores
+// every row's distance (not squared) to every centre, lb[i*k+j]. Rows are
+// processed in fixed chunks, on up to workers goroutines; the result does
+// not depend on their number.
+func assign(x, centers *mat.Dense, labels []int, dist, lb []float64, workers int) {
 	n, d := x.Dims()
 	k, _ := centers.Dims()
 	cn := rowNorms(centers)
+	var xn []float64
+	if lb != nil {
+		xn = rowNorms(x)
+	}
 	xr, cr := x.RawMatrix(), centers.RawMatrix()
-	Chunks(n, chunkRows, func() []float64 { return make([]float64, chunkRows*k) }, func(buf []float64, lo, hi int) {
+	ChunksN(n, chunkRows, workers, func() []float64 { return make([]float64, chunkRows*k) }, func(buf []float64, lo, hi int) {
 		m := hi - lo
 		blas64.Implementation().Dgemm(blas.NoTrans, blas.Trans, m, k, d, 1,
 			xr.Data[lo*xr.Stride:], xr.Stride, cr.Data, cr.Stride, 0, buf, k)
@@ -319,6 +386,12 @@ func assign(x, centers *mat.Dense, labels []int, dist []float64) {
 				}
 			}
 			i := lo + r
+			if lb != nil {
+				bounds := lb[i*k : (i+1)*k]
+				for j, dot := range row {
+					bounds[j] = math.Sqrt(max(xn[i]+cn[j]-2*dot, 0))
+				}
+			}
 			labels[i] = bi
 			xi, ci := x.RawRowView(i), centers.RawRowView(bi)
 			s := 0.0

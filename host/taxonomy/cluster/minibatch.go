@@ -3,6 +3,7 @@ package cluster
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -100,7 +101,7 @@ func MiniBatchKMeans(x *mat.Dense, o MiniBatchOptions) (Result, error) {
 		best := math.Inf(1)
 		for r := 0; r < o.Restarts; r++ {
 			c := KMeansPlusPlus(xs, k, ws, nil, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), trials)
-			assign(valid, c, lab, dist)
+			assign(valid, c, lab, dist, nil, runtime.GOMAXPROCS(0))
 			if in := dot(dist, wv); in < best {
 				best, init = in, c
 			}

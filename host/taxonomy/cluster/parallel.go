@@ -20,12 +20,19 @@ import (
 // slice indexed by lo/size, and combine them in chunk order after Chunks
 // returns.
 func Chunks[S any](n, size int, newScratch func() S, work func(s S, lo, hi int)) {
+	ChunksN(n, size, runtime.GOMAXPROCS(0), newScratch, work)
+}
+
+// ChunksN is Chunks on at most workers goroutines (under 1: one), for work
+// that already runs beside other work of its own (k-means restarts run in
+// parallel, each on one goroutine).
+func ChunksN[S any](n, size, workers int, newScratch func() S, work func(s S, lo, hi int)) {
 	if n <= 0 {
 		return
 	}
 	size = max(size, 1)
 	chunks := (n + size - 1) / size
-	workers := min(runtime.GOMAXPROCS(0), chunks)
+	workers = min(workers, chunks)
 	if workers <= 1 {
 		s := newScratch()
 		for lo := 0; lo < n; lo += size {
