@@ -1,10 +1,12 @@
 package dataset
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/go-json-experiment/json"
@@ -157,5 +159,86 @@ func TestParquetFastPathDeclines(t *testing.T) {
 	c := on[0].(conversation.Conversation)
 	if c.ID != "7" || c.Meta["invalid_utf8"] != true || c.Meta["js"].(map[string]any)["j"] != 1.0 {
 		t.Fatalf("%#v", c)
+	}
+}
+
+// pqPeakHeap reads path's conversations and returns the peak live heap seen
+// (collected and sampled every 250 conversations, so that garbage awaiting
+// collection does not count) and how many there were.
+func pqPeakHeap(tb testing.TB, path string) (peak uint64, n int) {
+	tb.Helper()
+	runtime.GC()
+	r, err := Open([]string{path}, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	var ms runtime.MemStats
+	for ; ; n++ {
+		_, err := r.Next()
+		if err == io.EOF {
+			return peak, n
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if n%250 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+}
+
+// pqWildChatFileOf writes n WildChat-shaped conversations in row groups of
+// 500, as the benchmark's.
+func pqWildChatFileOf(tb testing.TB, n int) string {
+	path := filepath.Join(tb.TempDir(), fmt.Sprintf("wildchat-%d.parquet", n))
+	pqWrite(tb, path, pqWildChat(n, 600), parquet.MaxRowsPerRowGroup(500), parquet.Compression(&snappy.Codec{}))
+	return path
+}
+
+// Reading a Parquet file holds one row group's pages and one batch of rows,
+// whatever the file's size: the peak heap reading a file eight times larger
+// stays within a quarter and 4 MiB of the smaller one's (holding the conversations, or
+// the file, would take hundreds of MiB).
+func TestParquetMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 10 MB")
+	}
+	small, large := pqWildChatFileOf(t, 1000), pqWildChatFileOf(t, 8000)
+	ps, ns := pqPeakHeap(t, small)
+	pl, nl := pqPeakHeap(t, large)
+	st, _ := os.Stat(large)
+	t.Logf("peak heap %d MiB reading %d conversations, %d MiB reading %d (%d MiB file)", ps>>20, ns, pl>>20, nl, st.Size()>>20)
+	if ns != 1000 || nl != 8000 {
+		t.Fatalf("read %d and %d conversations", ns, nl)
+	}
+	if pl > ps+ps/4+4<<20 {
+		t.Errorf("peak heap %d MiB on the large file, %d MiB on the small one: memory grows with the file", pl>>20, ps>>20)
+	}
+}
+
+// BenchmarkParquetMemory reports the peak live heap and the bytes allocated
+// per conversation reading WildChat-shaped files of growing size: both flat
+// in the rows. What grows, slowly, is the footer's metadata (statistics and
+// offsets for every column chunk of every row group), which parquet-go holds
+// from opening the file, as any Parquet reader must.
+//
+//	go test -run XXX -bench ParquetMemory -benchtime 1x ./host/dataset/
+func BenchmarkParquetMemory(b *testing.B) {
+	for _, n := range []int{1000, 8000, 32000} {
+		b.Run(fmt.Sprintf("conversations=%d", n), func(b *testing.B) {
+			path := pqWildChatFileOf(b, n)
+			var ms0, ms1 runtime.MemStats
+			var peak uint64
+			runtime.ReadMemStats(&ms0)
+			for b.Loop() {
+				peak, _ = pqPeakHeap(b, path)
+			}
+			runtime.ReadMemStats(&ms1)
+			b.ReportMetric(float64(peak)/(1<<20), "peak-live-heap-MiB")
+			b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N*n), "B/conversation")
+		})
 	}
 }
