@@ -133,7 +133,9 @@ func newerThanStore(path string, f runfolder.Folder) bool {
 	}
 	for _, p := range f.StoreFiles() {
 		si, err := os.Stat(p)
-		if os.IsNotExist(err) {
+		if os.IsNotExist(err) || (err == nil && si.Size() == 0 && p != f.Store()) {
+			// No log, or an empty one: a reader opening the store makes
+			// an empty -wal, which holds no write.
 			continue
 		}
 		if err != nil || !fi.ModTime().After(si.ModTime()) {
