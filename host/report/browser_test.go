@@ -1,311 +1,77 @@
 package report_test
 
-// A minimal Chrome DevTools Protocol client (a websocket client of its own,
-// no dependency) to check the report in headless Chromium.
+// The report in headless Chromium (internal/headless, chromedp): what a
+// page load requests and logs, and clicks.
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"regexp"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/valuescope/valuescope/internal/headless"
 )
 
-type wsConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	mu sync.Mutex
-}
-
-func wsDial(raw string) (*wsConn, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	k := make([]byte, 16)
-	rand.Read(k)
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		u.RequestURI(), u.Host, base64.StdEncoding.EncodeToString(k))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		c.Close()
-		return nil, fmt.Errorf("websocket handshake: %s", resp.Status)
-	}
-	return &wsConn{c: c, br: br}, nil
-}
-
-func (w *wsConn) send(p []byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	h := []byte{0x81}
-	switch n := len(p); {
-	case n < 126:
-		h = append(h, 0x80|byte(n))
-	case n < 1<<16:
-		h = append(h, 0x80|126, byte(n>>8), byte(n))
-	default:
-		h = append(h, 0x80|127)
-		h = binary.BigEndian.AppendUint64(h, uint64(n))
-	}
-	mask := make([]byte, 4)
-	rand.Read(mask)
-	h = append(h, mask...)
-	b := make([]byte, len(p))
-	for i := range p {
-		b[i] = p[i] ^ mask[i%4]
-	}
-	_, err := w.c.Write(append(h, b...))
-	return err
-}
-
-// read returns the next message (text frames, fragments joined).
-func (w *wsConn) read() ([]byte, error) {
-	var msg []byte
-	for {
-		var h [2]byte
-		if _, err := io.ReadFull(w.br, h[:]); err != nil {
-			return nil, err
-		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var e [2]byte
-			if _, err := io.ReadFull(w.br, e[:]); err != nil {
-				return nil, err
-			}
-			n = uint64(binary.BigEndian.Uint16(e[:]))
-		case 127:
-			var e [8]byte
-			if _, err := io.ReadFull(w.br, e[:]); err != nil {
-				return nil, err
-			}
-			n = binary.BigEndian.Uint64(e[:])
-		}
-		p := make([]byte, n)
-		if _, err := io.ReadFull(w.br, p); err != nil {
-			return nil, err
-		}
-		op := h[0] & 0x0f
-		if op == 8 {
-			return nil, io.EOF
-		}
-		if op == 9 || op == 10 {
-			continue
-		}
-		msg = append(msg, p...)
-		if h[0]&0x80 != 0 {
-			return msg, nil
-		}
-	}
-}
-
-// cdp is a session with one page.
+// cdp is a browser tab and what its pages requested and logged.
 type cdp struct {
-	ws      *wsConn
-	mu      sync.Mutex
-	id      int
-	pending map[int]chan cdpMsg
-	events  chan cdpMsg
+	ctx context.Context
+	mu  sync.Mutex
+	pl  *pageLoad // the load being recorded
 }
 
-type cdpMsg struct {
-	ID     int             `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func newCDP(ws *wsConn) *cdp {
-	c := &cdp{ws: ws, pending: map[int]chan cdpMsg{}, events: make(chan cdpMsg, 10000)}
-	go func() {
-		for {
-			b, err := ws.read()
-			if err != nil {
-				close(c.events)
-				return
-			}
-			var m cdpMsg
-			if json.Unmarshal(b, &m) != nil {
-				continue
-			}
-			if m.ID != 0 {
-				c.mu.Lock()
-				ch := c.pending[m.ID]
-				delete(c.pending, m.ID)
-				c.mu.Unlock()
-				if ch != nil {
-					ch <- m
-				}
-				continue
-			}
-			select {
-			case c.events <- m:
-			default:
-			}
-		}
-	}()
-	return c
-}
-
-func (c *cdp) call(method string, params any, result any) error {
-	c.mu.Lock()
-	c.id++
-	id := c.id
-	ch := make(chan cdpMsg, 1)
-	c.pending[id] = ch
-	c.mu.Unlock()
-	if params == nil {
-		params = struct{}{}
-	}
-	b, _ := json.Marshal(map[string]any{"id": id, "method": method, "params": params})
-	if err := c.ws.send(b); err != nil {
-		return err
-	}
-	select {
-	case m := <-ch:
-		if m.Error != nil {
-			return fmt.Errorf("%s: %s", method, m.Error.Message)
-		}
-		if result != nil {
-			return json.Unmarshal(m.Result, result)
-		}
-		return nil
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("%s: no answer", method)
-	}
-}
-
-// eval evaluates a JavaScript expression and decodes its value into out.
-func (c *cdp) eval(expr string, out any) error {
-	var r struct {
-		Result struct {
-			Value json.RawMessage `json:"value"`
-		} `json:"result"`
-		Exception *struct {
-			Text string `json:"text"`
-		} `json:"exceptionDetails"`
-	}
-	if err := c.call("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &r); err != nil {
-		return err
-	}
-	if r.Exception != nil {
-		return fmt.Errorf("evaluate %q: %s", expr, r.Exception.Text)
-	}
-	return json.Unmarshal(r.Result.Value, out)
-}
-
-// browser starts headless Chromium and opens a CDP session on its page.
-// It skips the test when Chromium is absent (fails under CI=true).
+// browser starts headless Chromium with one tab (skipped without
+// Chromium; failed under CI=true).
 func browser(t testing.TB) *cdp {
 	t.Helper()
-	bin := ""
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if q, err := exec.LookPath(p); err == nil {
-			bin = q
-			break
+	c := &cdp{ctx: headless.Tab(t, 3*time.Minute)}
+	err := chromedp.Listen(c.ctx, func(ev any) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		pl := c.pl
+		if pl == nil {
+			return
 		}
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (apt-get install -y chromium)")
-		}
-		t.Skip("chromium is not installed")
-	}
-	// Not t.TempDir: Chromium's helper processes may still be writing its
-	// profile when the browser itself has exited, and a failed removal
-	// would fail the test. The folder is removed on a best-effort basis.
-	profile, err := os.MkdirTemp("", "valuescope-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for range 20 {
-			if os.RemoveAll(profile) == nil {
-				return
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			pl.requests = append(pl.requests, e.Request.URL)
+		case *network.EventLoadingFailed:
+			pl.failed = append(pl.failed, fmt.Sprintf("%s: %s", e.RequestID, e.ErrorText))
+		case *runtime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
 			}
-			time.Sleep(100 * time.Millisecond)
+			pl.errors = append(pl.errors, fmt.Sprintf("%s at %s:%d:%d", msg, d.URL, d.LineNumber, d.ColumnNumber))
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value))
+				}
+				pl.errors = append(pl.errors, fmt.Sprintf("console.%s(%s)", e.Type, strings.Join(args, ", ")))
+			}
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError {
+				pl.errors = append(pl.errors, e.Entry.Text+" "+e.Entry.URL)
+			}
 		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1280,1600", "about:blank")
-	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`DevTools listening on (ws://\S+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	var wsURL string
-	select {
-	case wsURL = <-found:
-	case <-time.After(30 * time.Second):
-		t.Fatal("chromium did not start its DevTools endpoint")
-	}
-	u, _ := url.Parse(wsURL)
-	var targets []struct {
-		Type, WebSocketDebuggerURL string
-	}
-	for range 50 {
-		resp, err := http.Get("http://" + u.Host + "/json/list")
-		if err == nil {
-			json.NewDecoder(resp.Body).Decode(&targets)
-			resp.Body.Close()
-		}
-		if len(targets) > 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, tg := range targets {
-		if tg.Type == "page" {
-			ws, err := wsDial(tg.WebSocketDebuggerURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ws.c.Close() })
-			return newCDP(ws)
-		}
-	}
-	t.Fatalf("no page target in %v", targets)
-	return nil
+	return c
 }
 
 // pageLoad is what loading a page showed.
@@ -321,75 +87,39 @@ type pageLoad struct {
 // failures and errors until a short while after.
 func (c *cdp) load(t testing.TB, path string) *pageLoad {
 	t.Helper()
-	for _, m := range []string{"Page.enable", "Runtime.enable", "Network.enable", "Log.enable"} {
-		if err := c.call(m, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Drain events of about:blank.
-	for len(c.events) > 0 {
-		<-c.events
-	}
 	pl := &pageLoad{}
+	c.mu.Lock()
+	c.pl = pl
+	c.mu.Unlock()
 	start := time.Now()
-	if err := c.call("Page.navigate", map[string]any{"url": "file://" + path}, nil); err != nil {
+	if err := chromedp.Do(c.ctx, chromedp.Navigate("file://"+path)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(60 * time.Second)
-	loaded := false
-	var settle <-chan time.Time
-	for {
-		select {
-		case m, ok := <-c.events:
-			if !ok {
-				t.Fatal("browser connection closed")
-			}
-			switch m.Method {
-			case "Page.loadEventFired":
-				if !loaded {
-					loaded = true
-					pl.elapsed = time.Since(start)
-					settle = time.After(300 * time.Millisecond)
-				}
-			case "Network.requestWillBeSent":
-				var p struct{ Request struct{ URL string } }
-				json.Unmarshal(m.Params, &p)
-				pl.requests = append(pl.requests, p.Request.URL)
-			case "Network.loadingFailed":
-				pl.failed = append(pl.failed, string(m.Params))
-			case "Runtime.exceptionThrown":
-				pl.errors = append(pl.errors, string(m.Params))
-			case "Runtime.consoleAPICalled":
-				var p struct{ Type string }
-				json.Unmarshal(m.Params, &p)
-				if p.Type == "error" || p.Type == "assert" {
-					pl.errors = append(pl.errors, string(m.Params))
-				}
-			case "Log.entryAdded":
-				var p struct{ Entry struct{ Level string } }
-				json.Unmarshal(m.Params, &p)
-				if p.Entry.Level == "error" {
-					pl.errors = append(pl.errors, string(m.Params))
-				}
-			}
-		case <-settle:
-			if err := c.eval(`performance.getEntriesByType("navigation")[0].loadEventEnd`, &pl.loadMS); err != nil {
-				t.Fatal(err)
-			}
-			return pl
-		case <-deadline:
-			t.Fatal("the page did not load in 60 s")
-		}
+	pl.elapsed = time.Since(start)
+	time.Sleep(300 * time.Millisecond) // late errors and requests
+	ms, err := chromedp.Run(c.ctx, chromedp.Evaluate[float64](`performance.getEntriesByType("navigation")[0].loadEventEnd`))
+	if err != nil {
+		t.Fatal(err)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pl = nil
+	pl.loadMS = ms
+	return pl
+}
+
+// eval evaluates a JavaScript expression and decodes its value into out.
+func (c *cdp) eval(expr string, out any) error {
+	v, err := chromedp.Run(c.ctx, chromedp.Evaluate[json.RawMessage](expr))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(v, out)
 }
 
 func (c *cdp) screenshot(t testing.TB, paths ...string) {
 	t.Helper()
-	var r struct{ Data string }
-	if err := c.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": false}, &r); err != nil {
-		t.Fatal(err)
-	}
-	png, err := base64.StdEncoding.DecodeString(r.Data)
+	png, err := chromedp.Run(c.ctx, chromedp.CaptureScreenshot())
 	if err != nil || len(png) < 1000 {
 		t.Fatalf("screenshot: %d bytes, %v", len(png), err)
 	}
@@ -400,8 +130,8 @@ func (c *cdp) screenshot(t testing.TB, paths ...string) {
 	}
 }
 
-// click clicks the element matched by selector with the mouse, at its
-// centre, after scrolling it into view.
+// click clicks the element matched by selector with the mouse, near its
+// left, after scrolling it into view (a summary's marker is at its left).
 func (c *cdp) click(t testing.TB, selector string) {
 	t.Helper()
 	var pos struct{ X, Y float64 }
@@ -409,10 +139,8 @@ func (c *cdp) click(t testing.TB, selector string) {
 	if err := c.eval(js, &pos); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{"mousePressed", "mouseReleased"} {
-		if err := c.call("Input.dispatchMouseEvent", map[string]any{"type": typ, "x": pos.X, "y": pos.Y, "button": "left", "clickCount": 1}, nil); err != nil {
-			t.Fatal(err)
-		}
+	if err := chromedp.Do(c.ctx, chromedp.MouseClickXY(pos.X, pos.Y)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -431,5 +159,23 @@ func checkLoad(t *testing.T, pl *pageLoad, path string) {
 	}
 	for _, e := range pl.errors {
 		t.Errorf("console error: %s", e)
+	}
+}
+
+// The browser check sees what it must refuse: a console error, an
+// exception and a request to another origin.
+func TestBrowserSeesErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.html")
+	page := `<!doctype html><title>bad</title><img src="http://127.0.0.1:9/x.png"><script>console.error("from the page"); throw new Error("thrown")</script>`
+	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pl := browser(t).load(t, path)
+	joined := strings.Join(pl.errors, "\n")
+	if !strings.Contains(joined, "from the page") || !strings.Contains(joined, "thrown") {
+		t.Errorf("errors seen: %q", pl.errors)
+	}
+	if !slices.Contains(pl.requests, "http://127.0.0.1:9/x.png") {
+		t.Errorf("requests seen: %q", pl.requests)
 	}
 }
