@@ -15,6 +15,10 @@
 // written is servable, and nothing is written to a run folder (a taxonomy
 // the run has not built is not built here: the values are listed flat).
 //
+// A cluster lists the conversations of the values the tree shows under
+// it: a value under the privacy floor is not on the tree, and its
+// conversations are not in its cluster's list (they are in a search).
+//
 // Two modes. With Options.Text the conversations are shown; without it
 // (aggregate-only, the default) only the floored numbers are served and
 // every page or endpoint that would show a conversation's text, ID or
@@ -175,9 +179,16 @@ func (e *Explorer) openIndex(ctx context.Context) error {
 		return err
 	}
 	for _, r := range e.runs {
-		uri := sqliteURI(runfolder.Folder(r.Dir).Store()) + "?mode=ro"
-		if _, err := e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, uri); err != nil {
-			return fmt.Errorf("opening run store %s read-only: %w", runfolder.Folder(r.Dir).Store(), err)
+		path := runfolder.Folder(r.Dir).Store()
+		_, err := e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, sqliteURI(path)+"?mode=ro")
+		if fi, serr := os.Stat(path + "-wal"); err != nil && (serr != nil || fi.Size() == 0) {
+			// As store.OpenReadOnly: a store with no write-ahead log left
+			// on a volume SQLite cannot make its -shm file on is read as
+			// immutable.
+			_, err = e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, sqliteURI(path)+"?immutable=1")
+		}
+		if err != nil {
+			return fmt.Errorf("opening run store %s read-only: %w", path, err)
 		}
 	}
 	ix.start(e.runs)

@@ -19,6 +19,10 @@ import (
 	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/explore"
 	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/host/runfolder"
+	"github.com/valuescope/valuescope/host/store"
+	"github.com/valuescope/valuescope/host/taxonomy"
+	"github.com/valuescope/valuescope/host/valuename"
 	"github.com/valuescope/valuescope/internal/testruns"
 )
 
@@ -327,15 +331,182 @@ func TestServesOfflineRun(t *testing.T) {
 		t.Errorf("value %s (%d conversations): first page has %d, want %d", v.Value, v.Count, len(list.Body.Conversations), want)
 	}
 	// Pages chain: following Next covers the value's count exactly.
-	n, next := len(list.Body.Conversations), list.Body.Next
-	for next != "" {
+	if n := len(pages(t, srv.URL, v.URL)); n != v.Count {
+		t.Errorf("value %s: %d conversations over the pages, the report counts %d", v.Value, n, v.Count)
+	}
+}
+
+// TestLiveRun serves a run while it is being written: what is written
+// after the explorer opened it is listed, and the numbers follow.
+func TestLiveRun(t *testing.T) {
+	dir := hostileRun(t)
+	_, srv := serve(t, explore.Options{Text: true}, dir)
+	var ov struct {
+		Body explore.Overview `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/hostile/", &ov)
+	before := ov.Body.Conversations
+	st, err := store.Open(runfolder.Folder(dir).Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.Write(context.Background(), []store.Result{{
+		Conv:  store.Conversation{Seq: 1000, ID: "late-1", Source: "hostile.jsonl", ContentSHA: "x", MetaJSON: `{"model":"m1"}`},
+		Stage: "values",
+		Items: []store.Annotation{{Field: "ai_values", Value: "honesty", AttrsJSON: `{"evidence":"late"}`}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Body explore.List `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/hostile/conversations?meta=model%3Dm1", &list)
+	if len(list.Body.Conversations) != 1 || list.Body.Conversations[0].ID != "late-1" {
+		t.Fatalf("the conversation written after serve started is not listed: %+v", list.Body.Conversations)
+	}
+	getJSON(t, srv.URL+"/api/r/hostile/", &ov)
+	if ov.Body.Conversations != before+1 {
+		t.Errorf("overview counts %d conversations after a write, want %d", ov.Body.Conversations, before+1)
+	}
+	var conv struct {
+		Body explore.ConvPage `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/hostile/conversation?source=hostile.jsonl&id=late-1", &conv)
+	if !strings.Contains(conv.Body.TextNote, "not in the run's dataset") {
+		t.Errorf("a conversation without text says %q", conv.Body.TextNote)
+	}
+}
+
+// TestClusterSearchMeta follows a taxonomy cluster, a text search and a
+// metadata filter of the offline run, checking each listed conversation
+// against the conversation itself.
+func TestClusterSearchMeta(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the offline stages over the shared data and builds its taxonomy")
+	}
+	dir := testruns.Offline(t, "hh-rlhf")
+	// The run's own taxonomy (the run's report built it; else it is built
+	// here): serve shows it, and never builds one itself.
+	if tree, info, err := taxonomy.RunTree(context.Background(), dir, "ai_values", taxonomy.RunTreeOptions{}); err != nil || tree == nil {
+		t.Fatalf("building the run's taxonomy: %v %+v", err, info)
+	}
+	_, srv := serve(t, explore.Options{Text: true}, dir)
+	var ov struct {
+		Body explore.Overview `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/run/", &ov)
+	if ov.Body.Tree == nil || len(ov.Body.Tree.Children) == 0 {
+		t.Fatalf("no taxonomy: %s", ov.Body.Taxonomy)
+	}
+	cluster := ov.Body.Tree.Children[0]
+	if cluster.URL == "" || len(cluster.Children) == 0 {
+		t.Fatalf("the first cluster %q has no link or no children", cluster.Name)
+	}
+	// A cluster lists the conversations of the values the tree shows
+	// under it: the union of its leaves' lists, and all the tree counts
+	// when no value under it is under the privacy floor.
+	leaves := map[string]bool{}
+	union := map[string]bool{}
+	suppressed := 0
+	var walk func(*explore.NodeView)
+	walk = func(n *explore.NodeView) {
+		suppressed += n.Suppressed
+		if len(n.Children) == 0 {
+			leaves[valuename.Key(n.Name)] = true
+			for _, c := range pages(t, srv.URL, n.URL) {
+				union[c.Source+"\x00"+c.ID] = true
+			}
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(cluster)
+	convs := pages(t, srv.URL, cluster.URL)
+	if len(convs) != len(union) || len(convs) > cluster.Conversations || (suppressed == 0 && len(convs) != cluster.Conversations) {
+		t.Errorf("cluster %q: %d conversations listed, its leaves list %d, the tree counts %d (%d values under the floor)",
+			cluster.Name, len(convs), len(union), cluster.Conversations, suppressed)
+	}
+	for _, c := range convs {
+		if !union[c.Source+"\x00"+c.ID] {
+			t.Errorf("cluster %q lists %s, which none of its leaves lists", cluster.Name, c.ID)
+			break
+		}
+	}
+	for _, c := range convs[:min(len(convs), 20)] {
+		p := conversationPage(t, srv.URL, c.URL)
+		ok := false
+		for _, a := range p.A.Annotations {
+			if a.Field == "ai_values" && leaves[valuename.Key(a.Value)] {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("conversation %s listed under cluster %q has none of its values", c.ID, cluster.Name)
+		}
+	}
+
+	// Text search: every hit has the words, and a conversation that has
+	// them is found.
+	first := conversationPage(t, srv.URL, convs[0].URL)
+	words := strings.Fields(first.Turns[0].Segments[0].Text)
+	phrase := strings.Join(words[:min(3, len(words))], " ")
+	hits := pages(t, srv.URL, "/r/run/conversations?q="+url.QueryEscape(phrase))
+	found := false
+	for _, h := range hits {
+		found = found || h.ID == first.ID
+	}
+	if !found {
+		t.Errorf("searching %q does not find conversation %s", phrase, first.ID)
+	}
+	for _, h := range hits[:min(len(hits), 10)] {
+		p := conversationPage(t, srv.URL, h.URL)
+		var text strings.Builder
+		for _, tv := range p.Turns {
+			for _, s := range tv.Segments {
+				text.WriteString(s.Text)
+			}
+			text.WriteByte(' ')
+		}
+		if !strings.Contains(strings.ToLower(strings.Join(strings.Fields(text.String()), " ")), strings.ToLower(strings.Join(strings.Fields(phrase), " "))) {
+			t.Errorf("search %q lists %s, which does not contain it", phrase, h.ID)
+		}
+	}
+	// A metadata filter lists exactly the conversations with that value.
+	if len(first.Meta) == 0 {
+		t.Fatalf("conversation %s has no metadata to filter by", first.ID)
+	}
+	k, v := first.Meta[0][0], first.Meta[0][1]
+	for _, h := range pages(t, srv.URL, "/r/run/conversations?meta="+url.QueryEscape(k+"="+v))[:1] {
+		p := conversationPage(t, srv.URL, h.URL)
+		if !slices.Contains(p.Meta, [2]string{k, v}) {
+			t.Errorf("meta %s=%s lists %s with metadata %v", k, v, h.ID, p.Meta)
+		}
+	}
+}
+
+// pages reads a list (path, an HTML page's path) and every page after it.
+func pages(t *testing.T, base, path string) []explore.ConvRow {
+	t.Helper()
+	var out []explore.ConvRow
+	for path != "" {
 		var l struct {
 			Body explore.List `json:"body"`
 		}
-		getJSON(t, srv.URL+"/api"+next, &l)
-		n, next = n+len(l.Body.Conversations), l.Body.Next
+		getJSON(t, base+"/api"+path, &l)
+		out = append(out, l.Body.Conversations...)
+		path = l.Body.Next
 	}
-	if n != v.Count {
-		t.Errorf("value %s: %d conversations over the pages, the report counts %d", v.Value, n, v.Count)
+	return out
+}
+
+func conversationPage(t *testing.T, base, path string) explore.ConvPage {
+	t.Helper()
+	var c struct {
+		Body explore.ConvPage `json:"body"`
 	}
+	getJSON(t, base+"/api"+path, &c)
+	return c.Body
 }

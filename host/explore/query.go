@@ -209,7 +209,7 @@ func (e *Explorer) conversations(w http.ResponseWriter, req *http.Request, r *Ru
 }
 
 // metaCond matches a scalar metadata value as text.
-const metaCond = `EXISTS (SELECT 1 FROM json_each(c.meta_json) m WHERE m.key = ? AND CAST(m.value AS TEXT) = ?)`
+const metaCond = `EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(c.meta_json) THEN c.meta_json ELSE '{}' END) m WHERE m.key = ? AND CAST(m.value AS TEXT) = ?)`
 
 func (e *Explorer) listRows(ctx context.Context, tx *sql.Tx, r *Run, wh where, after int64, list *List, q url.Values) error {
 	cond := "c.seq > ?"
