@@ -83,24 +83,29 @@ func (e *elkan) step(x, centers *mat.Dense, labels []int, shift []float64) {
 		for i := lo; i < hi; i++ {
 			lb := e.lb[i*k : (i+1)*k]
 			a := labels[i]
-			for j, p := range shift {
-				lb[j] = max(lb[j]-p, 0)
-			}
 			ub := e.u[i] + shift[a]
 			if ub <= e.near[a] {
+				// settled: only the bounds move (a bound under 0 stays a bound)
+				for j, p := range shift {
+					lb[j] -= p
+				}
 				e.u[i] = ub
 				continue
 			}
+			// one pass: move each bound, then test it
+			half := e.half[a*k : (a+1)*k]
 			tight := false
-			for j := 0; j < k; j++ {
-				if j == a || ub <= lb[j] || ub <= e.half[a*k+j] {
+			for j, p := range shift {
+				l := lb[j] - p
+				lb[j] = l
+				if j == a || ub <= l || ub <= half[j] {
 					continue
 				}
 				if !tight {
 					ub = dist(i, a)
 					lb[a] = ub
 					tight = true
-					if ub <= lb[j] || ub <= e.half[a*k+j] {
+					if ub <= l || ub <= half[j] {
 						continue
 					}
 				}
@@ -108,6 +113,7 @@ func (e *elkan) step(x, centers *mat.Dense, labels []int, shift []float64) {
 				lb[j] = dj
 				if dj < ub {
 					a, ub = j, dj
+					half = e.half[a*k : (a+1)*k]
 				}
 			}
 			labels[i], e.u[i] = a, ub
