@@ -38,14 +38,29 @@ type Namer interface {
 
 // RepresentativeNamer, the built-in namer, names a cluster after its most
 // representative member: the one closest to the centroid, with a bonus for
-// being frequent.
-type RepresentativeNamer struct{}
+// being frequent — when that name fits the cluster (NameFit: it speaks
+// for at least MinNameFit of the cluster's count, by name or by meaning).
+// When it does not, the name is the member that fits best, and, while
+// the name still fits under MinNameFit, the members that add most to it,
+// up to MaxNameParts ("Epistemic humility, helpfulness and empathy"): a
+// cluster is never named after a small part of it.
+type RepresentativeNamer struct {
+	// Embedder measures the fit (nil: the built-in offline embedder).
+	Embedder Embedder
+}
+
+// MaxNameParts bounds the members a name is made of.
+const MaxNameParts = 4
 
 // Contrast implements Namer.
 func (RepresentativeNamer) Contrast() int { return 0 }
 
 // Name implements Namer.
-func (RepresentativeNamer) Name(_ context.Context, cs []ClusterToName) ([]Naming, error) {
+func (n RepresentativeNamer) Name(ctx context.Context, cs []ClusterToName) ([]Naming, error) {
+	e := n.Embedder
+	if e == nil {
+		e = Offline{}
+	}
 	out := make([]Naming, len(cs))
 	for i, c := range cs {
 		maxc := 0.0
@@ -62,9 +77,88 @@ func (RepresentativeNamer) Name(_ context.Context, cs []ClusterToName) ([]Naming
 				best, bs = j, s
 			}
 		}
-		out[i] = Naming{Name: capitalise(c.Members[best].Name), Description: describe(c)}
+		name, err := fittingName(ctx, e, c.Members, c.Members[best].Name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Naming{Name: capitalise(name), Description: describe(c)}
 	}
 	return out, nil
+}
+
+// fittingName is rep when it fits the members, else a name built of the
+// members that fit them best (see RepresentativeNamer).
+func fittingName(ctx context.Context, e Embedder, members []Member, rep string) (string, error) {
+	f, err := newFitter(ctx, e, members)
+	if err != nil {
+		return "", err
+	}
+	fit, err := f.fit(ctx, rep)
+	if err != nil || fit >= MinNameFit {
+		return rep, err
+	}
+	// Candidates: the most frequent members (a name is read as what the
+	// cluster mostly holds).
+	cands := make([]string, 0, len(members))
+	for _, m := range members {
+		cands = append(cands, m.Name)
+	}
+	counts := map[string]float64{}
+	for _, m := range members {
+		counts[m.Name] = m.Count
+	}
+	slices.SortStableFunc(cands, func(a, b string) int {
+		if counts[a] != counts[b] {
+			if counts[a] > counts[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	cands = cands[:min(len(cands), 12)]
+	if !slices.Contains(cands, rep) {
+		cands = append(cands, rep)
+	}
+	var parts []string
+	for len(parts) < MaxNameParts && fit < MinNameFit {
+		// The first part is the best single name, even if no better
+		// than rep alone; each next one must add to the fit.
+		bestName, bestFit := "", fit
+		if len(parts) == 0 {
+			bestFit = -1
+		}
+		for _, c := range cands {
+			if slices.Contains(parts, c) {
+				continue
+			}
+			name := joinParts(append(slices.Clone(parts), c))
+			g, err := f.fit(ctx, name)
+			if err != nil {
+				return "", err
+			}
+			if g > bestFit {
+				bestName, bestFit = c, g
+			}
+		}
+		if bestName == "" {
+			break
+		}
+		parts = append(parts, bestName)
+		fit = bestFit
+	}
+	if len(parts) == 0 {
+		return rep, nil
+	}
+	return joinParts(parts), nil
+}
+
+// joinParts writes "A", "A and B", "A, B and C".
+func joinParts(parts []string) string {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // WordsNamer names a cluster after the most frequent words of its members'
