@@ -41,11 +41,11 @@ func newReviewSampleCmd() *cobra.Command {
 			if o.N <= 0 {
 				return usage("--n takes a positive number")
 			}
-			run, err := analysis.LoadRun(cmd.Context(), a[0], analysis.LoadOptions{Attrs: true})
+			run, err := analysis.OpenRun(cmd.Context(), a[0], analysis.LoadOptions{Attrs: true})
 			if err != nil {
 				return err
 			}
-			sh, err := review.Sample(run, o)
+			sh, err := review.Sample(cmd.Context(), run, o)
 			if err != nil {
 				return usageError{err}
 			}

@@ -92,13 +92,19 @@ type Sheet struct {
 	Run      *analysis.Run
 	Stratify string
 	Strata   []Stratum
-	// Conversations sampled (indices into Run.Conversations), in sheet order.
+	// Conversations sampled (their seqs, positions in the run's dataset
+	// stream), in sheet order.
 	Conversations []int
 	Lines         []Line
+	// sampled are the sampled conversations, by seq: all a sheet keeps of
+	// the run.
+	sampled map[int]analysis.Conversation
 }
 
-// Sample draws a stratified sample of a run's conversations.
-func Sample(r *analysis.Run, o SampleOptions) (*Sheet, error) {
+// Sample draws a stratified sample of a run's conversations, in two
+// passes over the run (Run.Each): the strata's members (a seq each), then
+// the sampled conversations' annotations.
+func Sample(ctx context.Context, r *analysis.Run, o SampleOptions) (*Sheet, error) {
 	if o.N <= 0 {
 		return nil, errors.New("the sample size must be positive")
 	}
@@ -132,19 +138,27 @@ func Sample(r *analysis.Run, o SampleOptions) (*Sheet, error) {
 		axis = &a
 	}
 	groups := map[string][]int{}
-	for i := range r.Conversations {
+	stratum := map[int]string{}
+	err := r.Each(ctx, func(c *analysis.Conv) error {
 		done := false
 		for _, f := range fields {
-			done = done || f.Done[i]
+			done = done || c.Done(f)
 		}
 		if !done {
-			continue
+			return nil
 		}
 		s := "(all)"
 		if axis != nil {
-			s = stratumOf(r, *axis, i)
+			s = stratumOf(r, *axis, c)
 		}
-		groups[s] = append(groups[s], i)
+		groups[s] = append(groups[s], int(c.Seq))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, members := range groups {
+		slices.Sort(members) // in the run's order, whatever the pass's
 	}
 	if len(groups) == 0 {
 		return nil, fmt.Errorf("run %s: no conversation is annotated in the fields reviewed", r.Dir)
@@ -160,21 +174,32 @@ func Sample(r *analysis.Run, o SampleOptions) (*Sheet, error) {
 	}
 	alloc := Allocate(sizes, o.N)
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7e71e3))
-	sh := &Sheet{Run: r, Stratify: o.Stratify}
+	sh := &Sheet{Run: r, Stratify: o.Stratify, sampled: map[int]analysis.Conversation{}}
 	for k, s := range names {
 		members := groups[s]
 		perm := rng.Perm(len(members))
 		picked := make([]int, alloc[k])
 		for q := range picked {
 			picked[q] = members[perm[q]]
+			stratum[picked[q]] = s
 		}
 		slices.Sort(picked)
 		sh.Strata = append(sh.Strata, Stratum{Name: s, Population: len(members), Sampled: len(picked)})
-		for _, i := range picked {
-			sh.Conversations = append(sh.Conversations, i)
-			c := r.Conversations[i]
+		sh.Conversations = append(sh.Conversations, picked...)
+	}
+	groups = nil
+	// The sampled conversations' lines, then put in sheet order.
+	lines := map[int][]Line{}
+	err = r.Each(ctx, func(c *analysis.Conv) error {
+		i := int(c.Seq)
+		s, ok := stratum[i]
+		if !ok {
+			return nil
+		}
+		sh.sampled[i] = c.Conversation
+		{
 			for _, f := range fields {
-				if !f.Done[i] {
+				if !c.Done(f) {
 					continue
 				}
 				kind := "item"
@@ -182,23 +207,33 @@ func Sample(r *analysis.Run, o SampleOptions) (*Sheet, error) {
 					kind = "label"
 				}
 				add := func(value, attrs string) {
-					sh.Lines = append(sh.Lines, Line{Row: len(sh.Lines) + 1, ConversationID: c.ID, Source: c.Source, Stratum: s,
+					lines[i] = append(lines[i], Line{ConversationID: c.ID, Source: c.Source, Stratum: s,
 						Field: f.Name, Kind: kind, Value: value, Evidence: evidence(attrs), conv: i})
 				}
-				if len(f.Items[i]) == 0 {
+				items := c.Items(f)
+				if len(items) == 0 {
 					add(None, "")
 				}
-				for _, it := range f.Items[i] {
+				for _, it := range items {
 					add(it.Value, it.Attrs)
 				}
 			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range sh.Conversations {
+		for _, l := range lines[i] {
+			l.Row = len(sh.Lines) + 1
+			sh.Lines = append(sh.Lines, l)
 		}
 	}
 	return sh, nil
 }
 
-func stratumOf(r *analysis.Run, a analysis.Axis, i int) string {
-	c := r.Conversations[i]
+func stratumOf(r *analysis.Run, a analysis.Axis, c *analysis.Conv) string {
 	switch a.Kind {
 	case analysis.AxisSource:
 		return c.Source
@@ -209,10 +244,10 @@ func stratumOf(r *analysis.Run, a analysis.Axis, i int) string {
 		return None
 	}
 	f, _ := r.Field(a.Name)
-	if !f.Done[i] || len(f.Items[i]) == 0 {
+	if !c.Done(f) || len(c.Items(f)) == 0 {
 		return None
 	}
-	return strings.Join(f.Values(i), " | ")
+	return strings.Join(c.Values(f), " | ")
 }
 
 // evidence is the "evidence" attribute of an annotation, if any.
@@ -312,7 +347,7 @@ func (sh *Sheet) Texts(ctx context.Context) (map[int]*conversation.Conversation,
 	}
 	want := map[[2]string]int{}
 	for _, i := range sh.Conversations {
-		c := sh.Run.Conversations[i]
+		c := sh.sampled[i]
 		want[[2]string{c.Source, c.ID}] = i
 	}
 	rd, err := dataset.Open(m.Dataset.ReadPaths(), dataset.Options{Format: m.Dataset.Format})
@@ -344,7 +379,7 @@ func (sh *Sheet) Texts(ctx context.Context) (map[int]*conversation.Conversation,
 		if _, dup := out[i]; dup {
 			continue
 		}
-		if conversation.ContentID(c.Turns) != sh.Run.Conversations[i].ContentSHA {
+		if conversation.ContentID(c.Turns) != sh.sampled[i].ContentSHA {
 			warnings = append(warnings, fmt.Sprintf("conversation %s changed in the dataset since the run", c.ID))
 		}
 		// The reader reuses what Next returns: keep a copy.
@@ -371,7 +406,7 @@ func (sh *Sheet) WriteHTML(w io.Writer, texts map[int]*conversation.Conversation
 		byConv[l.conv] = append(byConv[l.conv], l)
 	}
 	for _, i := range sh.Conversations {
-		c := sh.Run.Conversations[i]
+		c := sh.sampled[i]
 		hc := htmlConv{ID: c.ID, Source: c.Source, Lines: byConv[i]}
 		if len(hc.Lines) > 0 {
 			hc.Stratum = hc.Lines[0].Stratum

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func testRun(t *testing.T) *analysis.Run {
 
 func TestSampleAndScore(t *testing.T) {
 	r := testRun(t)
-	sh, err := Sample(r, SampleOptions{N: 10, Stratify: "response_type", Seed: 3})
+	sh, err := Sample(t.Context(), r, SampleOptions{N: 10, Stratify: "response_type", Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +85,11 @@ func TestSampleAndScore(t *testing.T) {
 	if len(sh.Strata) != 2 || sh.Strata[0].Name != "resistance" || sh.Strata[0].Sampled != 1 || sh.Strata[1].Sampled != 9 {
 		t.Fatalf("strata %+v", sh.Strata)
 	}
-	again, _ := Sample(r, SampleOptions{N: 10, Stratify: "response_type", Seed: 3})
+	again, _ := Sample(t.Context(), r, SampleOptions{N: 10, Stratify: "response_type", Seed: 3})
 	if !slices.Equal(sh.Conversations, again.Conversations) {
 		t.Fatal("same seed, another sample")
 	}
-	other, _ := Sample(r, SampleOptions{N: 10, Stratify: "response_type", Seed: 4})
+	other, _ := Sample(t.Context(), r, SampleOptions{N: 10, Stratify: "response_type", Seed: 4})
 	if slices.Equal(sh.Conversations, other.Conversations) {
 		t.Fatal("another seed, same sample")
 	}
@@ -191,12 +192,12 @@ func TestSampleErrors(t *testing.T) {
 		{SampleOptions{N: 5, Stratify: "nope"}, "neither a field"},
 		{SampleOptions{N: 5, Fields: []string{"nope"}}, "no field"},
 	} {
-		if _, err := Sample(r, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Sample(t.Context(), r, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v", c.o, err)
 		}
 	}
 	// Stratified by metadata, the whole run when n is large.
-	sh, err := Sample(r, SampleOptions{N: 500, Stratify: "model"})
+	sh, err := Sample(t.Context(), r, SampleOptions{N: 500, Stratify: "model"})
 	if err != nil || len(sh.Conversations) != 50 {
 		t.Fatalf("%v %d", err, len(sh.Conversations))
 	}
@@ -216,6 +217,29 @@ func TestScoreSheetErrors(t *testing.T) {
 		got, ok, err := Judgement(in)
 		if err != nil || !ok || got != want {
 			t.Errorf("%q: %v %v %v", in, got, ok, err)
+		}
+	}
+}
+
+// The sample of a run streamed from its store (two passes, users grouped
+// apart from the seq order) is the sample of the run read whole.
+func TestSampleStreamedIsSampleWhole(t *testing.T) {
+	whole := testRun(t)
+	streamed, err := analysis.OpenRun(t.Context(), whole.Dir, analysis.LoadOptions{Attrs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []SampleOptions{{N: 10, Stratify: "response_type", Seed: 3}, {N: 7, Seed: 9}, {N: 500, Stratify: "model"}} {
+		a, err := Sample(t.Context(), whole, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Sample(t.Context(), streamed, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a.Conversations, b.Conversations) || !reflect.DeepEqual(a.Lines, b.Lines) || !reflect.DeepEqual(a.Strata, b.Strata) || !reflect.DeepEqual(a.sampled, b.sampled) {
+			t.Fatalf("%+v: streamed sample differs:\n%+v\n%+v", o, b.Lines, a.Lines)
 		}
 	}
 }
