@@ -256,7 +256,8 @@ func (e *Explorer) data(ctx context.Context, r *Run) (*report.Data, error) {
 func storeStamp(dir string) time.Time {
 	var t time.Time
 	for _, p := range runfolder.Folder(dir).StoreFiles() {
-		if fi, err := os.Stat(p); err == nil && fi.ModTime().After(t) {
+		// An empty -wal is a reader's (this one's), not a write.
+		if fi, err := os.Stat(p); err == nil && (fi.Size() > 0 || p == runfolder.Folder(dir).Store()) && fi.ModTime().After(t) {
 			t = fi.ModTime()
 		}
 	}

@@ -1,0 +1,71 @@
+package explore_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valuescope/valuescope/host/config"
+	"github.com/valuescope/valuescope/host/explore"
+	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/internal/synthrun"
+	"github.com/valuescope/valuescope/internal/testplugins"
+)
+
+// BenchmarkList times one list page over a synthetic run of 20,000
+// conversations (Zipf values over 3,307 names, the real pipeline): the
+// baseline is the first page of all conversations; against it, a frequent
+// value (rank 1), a rare one (rank 3,000: the page scans the whole run), a
+// heatmap-style cell (value and a metadata context), a text search, and a
+// conversation page.
+func BenchmarkList(b *testing.B) {
+	dir := b.TempDir()
+	p := synthrun.Default(20_000)
+	plugin := testplugins.WasmPackage(b, "internal/synthrun/testdata/listvalues", "")
+	cfgPath, err := synthrun.WriteInputs(dir, p, plugin, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath, config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: filepath.Join(dir, "run")}); err != nil {
+		b.Fatal(err)
+	}
+	e, err := explore.Open(context.Background(), []string{filepath.Join(dir, "run")}, explore.Options{Text: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	for !e.Status().Done {
+		time.Sleep(10 * time.Millisecond) // the text index
+	}
+	// Warm up (the page cache, the report's numbers).
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/r/synthetic/", nil))
+	rare := url.QueryEscape(synthrun.ValueName(3000))
+	freq := url.QueryEscape(synthrun.ValueName(1))
+	for _, bc := range []struct{ name, path string }{
+		{"all", "/r/synthetic/conversations"},
+		{"frequent", "/r/synthetic/conversations?field=ai_values&value=" + freq},
+		{"rare", "/r/synthetic/conversations?field=ai_values&value=" + rare},
+		{"cell", "/r/synthetic/conversations?field=ai_values&value=" + freq + "&col=meta.task&cv=task+01"},
+		{"search", "/r/synthetic/conversations?q=Question+19999"},
+		{"conversation", "/r/synthetic/conversation?source=" + "conversations.jsonl" + "&id=c00012345"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, bc.path, nil))
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "c000") {
+					b.Fatalf("%s: %d %.300s", bc.path, w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
