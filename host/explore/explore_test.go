@@ -334,6 +334,25 @@ func TestServesOfflineRun(t *testing.T) {
 	if n := len(pages(t, srv.URL, v.URL)); n != v.Count {
 		t.Errorf("value %s: %d conversations over the pages, the report counts %d", v.Value, n, v.Count)
 	}
+	// A response type (a label) lists exactly its conversations.
+	for _, f := range ov.Body.Fields {
+		if f.Kind != "label" || len(f.Values) == 0 {
+			continue
+		}
+		l := f.Values[len(f.Values)-1]
+		convs := pages(t, srv.URL, l.URL)
+		if len(convs) != l.Count {
+			t.Errorf("%s = %s: %d conversations listed, the report counts %d", f.Name, l.Value, len(convs), l.Count)
+		}
+		p := conversationPage(t, srv.URL, convs[0].URL)
+		has := false
+		for _, a := range p.A.Annotations {
+			has = has || (a.Field == f.Name && a.Label && a.Value == l.Value)
+		}
+		if !has {
+			t.Errorf("%s = %s lists %s, which has another label: %+v", f.Name, l.Value, convs[0].ID, p.A.Annotations)
+		}
+	}
 }
 
 // TestLiveRun serves a run while it is being written: what is written
