@@ -96,14 +96,24 @@ func MiniBatchKMeans(x *mat.Dense, o MiniBatchOptions) (Result, error) {
 			copy(valid.RawRowView(r), x.RawRowView(i))
 			wv[r] = w[i]
 		}
-		lab := make([]int, o.InitSize)
-		dist := make([]float64, o.InitSize)
+		// the restarts side by side, one goroutine each, as KMeans'
+		seeds := make([][2]uint64, o.Restarts)
+		for r := range seeds {
+			seeds[r] = [2]uint64{rng.Uint64(), rng.Uint64()}
+		}
+		inits := make([]*mat.Dense, o.Restarts)
+		scores := make([]float64, o.Restarts)
+		ChunksN(o.Restarts, 1, runtime.GOMAXPROCS(0), func() struct{} { return struct{}{} }, func(_ struct{}, r, _ int) {
+			inits[r] = KMeansPlusPlus(xs, k, ws, nil, rand.New(rand.NewPCG(seeds[r][0], seeds[r][1])), trials)
+			lab := make([]int, o.InitSize)
+			dist := make([]float64, o.InitSize)
+			assign(valid, inits[r], lab, dist, nil, 1)
+			scores[r] = dot(dist, wv)
+		})
 		best := math.Inf(1)
-		for r := 0; r < o.Restarts; r++ {
-			c := KMeansPlusPlus(xs, k, ws, nil, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), trials)
-			assign(valid, c, lab, dist, nil, runtime.GOMAXPROCS(0))
-			if in := dot(dist, wv); in < best {
-				best, init = in, c
+		for r, in := range scores {
+			if in < best {
+				best, init = in, inits[r]
 			}
 		}
 	}
