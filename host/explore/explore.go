@@ -351,9 +351,6 @@ func (e *Explorer) handle(path string, text bool, h handler) {
 				writeJSON(w, http.StatusOK, p)
 				return
 			}
-			for _, r := range e.runs {
-				p.Runs = append(p.Runs, r.ref())
-			}
 			e.render(w, http.StatusOK, tmpl, p)
 		}
 	}

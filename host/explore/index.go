@@ -129,14 +129,14 @@ func (ix *textIndex) build(ctx context.Context, runs []*Run) error {
 			continue // runs over the same data share its texts
 		}
 		seen[string(key)] = true
-		if err := ix.read1(ctx, m.Dataset.Paths, m.Dataset.Format); err != nil {
+		if err := ix.readDataset(ctx, m.Dataset.Paths, m.Dataset.Format); err != nil {
 			return fmt.Errorf("run %s: reading its dataset into the text index: %w", r.Dir, err)
 		}
 	}
 	return nil
 }
 
-func (ix *textIndex) read1(ctx context.Context, paths []string, format string) error {
+func (ix *textIndex) readDataset(ctx context.Context, paths []string, format string) error {
 	rd, err := dataset.Open(paths, dataset.Options{Format: format})
 	if err != nil {
 		return err
