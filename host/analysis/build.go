@@ -181,7 +181,7 @@ func newTableBuilder(r *Run, rows, cols Axis, m Mapper) *tableBuilder {
 	b := &tableBuilder{rows: rows, cols: cols, m: &memoMapper{m: m, seen: map[[2]string]memoNode{}}, users: r.Users(),
 		rowIdx: map[string]int32{}, colIdx: map[string]int32{}, cells: map[[2]int32]*cellCount{},
 		userCells: map[[2]int32]bool{}, userRows: map[int32]bool{}, userCols: map[int32]bool{}}
-	b.in.Conversations = r.N
+	b.in.Conversations = r.Len()
 	return b
 }
 

@@ -198,7 +198,18 @@ func (r *Run) Each(ctx context.Context, fn func(*Conv) error) error {
 	return nil
 }
 
+// Len is the number of conversations of the run.
+func (r *Run) Len() int {
+	if r.stream == nil {
+		return len(r.Conversations)
+	}
+	return r.N
+}
+
 func (r *Run) eachLoaded(fn func(*Conv) error) error {
+	for k, f := range r.Fields {
+		f.idx = k // a Run made by hand, not by LoadRun, has none
+	}
 	order := make([]int, len(r.Conversations))
 	for i := range order {
 		order[i] = i

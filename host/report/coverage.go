@@ -81,7 +81,7 @@ func buildCoverage(ctx context.Context, r *analysis.Run, m *runfolder.Manifest) 
 	var cv *Coverage
 	err := r.Find(ctx, func(find func(source, id string) (*analysis.Conversation, error)) error {
 		var err error
-		cv, err = coverageOf(ctx, find, r.N, r.HasMetaValue(MetaLanguage), m)
+		cv, err = coverageOf(ctx, find, r.Len(), r.HasMetaValue(MetaLanguage), m)
 		return err
 	})
 	return cv, err

@@ -222,7 +222,7 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	abs, _ := filepath.Abs(dir)
 	d := &Data{
 		Generated: time.Now().UTC().Truncate(time.Second),
-		Run:       RunInfo{Dir: abs, Name: filepath.Base(abs), Conversations: r.N, UserKey: r.UserKey},
+		Run:       RunInfo{Dir: abs, Name: filepath.Base(abs), Conversations: r.Len(), UserKey: r.UserKey},
 		Floor:     floor,
 	}
 	if m, err := runfolder.Folder(dir).ReadManifest(); err != nil {

@@ -182,7 +182,7 @@ func flatTree(ctx context.Context, r *analysis.Run, o Options, pass func(int, in
 		root.Children = append(root.Children, nodes[k])
 	}
 	root.Conversations = root.convs
-	if n := r.N; n > 0 {
+	if n := r.Len(); n > 0 {
 		root.Share = float64(root.Conversations) / float64(n)
 	}
 	return root, nil
