@@ -63,4 +63,3 @@ func readData(t *testing.T, dir string) *report.Data {
 	}
 	return d
 }
-

@@ -1,11 +1,14 @@
 package report
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/conversation"
+	"github.com/valuescope/valuescope/host/runfolder"
 )
 
 func conv(turns ...string) *conversation.Conversation {
@@ -79,5 +82,47 @@ func TestDegenerateHeatmap(t *testing.T) {
 	}
 	if s := string(heat(ok)); !strings.Contains(s, `class="cell">0.0</text>`) {
 		t.Errorf("cells without their residual: %s", s)
+	}
+}
+
+// The dataset gone, or changed since the run: the report says so and
+// still stands; a conversation not found is not counted as covered.
+func TestCoverageDatasetGoneOrChanged(t *testing.T) {
+	ctx := t.Context()
+	runConvs := map[[2]string]*analysis.Conversation{}
+	find := func(source, id string) (*analysis.Conversation, error) { return runConvs[[2]string{source, id}], nil }
+	m := &runfolder.Manifest{Dataset: runfolder.DatasetInfo{Paths: []string{filepath.Join(t.TempDir(), "gone.jsonl")}},
+		Stages: []runfolder.StageInfo{{Name: "values", Plugin: runfolder.PluginInfo{Ref: "builtin:cue-values"}}}}
+	cv, err := coverageOf(ctx, find, 1, false, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cv.Read != 0 || !strings.Contains(cv.Note, "languages not checked") || len(cv.Warnings) != 1 || !strings.Contains(cv.Warnings[0], "offline heuristic") {
+		t.Errorf("dataset gone: %+v", cv)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "d.jsonl")
+	lines := `{"id":"a","messages":[{"role":"user","content":"你好，请介绍一下长城"},{"role":"assistant","content":"长城是中国古代的军事防御工程。"}]}
+{"id":"b","messages":[{"role":"user","content":"Hello"}]}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.Dataset.Paths = []string{path}
+	runConvs[[2]string{"d.jsonl", "a"}] = &analysis.Conversation{Seq: 0, Source: "d.jsonl", ID: "a", ContentSHA: "not-its-hash", Meta: map[string]string{}}
+	runConvs[[2]string{"d.jsonl", "b"}] = &analysis.Conversation{Seq: 1, Source: "d.jsonl", ID: "b", Meta: map[string]string{}}
+	// A third conversation of the run is not in the file.
+	cv, err = coverageOf(ctx, find, 3, false, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cv.Read != 2 || cv.NoAssistant != 1 || cv.Methods[0].Uncovered != 1 ||
+		!strings.Contains(cv.Note, "1 of the run's 3 conversations were not found") || !strings.Contains(cv.Note, "1 conversations changed") {
+		t.Errorf("changed dataset: %+v", cv)
+	}
+	// Metadata language wins over the script.
+	runConvs[[2]string{"d.jsonl", "a"}].Meta[MetaLanguage] = "English"
+	if cv, err = coverageOf(ctx, find, 3, true, m); err != nil || cv.Methods[0].Uncovered != 0 {
+		t.Errorf("metadata English: %+v, %v", cv, err)
 	}
 }
