@@ -92,4 +92,3 @@ func BenchmarkDuplicateCheck(b *testing.B) {
 		})
 	}
 }
-
