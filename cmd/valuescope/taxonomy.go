@@ -404,7 +404,7 @@ func newTaxonomyBuildCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				r, err := analysis.LoadRun(cmd.Context(), a[0], analysis.LoadOptions{UserKeys: set.UserKeys})
+				r, err := analysis.OpenRun(cmd.Context(), a[0], analysis.LoadOptions{UserKeys: set.UserKeys})
 				if err != nil {
 					return err
 				}

@@ -55,7 +55,7 @@ func Export(ctx context.Context, dir, out string) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	run, err := analysis.LoadRun(ctx, dir, analysis.LoadOptions{UserKeys: set.UserKeys})
+	run, err := analysis.OpenRun(ctx, dir, analysis.LoadOptions{UserKeys: set.UserKeys})
 	if err != nil {
 		return nil, err
 	}
