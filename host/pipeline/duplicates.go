@@ -40,8 +40,8 @@ import (
 // would; merge unites the shards' records set aside.
 //
 // Memory: one map entry a conversation read, a 16-byte hash of its ID and
-// 32 bytes of its turns' hash and where it is (with the map's own overhead,
-// well under 100 MB for a million conversations).
+// 32 bytes of its turns' hash and where it is: with the map's own overhead,
+// about 120 MB for a million conversations (measured: 117 MB).
 type firsts struct {
 	seen  map[[16]byte]first
 	more  map[[16]byte][]first // an ID seen in several files, the rare case
