@@ -129,7 +129,7 @@ func (ix *textIndex) build(ctx context.Context, runs []*Run) error {
 			continue // runs over the same data share its texts
 		}
 		seen[string(key)] = true
-		if err := ix.readDataset(ctx, m.Dataset.Paths, m.Dataset.Format); err != nil {
+		if err := ix.readDataset(ctx, m.Dataset.ReadPaths(), m.Dataset.Format); err != nil {
 			return fmt.Errorf("run %s: reading its dataset into the text index: %w", r.Dir, err)
 		}
 	}

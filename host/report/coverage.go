@@ -191,7 +191,7 @@ func languageNames(codes []string) string {
 // report is still worth having. Memory holds a bit per conversation found,
 // not the run's conversations.
 func readLanguages(ctx context.Context, find func(source, id string) (*analysis.Conversation, error), n int, m *runfolder.Manifest) (map[Language]int, int, int, string, error) {
-	paths := m.Dataset.Paths
+	paths := m.Dataset.ReadPaths()
 	if len(paths) == 0 {
 		for _, f := range m.Dataset.Files {
 			paths = append(paths, f.Path)
