@@ -42,6 +42,9 @@ func (c *Client) Download(ctx context.Context, ref Ref, commit string, f File) (
 	if !validEtag(etag) || !validRepoPath(f.Path) {
 		return "", 0, fmt.Errorf("%s: %s has no usable hash (%q)", ref, f.Path, etag)
 	}
+	if !isCommit(commit) {
+		return "", 0, fmt.Errorf("%s: %q is not a commit id (40 hex digits) to download %s at", ref, commit, f.Path)
+	}
 	blob := filepath.Join(repo, "blobs", etag)
 	pointer := filepath.Join(repo, "snapshots", commit, filepath.FromSlash(f.Path))
 	if st, err := os.Stat(pointer); err == nil && st.Size() == f.Size {
@@ -99,6 +102,12 @@ func link(blob, pointer string) error {
 
 // writeRef records the commit a revision was, as refs/REVISION.
 func (c *Client) writeRef(ref Ref, commit string) error {
+	if err := checkRevision(ref.Revision); err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	if !isCommit(commit) {
+		return fmt.Errorf("%s: %q is not a commit id to record for revision %q", ref, commit, ref.Revision)
+	}
 	p := filepath.Join(c.Cache, ref.folder(), "refs", filepath.FromSlash(ref.Revision))
 	if b, err := os.ReadFile(p); err == nil && string(b) == commit {
 		return nil
@@ -106,7 +115,10 @@ func (c *Client) writeRef(ref Ref, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("%s: cache: %w", ref, err)
 	}
-	return atomicfile.WriteBytes(p, []byte(commit))
+	if err := atomicfile.WriteBytes(p, []byte(commit)); err != nil {
+		return fmt.Errorf("%s: cache: recording revision %q in %s: %w", ref, ref.Revision, p, err)
+	}
+	return nil
 }
 
 // fetch downloads f into blob, through blob.incomplete: resumed from what

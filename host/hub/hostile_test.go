@@ -168,3 +168,50 @@ func TestLockHeld(t *testing.T) {
 	other.Unlock()
 	pull(t, c, "hf://o/n/extra/small.json")
 }
+
+// A revision that would climb out of refs/ (or name no single file there)
+// is refused by Parse, and by the client for a Ref made by hand; a refs/
+// file that does not hold a commit id is not followed.
+func TestRevisionTraversal(t *testing.T) {
+	for _, bad := range []string{
+		"hf://o/n@..%2F..%2Fescaped", "hf://o/n@..", "hf://o/n@%2Fetc", "hf://o/n@a%2F%2Fb", "hf://o/n@a%2F",
+		"hf://o/n@a%5Cb", "hf://o/n@a%0Ab", "hf://o/n@.%2Fx", "hf://o/n/data/[a-", "hf://o/n/{a,b",
+	} {
+		if r, err := hub.Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted: %+v", bad, r)
+		}
+	}
+	if _, err := hub.Parse("hf://o/n@refs/pr/1/data/*.parquet"); err == nil || !strings.Contains(err.Error(), "%2F") {
+		t.Errorf("unescaped refs/pr/1: %v, want a hint to write %%2F", err)
+	}
+	h := fakehub.New(t)
+	h.Commit("o/n", "main", realFiles(t)...)
+	root := t.TempDir()
+	c := &hub.Client{Endpoint: h.URL(), Cache: filepath.Join(root, "cache")}
+	ref := hub.Ref{Repo: "o/n", Revision: "../../../escaped", Glob: "extra/*"}
+	if _, err := c.Pull(context.Background(), ref, nil); err == nil {
+		t.Error("Pull of a hand-made ref with revision ../../../escaped succeeded")
+	}
+	off := &hub.Client{Endpoint: "http://127.0.0.1:1", Cache: c.Cache, Offline: true}
+	if _, err := off.List(context.Background(), ref, nil); err == nil {
+		t.Error("offline List of revision ../../../escaped succeeded")
+	}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !strings.HasPrefix(p, c.Cache) && p != root {
+			t.Errorf("%s written outside the cache", p)
+		}
+		return nil
+	})
+	// refs/main naming a path, not a commit, is refused offline.
+	refs := filepath.Join(c.Cache, "datasets--o--n", "refs")
+	os.MkdirAll(refs, 0o755)
+	os.MkdirAll(filepath.Join(c.Cache, "datasets--o--n", "snapshots", "..", "..", "elsewhere"), 0o755)
+	os.WriteFile(filepath.Join(refs, "main"), []byte("../../elsewhere"), 0o644)
+	main, _ := hub.Parse("hf://o/n")
+	if _, err := off.List(context.Background(), main, nil); err == nil || !strings.Contains(err.Error(), "not a commit id") {
+		t.Errorf("offline List with refs/main = ../../elsewhere: %v", err)
+	}
+	if _, _, err := c.Download(context.Background(), main, "../../elsewhere", hub.File{Path: "x", Size: 1, GitOID: strings.Repeat("a", 40)}); err == nil {
+		t.Error("Download at commit ../../elsewhere accepted")
+	}
+}

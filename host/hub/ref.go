@@ -25,10 +25,14 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+
+	"github.com/bmatcuk/doublestar/v4"
 )
 
 // Scheme begins every Hub dataset path.
@@ -72,6 +76,13 @@ func Parse(s string) (Ref, error) {
 		if err != nil || rev == "" {
 			return bad("empty or malformed revision after @")
 		}
+		if rev == "refs" && len(parts) == 3 {
+			// hf://o/n@refs/pr/1/GLOB: the revision's own slashes end it.
+			return bad(fmt.Sprintf("a revision holding a slash (refs/pr/1, refs/convert/parquet) is written with %%2F after @, as hf://%s/%s@refs%%2Fpr%%2F1/GLOB", owner, name[:i]))
+		}
+		if err := checkRevision(rev); err != nil {
+			return bad(err.Error())
+		}
 		name, r.Revision = name[:i], rev
 	}
 	if !namePart.MatchString(owner) || !namePart.MatchString(name) || strings.Contains(owner+name, "..") {
@@ -82,6 +93,9 @@ func Parse(s string) (Ref, error) {
 		r.Glob = strings.Trim(parts[2], "/")
 		if strings.Contains("/"+r.Glob+"/", "/../") {
 			return bad("the file pattern must not climb out of the repository (..)")
+		}
+		if !doublestar.ValidatePattern(r.Glob) {
+			return bad(fmt.Sprintf("%q is not a valid file pattern (unclosed [ or {, or a trailing \\)", r.Glob))
 		}
 	}
 	return r, nil
@@ -106,3 +120,22 @@ var commitID = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // isCommit says whether a revision is a full commit id, which never moves.
 func isCommit(rev string) bool { return commitID.MatchString(rev) }
+
+// checkRevision refuses a revision that would not stay one file under
+// refs/ (it names the file the cache records the revision's commit in):
+// an empty, "." or ".." segment, a leading or trailing slash, a backslash
+// or a control character.
+func checkRevision(rev string) error {
+	if rev == "" {
+		return errors.New("empty revision")
+	}
+	if strings.ContainsFunc(rev, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return fmt.Errorf("revision %q holds a backslash or a control character", rev)
+	}
+	for _, seg := range strings.Split(rev, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("revision %q has an empty, . or .. part (a branch, tag or commit, refs/pr/N)", rev)
+		}
+	}
+	return nil
+}

@@ -172,11 +172,18 @@ func (c *Client) cached(ref Ref) (string, []File, error) {
 	repo := filepath.Join(c.Cache, ref.folder())
 	commit := ref.Revision
 	if !isCommit(commit) {
-		b, err := os.ReadFile(filepath.Join(repo, "refs", filepath.FromSlash(ref.Revision)))
+		if err := checkRevision(ref.Revision); err != nil {
+			return "", nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		p := filepath.Join(repo, "refs", filepath.FromSlash(ref.Revision))
+		b, err := os.ReadFile(p)
 		if err != nil {
 			return "", nil, fmt.Errorf("%s: HF_HUB_OFFLINE is set and revision %q of it is not in the cache %s (pull it while online: valuescope datasets pull %s)", ref, ref.Revision, c.Cache, ref)
 		}
 		commit = strings.TrimSpace(string(b))
+		if !isCommit(commit) {
+			return "", nil, fmt.Errorf("%s: the cache's %s holds %.80q, not a commit id (40 hex digits): pull the dataset again while online", ref, p, commit)
+		}
 	}
 	snap := filepath.Join(repo, "snapshots", commit)
 	var files []File
