@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,20 +40,34 @@ type Client struct {
 	// connection before giving up (the .incomplete file stays for the next
 	// call). Negative: never.
 	Retries int
+	// IdleTimeout is how long a download may go without a byte before it
+	// counts as broken off (and is resumed, as after a dropped connection);
+	// 0: DefaultIdleTimeout (HF_HUB_DOWNLOAD_TIMEOUT, in seconds, sets it).
+	IdleTimeout time.Duration
 	// Log, if set, is told of each download.
 	Log *slog.Logger
+
+	// envErr is a malformed environment variable FromEnv found; List
+	// returns it, so that no call goes on with a setting not asked for.
+	envErr error
 }
 
+// DefaultIdleTimeout is the official client's HF_HUB_DOWNLOAD_TIMEOUT default.
+const DefaultIdleTimeout = 10 * time.Second
+
 // FromEnv returns a client configured by the official environment
-// variables: HF_ENDPOINT, HF_TOKEN (else the file HF_TOKEN_PATH or
-// $HF_HOME/token), HF_HUB_CACHE (else $HF_HOME/hub, HF_HOME defaulting to
-// $XDG_CACHE_HOME/huggingface, then ~/.cache/huggingface), HF_HUB_OFFLINE.
+// variables: HF_ENDPOINT, HF_TOKEN (else the legacy HUGGING_FACE_HUB_TOKEN,
+// else the file HF_TOKEN_PATH or $HF_HOME/token), HF_HUB_CACHE (else the
+// legacy HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, HF_HOME defaulting to
+// $XDG_CACHE_HOME/huggingface, then ~/.cache/huggingface; a leading ~ is the
+// home folder, as the official client expands it), HF_HUB_OFFLINE,
+// HF_HUB_DOWNLOAD_TIMEOUT.
 func FromEnv() *Client {
 	c := &Client{Endpoint: strings.TrimRight(os.Getenv("HF_ENDPOINT"), "/"), Retries: 3}
 	if c.Endpoint == "" {
 		c.Endpoint = DefaultEndpoint
 	}
-	home := os.Getenv("HF_HOME")
+	home := expandHome(os.Getenv("HF_HOME"))
 	if home == "" {
 		cache := os.Getenv("XDG_CACHE_HOME")
 		if cache == "" {
@@ -61,13 +77,13 @@ func FromEnv() *Client {
 		}
 		home = filepath.Join(cache, "huggingface")
 	}
-	c.Cache = os.Getenv("HF_HUB_CACHE")
+	c.Cache = expandHome(cmp.Or(os.Getenv("HF_HUB_CACHE"), os.Getenv("HUGGINGFACE_HUB_CACHE")))
 	if c.Cache == "" {
 		c.Cache = filepath.Join(home, "hub")
 	}
-	c.Token = strings.TrimSpace(os.Getenv("HF_TOKEN"))
+	c.Token = strings.TrimSpace(cmp.Or(os.Getenv("HF_TOKEN"), os.Getenv("HUGGING_FACE_HUB_TOKEN")))
 	if c.Token == "" {
-		tokenPath := os.Getenv("HF_TOKEN_PATH")
+		tokenPath := expandHome(os.Getenv("HF_TOKEN_PATH"))
 		if tokenPath == "" {
 			tokenPath = filepath.Join(home, "token")
 		}
@@ -79,7 +95,34 @@ func FromEnv() *Client {
 	case "1", "true", "yes", "on":
 		c.Offline = true
 	}
+	if v := os.Getenv("HF_HUB_DOWNLOAD_TIMEOUT"); v != "" {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(secs > 0) || secs > 1e6 {
+			c.envErr = fmt.Errorf("HF_HUB_DOWNLOAD_TIMEOUT=%q: want a number of seconds over 0", v)
+		} else {
+			c.IdleTimeout = time.Duration(secs * float64(time.Second))
+		}
+	}
 	return c
+}
+
+// expandHome replaces a leading ~ by the user's home folder.
+func expandHome(p string) string {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(h, p[1:])
+}
+
+func (c *Client) idleTimeout() time.Duration {
+	if c.IdleTimeout > 0 {
+		return c.IdleTimeout
+	}
+	return DefaultIdleTimeout
 }
 
 var defaultHTTP = &http.Client{Transport: &http.Transport{
@@ -96,9 +139,35 @@ func (c *Client) http() *http.Client {
 	return defaultHTTP
 }
 
-// request makes a GET (or HEAD) request to the Hub with the client's token.
-// Go's client drops the Authorization header when a redirect leaves the
-// Hub's host (the CDN's signed URLs need none), as the official client does.
+// following returns the HTTP client to send a request to the Hub with: on a
+// redirect to any other host than the request's own, the token is dropped
+// (Go's client would keep it for a subdomain, such as the CDN's
+// cdn-lfs.huggingface.co, whose signed URLs need none), as the official
+// client does. When first is not nil, it is set to the first redirect's
+// response headers (the Hub's own answer, before the CDN's).
+func (c *Client) following(first *http.Header) *http.Client {
+	hc := *c.http()
+	prev := hc.CheckRedirect
+	hc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if first != nil && *first == nil && r.Response != nil {
+			*first = r.Response.Header
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if r.URL.Host != via[0].URL.Host {
+			r.Header.Del("Authorization")
+		}
+		if prev != nil {
+			return prev(r, via)
+		}
+		return nil
+	}
+	return &hc
+}
+
+// request makes a GET (or HEAD) request to the Hub with the client's token
+// (send it with following, which keeps the token from other hosts).
 func (c *Client) request(ctx context.Context, method, u string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
@@ -118,7 +187,7 @@ func (c *Client) getJSON(ctx context.Context, ref Ref, u string, v any) (string,
 	if err != nil {
 		return "", err
 	}
-	resp, err := c.http().Do(req)
+	resp, err := c.following(nil).Do(req)
 	if err != nil {
 		return "", fmt.Errorf("%s: asking the Hub (HF_ENDPOINT %s): %w", ref, c.Endpoint, err)
 	}

@@ -214,6 +214,19 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	if err != nil {
 		return 0, err
 	}
+	// A server that stops sending (a stalled connection) ends the request
+	// after the idle timeout, which fetch resumes as a broken one.
+	idle := c.idleTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(idle, func() { cancel(errStalled) })
+	defer timer.Stop()
+	stalled := func(err error) error {
+		if context.Cause(ctx) == errStalled {
+			return fmt.Errorf("%w for %s (HF_HUB_DOWNLOAD_TIMEOUT): %w", errStalled, idle, err)
+		}
+		return err
+	}
 	req, err := c.request(ctx, http.MethodGet, u)
 	if err != nil {
 		return 0, err
@@ -225,23 +238,10 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	// The Hub's first answer (a redirect to the CDN for an LFS file) says
 	// which commit and which file it serves; the CDN's says neither.
 	var first http.Header
-	hc := *c.http()
-	prev := hc.CheckRedirect
-	hc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-		if first == nil && r.Response != nil {
-			first = r.Response.Header
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if prev != nil {
-			return prev(r, via)
-		}
-		return nil
-	}
+	hc := c.following(&first)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s: downloading %s: %w", ref, f.Path, err)
+		return 0, fmt.Errorf("%s: downloading %s: %w", ref, f.Path, stalled(err))
 	}
 	defer resp.Body.Close()
 	if first == nil {
@@ -276,11 +276,35 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	}
 	// Never more than the listed size: a server sending more is wrong,
 	// and the check after says so.
-	n, err := io.Copy(io.MultiWriter(out, *h), io.LimitReader(resp.Body, f.Size-have+1))
+	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
+	n, err := io.Copy(io.MultiWriter(out, *h), io.LimitReader(body, f.Size-have+1))
 	if err != nil {
-		return n, fmt.Errorf("%s: downloading %s: broke off after %d of %d bytes: %w", ref, f.Path, have+n, f.Size, err)
+		return n, fmt.Errorf("%s: downloading %s: broke off after %d of %d bytes: %w", ref, f.Path, have+n, f.Size, stalled(err))
+	}
+	if have+n < f.Size {
+		// A body that ended cleanly but short (no length said) is resumed,
+		// not refused: the bytes there are the file's start.
+		return n, fmt.Errorf("%s: downloading %s: the answer ended after %d of %d bytes", ref, f.Path, have+n, f.Size)
 	}
 	return n, nil
+}
+
+// errStalled is a download that sent no byte for the idle timeout.
+var errStalled = errors.New("no byte came")
+
+// idleReader restarts the idle timer on every read that brings bytes.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	return n, err
 }
 
 // checkServed compares the Hub's X-Repo-Commit and X-Linked-Etag (else

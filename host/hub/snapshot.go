@@ -55,6 +55,9 @@ type Snapshot struct {
 // file). Offline, both come from the cache. A pattern that selects nothing is
 // an error that names the files there are.
 func (c *Client) List(ctx context.Context, ref Ref, isData func(string) bool) (*Snapshot, error) {
+	if c.envErr != nil {
+		return nil, c.envErr
+	}
 	s := &Snapshot{URL: ref.String(), Repo: ref.Repo, Revision: ref.Revision, Endpoint: c.Endpoint}
 	var all []File
 	var err error

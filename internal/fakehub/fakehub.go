@@ -8,6 +8,7 @@
 package fakehub
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -48,6 +49,11 @@ type Hub struct {
 	Server, CDN *httptest.Server
 	// PageSize is how many tree entries a page holds (the Hub: 1,000).
 	PageSize int
+	// CDNHost, if set, is the host name the redirect to the CDN names
+	// (with the CDN's port), e.g. a subdomain of the Hub's as
+	// cdn-lfs.huggingface.co is; the client must then dial it to loopback.
+	// "": localhost.
+	CDNHost string
 
 	mu       sync.Mutex
 	repos    map[string]*repo
@@ -391,7 +397,10 @@ func (h *Hub) resolve(w http.ResponseWriter, r *http.Request, p string) {
 		w.Header().Set("ETag", `"`+gitOID(pointer(f))+`"`)
 		w.Header().Set("X-Linked-Etag", `"`+sha(f.Data)+`"`)
 		w.Header().Set("X-Linked-Size", strconv.Itoa(len(f.Data)))
-		cdn := strings.Replace(h.CDN.URL, "127.0.0.1", "localhost", 1)
+		h.mu.Lock()
+		host := h.CDNHost
+		h.mu.Unlock()
+		cdn := strings.Replace(h.CDN.URL, "127.0.0.1", cmp.Or(host, "localhost"), 1)
 		w.Header().Set("Location", fmt.Sprintf("%s/cdn/%s?repo=%s&commit=%s&path=%s", cdn, sha(f.Data), url.QueryEscape(repoID), commit, url.QueryEscape(path)))
 		w.WriteHeader(http.StatusFound)
 		return
