@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -196,8 +197,12 @@ func TestRunHub(t *testing.T) {
 	os.WriteFile(cfgPath, []byte("[dataset]\npaths = [\"hf://lmsys/arena/data/*.jsonl\"]\nlimit = 40\n"+
 		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
 	out := filepath.Join(dir, "run")
-	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, cfgPath); code != 0 {
+	if code, _, errs := valuescope(t, "run", "--quiet", "--out", out, cfgPath); code != 0 {
 		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	// The report reads the run's dataset (its languages) from the cache.
+	if page, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || bytes.Contains(page, []byte("languages not checked")) {
+		t.Errorf("report.html (%v) did not read the hf:// dataset: %s", err, regexpNote.Find(page))
 	}
 	m, err := runfolder.Folder(out).ReadManifest()
 	if err != nil {
@@ -215,9 +220,37 @@ func TestRunHub(t *testing.T) {
 	}
 	// main moves on: the folder's run began on the other commit.
 	moved := h.Commit("lmsys/arena", "main", fakehub.File{Path: "data/train-00000-of-00001.jsonl", Data: want[:len(want)/2], LFS: true})
+	h.Requests()
+	pinnedPath := "hf://lmsys/arena@" + commit + "/data/*.jsonl"
 	code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, cfgPath)
-	if code == 0 || !strings.Contains(errs, "the dataset changed") || !strings.Contains(errs, moved) || !strings.Contains(errs, "dataset.hub") {
+	if code == 0 || !strings.Contains(errs, "the dataset changed") || !strings.Contains(errs, moved) || !strings.Contains(errs, "run over "+pinnedPath) {
 		t.Errorf("run after main moved: exit %d: %s", code, errs)
+	}
+	if n := fakehub.Downloads(h.Requests()); n != 0 {
+		t.Errorf("the refused run downloaded %d files of the new commit", n)
+	}
+	// The pinned path the refusal names finishes the run in the same
+	// folder, and so it does with another HF_HUB_CACHE (the files are
+	// the Hub's, whichever cache holds them).
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, "--dataset", pinnedPath, cfgPath); code != 0 {
+		t.Errorf("pinned rerun into the branch's folder: exit %d: %s", code, errs)
+	}
+	t.Setenv("HF_HUB_CACHE", filepath.Join(t.TempDir(), "other-cache"))
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--out", out, "--dataset", pinnedPath, cfgPath); code != 0 {
+		t.Errorf("pinned rerun with another HF_HUB_CACHE: exit %d: %s", code, errs)
+	}
+	// --offline asks the Hub nothing: from the cache it runs; from an
+	// empty cache it fails saying so.
+	h.Requests()
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--offline", "--out", out, "--dataset", pinnedPath, cfgPath); code != 0 {
+		t.Errorf("offline rerun from the cache: exit %d: %s", code, errs)
+	}
+	t.Setenv("HF_HUB_CACHE", filepath.Join(t.TempDir(), "empty-cache"))
+	if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--offline", "--out", filepath.Join(dir, "offline"), cfgPath); code == 0 || !strings.Contains(errs, "not in the cache") {
+		t.Errorf("offline run with an empty cache: exit %d: %s", code, errs)
+	}
+	if rs := h.Requests(); len(rs) != 0 {
+		t.Errorf("run --offline asked the Hub %d times (%s ...)", len(rs), rs[0].Path)
 	}
 	// Pinned to the first commit, a new run reads the first commit's file.
 	pinned := filepath.Join(dir, "pinned")
@@ -229,6 +262,8 @@ func TestRunHub(t *testing.T) {
 		t.Errorf("pinned run read %+v", p.Dataset.Hub[0])
 	}
 }
+
+var regexpNote = regexp.MustCompile(`[^<>]*languages not checked[^<>]*`)
 
 // A config naming a malformed hf:// path is refused by config.Load with
 // the key and line.

@@ -139,3 +139,16 @@ func checkRevision(rev string) error {
 	}
 	return nil
 }
+
+// Pinned says whether the revision is a commit, so that the path always
+// names the same files (a branch or tag may move).
+func (r Ref) Pinned() bool { return isCommit(r.Revision) }
+
+// At is r at another revision (a commit its branch was, to pin it).
+func (r Ref) At(revision string) Ref { r.Revision = revision; return r }
+
+// Selection is the path without its revision: which files of which
+// dataset, whatever commit they are read at. A run keys its selection on it
+// (the commit is the files' identity), so a run begun on a branch is
+// resumed over the branch's commit, pinned.
+func (r Ref) Selection() string { return r.At("main").String() }

@@ -280,3 +280,9 @@ func (c *Client) Resolve(ctx context.Context, paths []string, isData func(string
 
 // HasURL says whether any of paths is an hf:// path.
 func HasURL(paths []string) bool { return slices.ContainsFunc(paths, IsURL) }
+
+// Name is f's name on the Hub, whatever cache holds it:
+// hf://OWNER/NAME@COMMIT/PATH (a glob that names just the file).
+func (s *Snapshot) Name(f File) string {
+	return Ref{Repo: s.Repo, Revision: s.Commit, Glob: f.Path}.String()
+}

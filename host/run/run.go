@@ -178,10 +178,21 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	// matches nothing fails here, leaving no folder behind. (Opening reads
 	// no file; the pipeline opens its own reader.)
 	// An hf:// path is fetched into the Hub's cache and read from there: the
-	// selection keeps the path as written, the files' identity (their
-	// cached paths hold the commit) which commit a run read.
+	// selection keeps the path without its revision, the files' identity
+	// (repository, commit, path, hash) which commit a run read. --offline
+	// asks no Hub either: the files come from the cache.
 	hc := hub.FromEnv()
 	hc.Log = opts.Log
+	hc.Offline = hc.Offline || opts.Offline
+	var prior *runfolder.Manifest
+	if !opts.Fresh && hub.HasURL(paths) {
+		// An unreadable manifest is dealt with below; here it only
+		// spares downloading a commit the run did not begin on.
+		prior, _ = runfolder.Folder(dir).ReadManifest()
+		if err := checkHubCommits(ctx, hc, dir, prior, paths); err != nil {
+			return res, err
+		}
+	}
 	files, snaps, err := hc.Resolve(ctx, paths, dataset.IsDataFile)
 	if err != nil {
 		return res, err
@@ -245,11 +256,14 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	}
 	// A run folder is one dataset and one selection of it: resuming over
 	// another would mix conversations from both.
-	selection := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, paths...)...)
+	selection := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, selectionPaths(paths)...)...)
+	// Before hf:// paths were keyed without their revision, they were
+	// keyed as written: a run begun so is the same selection.
+	asWritten := pipeline.Fingerprint(append([]string{format, fmt.Sprint(limit, opts.Sample, opts.Seed)}, paths...)...)
 	prevSel, err := st.Meta(SelectionKey)
 	if err != nil {
 		return res, err
-	} else if !fresh && prevSel != "" && prevSel != selection {
+	} else if !fresh && prevSel != "" && prevSel != selection && prevSel != asWritten {
 		return res, fmt.Errorf("%s holds a run over another dataset or selection (paths, format, limit, sample); use --out for a new run folder, or --fresh to start this one over", dir)
 	}
 	// The selection is the whole run's, whatever the shard (shards of one
@@ -268,6 +282,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if err != nil {
 		return res, err
 	}
+	keyed := runfolder.NameHubFiles(ids, snaps) // the store's identity of the files: hf:// ones by the Hub's names
 	if prev, err := st.Meta(DatasetKey); err != nil {
 		return res, err
 	} else if !fresh && prev != "" {
@@ -275,10 +290,10 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 		if err != nil {
 			return res, err
 		}
-		if err := folder.CheckDataset(was, ids); err != nil {
-			if len(snaps) > 0 {
-				err = fmt.Errorf("%w\n(an hf:// path naming a branch reads the commit the branch is at now: when it has moved since the run began, its files are other files; manifest.json's dataset.hub has the commit the run began on, and a run over hf://OWNER/NAME@COMMIT always reads the same files)", err)
-			}
+		if prior != nil {
+			was = runfolder.NameHubFiles(was, prior.Dataset.Hub) // recorded by the cache's paths before files were named by the Hub's
+		}
+		if err := folder.CheckDataset(was, keyed); err != nil {
 			return res, err
 		}
 	}
@@ -340,7 +355,7 @@ func execute(ctx context.Context, cfg *config.Config, opts Options) (res *Result
 	if err := st.SetMeta(SelectionKey, selection); err != nil {
 		return res, err
 	}
-	if err := st.SetMeta(DatasetKey, runfolder.EncodeFileIDs(ids)); err != nil {
+	if err := st.SetMeta(DatasetKey, runfolder.EncodeFileIDs(keyed)); err != nil {
 		return res, err
 	}
 	if opts.RetryErrors {
