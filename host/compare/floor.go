@@ -1,6 +1,9 @@
 package compare
 
 import (
+	"path/filepath"
+	"slices"
+
 	"github.com/valuescope/valuescope/host/analysis"
 )
 
@@ -18,13 +21,19 @@ var (
 
 // Aggregate is the report without what names conversations: each field's
 // list of disagreeing conversations is dropped (their number stays, as
-// Agreement.Conversations − Agreement.Identical). It is what compare.json
-// and a run's report hold.
+// Agreement.Conversations − Agreement.Identical), and the runs are named by
+// their folders' base names. It is what compare.json and a run's report hold.
 func (r *Report) Aggregate() *Report {
 	out := *r
+	// The runs by their folders' names: their paths are this machine's.
+	out.Runs = slices.Clone(r.Runs)
+	for i := range out.Runs {
+		out.Runs[i].Dir = filepath.Base(out.Runs[i].Dir)
+	}
 	out.Pairs = make([]*Pair, len(r.Pairs))
 	for i, p := range r.Pairs {
 		q := *p
+		q.A, q.B = filepath.Base(p.A), filepath.Base(p.B)
 		q.Fields = make([]*Fields, len(p.Fields))
 		for j, f := range p.Fields {
 			g := *f

@@ -15,7 +15,8 @@ import (
 // report must warn that the extractor does not cover the conversations'
 // language; the English hh-rlhf run's must not.
 func TestReportWarnsLanguageNotCovered(t *testing.T) {
-	zh := readData(t, testruns.Offline(t, "sharegpt/sharegpt_zh_1K_format.jsonl"))
+	zhDir := testruns.Offline(t, "sharegpt/sharegpt_zh_1K_format.jsonl")
+	zh := readData(t, zhDir)
 	cv := zh.Coverage
 	if cv == nil || cv.Read != 1000 {
 		t.Fatalf("coverage: %+v", cv)
@@ -29,7 +30,7 @@ func TestReportWarnsLanguageNotCovered(t *testing.T) {
 	if extractor == nil || !extractor.Heuristic || extractor.Uncovered < 950 {
 		t.Fatalf("extractor: %+v", extractor)
 	}
-	page, err := os.ReadFile(filepath.Join(zh.Run.Dir, report.HTMLFile))
+	page, err := os.ReadFile(filepath.Join(zhDir, report.HTMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}

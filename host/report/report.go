@@ -237,6 +237,12 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	if d.Coverage, err = buildCoverage(ctx, r, d.Manifest); err != nil {
 		return nil, err
 	}
+	// The report is shareable: it holds the manifest without the paths,
+	// configurations and errors the run folder keeps private.
+	if d.Manifest != nil {
+		d.Manifest = d.Manifest.Public()
+	}
+	d.Run.Dir = filepath.Base(d.Run.Dir)
 	pass := func(convs, users int) bool {
 		return floor.Pass(float64(convs), float64(users), r.UserKey != "")
 	}
@@ -259,6 +265,15 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 	}
 	if d.Tree, d.Taxonomy, err = buildTree(ctx, dir, r, o, pass); err != nil {
 		return nil, err
+	}
+	if d.Taxonomy != nil {
+		// A file of the run by its place in the run, another by its name:
+		// the report is shareable, this machine's paths are not.
+		if rel, err := filepath.Rel(abs, d.Taxonomy.File); err == nil && filepath.IsLocal(rel) {
+			d.Taxonomy.File = filepath.ToSlash(rel)
+		} else if d.Taxonomy.File != "" {
+			d.Taxonomy.File = filepath.Base(d.Taxonomy.File)
+		}
 	}
 	d.Suppressed.TreeNodes = d.Tree.countSuppressed()
 	d.TreeReference = o.Tree

@@ -60,7 +60,7 @@ func TestQuickstartTaxonomy(t *testing.T) {
 	d := readReport(t, dir)
 	tx := d.Taxonomy
 	file := runfolder.Folder(dir).TreeFile("ai_values")
-	if tx == nil || tx.Source != report.TreeBuilt || tx.Field != "ai_values" || tx.File != file || len(tx.Levels) < 3 || tx.Values < taxonomy.MinRunValues {
+	if tx == nil || tx.Source != report.TreeBuilt || tx.Field != "ai_values" || tx.File != "taxonomy/ai_values.tree.csv" || len(tx.Levels) < 3 || tx.Values < taxonomy.MinRunValues {
 		t.Fatalf("taxonomy: %+v", tx)
 	}
 	if p := tx.Placement; p == nil || p.Values == 0 || p.Exact != p.Values {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/share"
 	"github.com/valuescope/valuescope/host/taxonomy"
 )
@@ -132,4 +133,50 @@ func TestExportNamesNoValueUnderFloor(t *testing.T) {
 		t.Errorf("%s names %q, a value under the floor", file, k)
 	}
 	t.Logf("%d files checked for %d values under the floor", len(s.Files), len(under))
+}
+
+// No exported file holds what the run folder keeps private in its
+// manifest: the run folder's and the dataset files' paths, and the stages'
+// configurations.
+func TestExportHoldsNoPrivatePath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quickstart over hh-rlhf")
+	}
+	dir := hhRun(t)
+	out := filepath.Join(t.TempDir(), "share")
+	s, err := share.Export(context.Background(), dir, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := runfolder.Folder(dir).ReadManifest()
+	if err != nil || m == nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	abs, _ := filepath.Abs(dir)
+	private := []string{abs}
+	for _, f := range m.Dataset.Files {
+		private = append(private, filepath.Dir(f.Path))
+	}
+	for _, st := range m.Stages {
+		if len(st.ConfigJSON) > 2 {
+			private = append(private, st.ConfigJSON)
+		}
+	}
+	for _, rel := range s.Files {
+		b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := html.UnescapeString(string(b))
+		for _, p := range private {
+			// JSON escapes some characters; compare both spellings.
+			js, _ := json.Marshal(p)
+			if strings.Contains(text, p) || strings.Contains(text, strings.Trim(string(js), `"`)) {
+				t.Errorf("%s holds %q", rel, p)
+			}
+		}
+	}
+	if len(private) < 2 {
+		t.Fatalf("nothing private to look for: %v", private)
+	}
 }
