@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valuescope/valuescope/host/explore"
 	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/internal/fakehub"
 	"github.com/valuescope/valuescope/internal/shareddata"
@@ -204,6 +207,18 @@ func TestRunHub(t *testing.T) {
 	if page, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || bytes.Contains(page, []byte("languages not checked")) {
 		t.Errorf("report.html (%v) did not read the hf:// dataset: %s", err, regexpNote.Find(page))
 	}
+	// So does the explorer's text index.
+	e, err := explore.Open(context.Background(), []string{out}, explore.Options{Text: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !e.Status().Done && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := e.Status(); !st.Done || st.Error != "" || st.Read == 0 {
+		t.Errorf("explore's text index over the hf:// run: %+v", st)
+	}
+	e.Close()
 	m, err := runfolder.Folder(out).ReadManifest()
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +279,28 @@ func TestRunHub(t *testing.T) {
 }
 
 var regexpNote = regexp.MustCompile(`[^<>]*languages not checked[^<>]*`)
+
+// Shards of an hf:// run pulled into different caches (two machines) are
+// one run's: merge joins them.
+func TestMergeHubShardsOtherCaches(t *testing.T) {
+	_, commit, _ := testHub(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "run.toml")
+	os.WriteFile(cfgPath, []byte("[dataset]\npaths = [\"hf://lmsys/arena/data/*.jsonl\"]\nlimit = 40\n"+
+		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"), 0o644)
+	var shards []string
+	for i, path := range []string{"hf://lmsys/arena/data/*.jsonl", "hf://lmsys/arena@" + commit + "/data/*.jsonl"} {
+		t.Setenv("HF_HUB_CACHE", filepath.Join(t.TempDir(), "cache"))
+		out := filepath.Join(dir, fmt.Sprintf("shard%d", i))
+		if code, _, errs := valuescope(t, "run", "--quiet", "--no-report", "--shard", fmt.Sprintf("%d/2", i), "--dataset", path, "--out", out, cfgPath); code != 0 {
+			t.Fatalf("shard %d: exit %d: %s", i+1, code, errs)
+		}
+		shards = append(shards, out)
+	}
+	if code, out, errs := valuescope(t, append([]string{"merge", "--no-report", filepath.Join(dir, "merged")}, shards...)...); code != 0 {
+		t.Errorf("merge of shards from two caches: exit %d: %s%s", code, out, errs)
+	}
+}
 
 // A config naming a malformed hf:// path is refused by config.Load with
 // the key and line.
