@@ -470,8 +470,12 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 		fc.Test, fc.Paired = Paired, testA.annotated
 		fc.LeftOutA, fc.LeftOutB = sa.annotated-testA.annotated, sb.annotated-testB.annotated
 		diffs = pairedDiffs(shared, testA, testB, o)
-		if a.Users() {
-			cellUsers = pairUsers(shared, a, testA, testB)
+		// Users by the run that names them (A's when both do).
+		switch {
+		case a.Users():
+			cellUsers = pairUsers(shared, testA, testB, func(p [2]int) string { return a.Conversations[p[0]].User })
+		case b.Users():
+			cellUsers = pairUsers(shared, testA, testB, func(p [2]int) string { return b.Conversations[p[1]].User })
 		}
 		if fc.Label {
 			fc.Symmetry = symmetry(shared, testA, testB, o)
@@ -498,7 +502,7 @@ func compareField(a, b *analysis.Run, fa, fb *analysis.Field, shared [][2]int, o
 		// counts of the tested conversations too.
 		if !floorOK(sa, a.Users(), d.Value) || !floorOK(sb, b.Users(), d.Value) ||
 			!floorOK(testA, a.Users(), d.Value) || !floorOK(testB, b.Users(), d.Value) ||
-			(d.Pairs != nil && !pairsPass(*d.Pairs, cellUsers[d.Value], a.Users(), o.Floor)) {
+			(d.Pairs != nil && !pairsPass(*d.Pairs, cellUsers[d.Value], a.Users() || b.Users(), o.Floor)) {
 			fc.Suppressed.Values++
 			if d.Significant {
 				fc.Suppressed.Significant++

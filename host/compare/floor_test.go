@@ -3,12 +3,14 @@ package compare
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/analysis/analysistest"
 )
 
 // A paired value is published only when each cell of its 2×2 table is zero
@@ -103,5 +105,40 @@ func TestAggregateNamesNoConversation(t *testing.T) {
 	// The report in memory keeps them (the command prints them).
 	if len(rep.Aggregate().Pairs[0].Fields[0].Agreement.Disagreements) != 0 {
 		t.Error("Aggregate kept the disagreements")
+	}
+}
+
+// The users floor of a paired table holds when only run B names users: six
+// conversations of one user with "lonely hobby" in A only are withheld.
+func TestComparePairedFloorUsersOfB(t *testing.T) {
+	var ca, cb []analysistest.Conv
+	for i := range 40 {
+		id := fmt.Sprint("c", i)
+		a := analysistest.Conv{ID: id, Text: "hello " + id, Label: "neutral", Values: []string{"common"}}
+		b := a
+		b.Meta = map[string]any{"user_id": fmt.Sprint("u", i)}
+		if i < 6 {
+			a.Values = []string{"common", "lonely hobby"}
+			b.Meta = map[string]any{"user_id": "u-lonely"}
+		}
+		ca, cb = append(ca, a), append(cb, b)
+	}
+	da, db := t.TempDir(), t.TempDir()
+	analysistest.Write(t, da, ca)
+	analysistest.Write(t, db, cb)
+	rep, err := Runs(context.Background(), []string{da, db}, analysis.LoadOptions{}, Options{Floor: analysis.Floor{MinConversations: 5, MinUsers: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Pairs[0]
+	if p.Sharing.Shared != 40 {
+		t.Fatalf("sharing %+v", p.Sharing)
+	}
+	for _, f := range p.Fields {
+		for _, v := range f.Values {
+			if v.Value == "lonely hobby" {
+				t.Errorf("published: %+v (pairs %+v), though its A-only cell is one user's", v, v.Pairs)
+			}
+		}
 	}
 }

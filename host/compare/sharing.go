@@ -159,11 +159,12 @@ func pairCounts(pairs [][2]int, sa, sb sets) (map[string]*PairCounts, int) {
 }
 
 // pairUsers counts, per value, the distinct users of each cell with the
-// value (in both runs, in A only, in B only), by run A's user of each pair.
-func pairUsers(pairs [][2]int, a *analysis.Run, sa, sb sets) map[string][3]int {
+// value (in both runs, in A only, in B only), by user(pair): the user a run
+// names for the pair's conversation (the same conversation in both).
+func pairUsers(pairs [][2]int, sa, sb sets, user func(p [2]int) string) map[string][3]int {
 	seen := map[string]*[3]map[string]bool{}
 	eachCell(pairs, sa, sb, func(p [2]int, v string, cell int) {
-		u := a.Conversations[p[0]].User
+		u := user(p)
 		if u == "" {
 			return
 		}
