@@ -36,10 +36,14 @@ type Client struct {
 	// HTTP is the client requests go through; nil: one with no overall
 	// timeout (downloads are long), a 30 s response header timeout.
 	HTTP *http.Client
-	// Retries is how many times one download resumes after a broken
-	// connection before giving up (the .incomplete file stays for the next
-	// call). Negative: never.
+	// Retries is how many times a request is tried again after a broken
+	// connection, or an answer saying the Hub is busy (429) or failing
+	// (5xx), before giving up; a download resumes where it broke off (the
+	// .incomplete file stays for the next call). 0 or negative: never.
 	Retries int
+	// Backoff is the wait before the first retry, doubled for each next
+	// (at most 30 s); 0: 1 s.
+	Backoff time.Duration
 	// IdleTimeout is how long a download may go without a byte before it
 	// counts as broken off (and is resumed, as after a dropped connection);
 	// 0: DefaultIdleTimeout (HF_HUB_DOWNLOAD_TIMEOUT, in seconds, sets it).
@@ -180,9 +184,52 @@ func (c *Client) request(ctx context.Context, method, u string) (*http.Request, 
 	return req, nil
 }
 
-// getJSON fetches an API URL into v; its second result is the response's
-// Link rel="next" URL, if any (the Hub pages long listings so).
+// retryable says whether a failed request may succeed when tried again:
+// after a broken connection, or the Hub answering that it is busy (429) or
+// failing (5xx); not after any other answer of the Hub, or bytes that are
+// not the file asked for.
+func retryable(err error) bool {
+	var he *Error
+	if errors.As(err, &he) {
+		return he.Status == http.StatusTooManyRequests || he.Status >= 500
+	}
+	var hash *HashError
+	return !errors.As(err, &hash) && !errors.Is(err, errNotAsked)
+}
+
+// retry waits before try attempt+1 (Backoff, doubled for each try), or
+// returns false when no more tries are left or the context ends.
+func (c *Client) retry(ctx context.Context, attempt int, err error) bool {
+	if attempt >= c.Retries || ctx.Err() != nil || !retryable(err) {
+		return false
+	}
+	d := min(cmp.Or(c.Backoff, time.Second)<<min(attempt, 16), 30*time.Second)
+	if c.Log != nil {
+		c.Log.Warn("asking the Hub again", "after", d, "error", err)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// getJSON fetches an API URL into v, tried again as retry says; its second
+// result is the response's Link rel="next" URL, if any (the Hub pages long
+// listings so).
 func (c *Client) getJSON(ctx context.Context, ref Ref, u string, v any) (string, error) {
+	for attempt := 0; ; attempt++ {
+		next, err := c.getJSONOnce(ctx, ref, u, v)
+		if err == nil || !c.retry(ctx, attempt, err) {
+			return next, err
+		}
+	}
+}
+
+func (c *Client) getJSONOnce(ctx context.Context, ref Ref, u string, v any) (string, error) {
 	req, err := c.request(ctx, http.MethodGet, u)
 	if err != nil {
 		return "", err

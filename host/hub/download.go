@@ -151,15 +151,14 @@ func (c *Client) fetch(ctx context.Context, ref Ref, commit string, f File, blob
 		if err == nil {
 			break
 		}
-		var he *Error
-		if errors.As(err, &he) || ctx.Err() != nil || attempt >= c.Retries {
+		if !c.retry(ctx, attempt, err) {
 			return fetched, err // a Hub's refusal is not a broken connection
-		}
-		if c.Log != nil {
-			c.Log.Warn("download broke off; resuming", "file", f.Path, "error", err)
 		}
 	}
 	if err := c.verify(ref, f, out, h); err != nil {
+		if _, ok := err.(*HashError); !ok {
+			return fetched, fmt.Errorf("%s: cache: %s: %w", ref, part, err)
+		}
 		out.Close()
 		os.Remove(part)
 		return fetched, err
@@ -212,7 +211,7 @@ func newHash(f File) hash.Hash {
 func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u string, out *os.File, h *hash.Hash) (int64, error) {
 	have, err := out.Seek(0, io.SeekEnd)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: cache: %s: %w", ref, out.Name(), err)
 	}
 	// A server that stops sending (a stalled connection) ends the request
 	// after the idle timeout, which fetch resumes as a broken one.
@@ -254,10 +253,10 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	case http.StatusOK:
 		if have > 0 { // the server ignored the range: start over
 			if err := out.Truncate(0); err != nil {
-				return 0, err
+				return 0, fmt.Errorf("%s: cache: %s: %w", ref, out.Name(), err)
 			}
 			if _, err := out.Seek(0, io.SeekStart); err != nil {
-				return 0, err
+				return 0, fmt.Errorf("%s: cache: %s: %w", ref, out.Name(), err)
 			}
 			*h = newHash(f)
 			have = 0
@@ -289,6 +288,10 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	return n, nil
 }
 
+// errNotAsked is an answer for another commit or file than asked for:
+// asking again would not change it.
+var errNotAsked = errors.New("not the file asked for")
+
 // errStalled is a download that sent no byte for the idle timeout.
 var errStalled = errors.New("no byte came")
 
@@ -311,7 +314,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 // ETag) with the commit and file asked for, when it sent them.
 func checkServed(ref Ref, commit string, f File, h http.Header) error {
 	if got := h.Get("X-Repo-Commit"); got != "" && got != commit {
-		return fmt.Errorf("%s: asked for %s at commit %s, the Hub served commit %s", ref, f.Path, commit, got)
+		return fmt.Errorf("%s: asked for %s at commit %s, the Hub served commit %s: %w", ref, f.Path, commit, got, errNotAsked)
 	}
 	etag := h.Get("X-Linked-Etag")
 	if etag == "" {
@@ -320,7 +323,7 @@ func checkServed(ref Ref, commit string, f File, h http.Header) error {
 	etag = strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
 	if validEtag(etag) && etag != f.etag() && !(f.SHA256 != "" && len(etag) == 40) {
 		// An LFS file's ETag (without X-Linked-Etag) may be its pointer's git id.
-		return fmt.Errorf("%s: asked for %s (etag %s), the Hub served etag %s", ref, f.Path, f.etag(), etag)
+		return fmt.Errorf("%s: asked for %s (etag %s), the Hub served etag %s: %w", ref, f.Path, f.etag(), etag, errNotAsked)
 	}
 	return nil
 }

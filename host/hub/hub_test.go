@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/hub"
@@ -41,7 +42,7 @@ func realFilesTB(t testing.TB) []fakehub.File {
 }
 
 func newClient(t *testing.T, h *fakehub.Hub) *hub.Client {
-	return &hub.Client{Endpoint: h.URL(), Cache: t.TempDir(), Retries: 3}
+	return &hub.Client{Endpoint: h.URL(), Cache: t.TempDir(), Retries: 3, Backoff: time.Millisecond}
 }
 
 func pull(t *testing.T, c *hub.Client, path string) *hub.Snapshot {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,7 +119,7 @@ func TestShortBodyResumes(t *testing.T) {
 		w.(http.Flusher).Flush() // chunked: the body ends where the handler does
 		return true
 	})
-	c.Retries = 2
+	c.Retries, c.Backoff = 2, time.Millisecond
 	s := pull(t, c, "hf://o/n/extra/small.json")
 	if got, _ := os.ReadFile(s.Files[0].Local); !bytes.Equal(got, files[4].Data) || s.FetchedBytes != int64(len(files[4].Data)) {
 		t.Errorf("after a short body: %d bytes fetched, equal %v", s.FetchedBytes, bytes.Equal(got, files[4].Data))
@@ -160,4 +161,56 @@ func TestFromEnvTimeoutAndLegacy(t *testing.T) {
 			t.Errorf("HF_HUB_DOWNLOAD_TIMEOUT=%s: %v", bad, err)
 		}
 	}
+}
+
+// The Hub busy (429) or failing (5xx) is asked again, after a wait that
+// doubles; another refusal (404) is not; with the retries used up the
+// error is the Hub's.
+func TestRetryBusyHub(t *testing.T) {
+	h := fakehub.New(t)
+	files := realFiles(t)
+	h.Commit("o/n", "main", files...)
+	var failing []int // statuses still to answer, in order
+	var mu sync.Mutex
+	var waits []time.Time
+	c := proxy(t, h, func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, time.Now())
+		if len(failing) == 0 {
+			return false
+		}
+		status := failing[0]
+		failing = failing[1:]
+		w.Header().Set("X-Error-Message", "try later")
+		w.WriteHeader(status)
+		return true
+	})
+	c.Backoff = 20 * time.Millisecond
+	c.Retries = 3
+	set := func(s ...int) { mu.Lock(); failing, waits = s, nil; mu.Unlock() }
+	set(503, 429, 502) // the revision asked three times, then the rest goes through
+	s := pull(t, c, "hf://o/n/extra/small.json")
+	if got, _ := os.ReadFile(s.Files[0].Local); !bytes.Equal(got, files[4].Data) {
+		t.Error("file differs after retries")
+	}
+	mu.Lock()
+	if len(waits) < 4 || waits[1].Sub(waits[0]) < 20*time.Millisecond || waits[2].Sub(waits[1]) < 40*time.Millisecond || waits[3].Sub(waits[2]) < 80*time.Millisecond {
+		t.Errorf("retries not backed off (20, 40, 80 ms): %v", waits)
+	}
+	mu.Unlock()
+	ref, _ := hub.Parse("hf://o/n/data/*.jsonl")
+	set(500, 500, 500, 500)
+	if _, err := c.Pull(context.Background(), ref, nil); err == nil || !strings.Contains(err.Error(), "500 Internal Server Error") {
+		t.Errorf("4 failures, 3 retries: %v", err)
+	}
+	set(404)
+	if _, err := c.Pull(context.Background(), ref, nil); err == nil {
+		t.Error("a 404 was asked again until it went through")
+	}
+	mu.Lock()
+	if len(waits) != 1 {
+		t.Errorf("a 404 was asked %d times", len(waits))
+	}
+	mu.Unlock()
 }
