@@ -482,3 +482,45 @@ func TestSubtractionAttack(t *testing.T) {
 		t.Error("the control recovers nothing: the attack finds nothing to find")
 	}
 }
+
+// The margin attack on the report's tree: a cluster with values withheld
+// counts the conversations of its values shown only, so it is never more
+// than the sum of its shown children (it was: hh-rlhf's "Clear
+// communication" counted 42 conversations beside shown values summing to
+// 35, the 7 of its three values withheld).
+func TestTreeSectionHidesWithheld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quickstart over hh-rlhf")
+	}
+	var d report.Data
+	b, err := os.ReadFile(filepath.Join(hhRun(t), report.JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	var walk func(n *report.Node, depth int)
+	walk = func(n *report.Node, depth int) {
+		sum := 0
+		for _, c := range n.Children {
+			sum += c.Conversations
+			walk(c, depth+1)
+		}
+		if depth > 0 && n.Suppressed > 0 && n.More == 0 && len(n.Children) > 0 {
+			checked++
+			if n.Conversations > sum {
+				t.Errorf("%s: %d conversations, its shown children %d: %d for its %d withheld", n.Name, n.Conversations, sum, n.Conversations-sum, n.Suppressed)
+			}
+		}
+	}
+	if d.Tree == nil {
+		t.Fatal("no tree in report.json")
+	}
+	walk(d.Tree, 0)
+	if checked == 0 {
+		t.Fatal("no cluster with values withheld: the test checks nothing")
+	}
+	t.Logf("%d clusters with values withheld checked", checked)
+}

@@ -298,6 +298,9 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := recountShown(ctx, r, f, root, parent, leafOf, unplaced, unassigned, pass); err != nil {
+		return nil, nil, err
+	}
 	if len(unassigned.Children) > 0 {
 		root.Children = append(root.Children, unassigned)
 	}
@@ -308,6 +311,56 @@ func placeOnTree(ctx context.Context, r *analysis.Run, tree *taxonomy.Tree, info
 	}
 	finish(root, f.Annotated, pass, o.TreeLeaves)
 	return root, info, nil
+}
+
+// recountShown counts each cluster again over the leaves that pass the
+// floor, when some do not: a cluster's conversations less its shown leaves'
+// would otherwise be its withheld leaves' (the exact count of the one, where
+// one was withheld). The root keeps every annotated conversation, which
+// the field's total publishes anyway.
+func recountShown(ctx context.Context, r *analysis.Run, f *analysis.Field, root *Node, parent map[*Node]*Node,
+	leafOf, unplaced map[string]*Node, unassigned *Node, pass func(int, int) bool) error {
+	shown := func(l *Node) bool { return l.convs == 0 || pass(l.convs, l.users) }
+	withheld := false
+	for _, l := range leafOf {
+		withheld = withheld || !shown(l)
+	}
+	for _, l := range unplaced {
+		withheld = withheld || !shown(l)
+	}
+	if !withheld {
+		return nil
+	}
+	clusters := map[*Node]bool{unassigned: true}
+	for _, p := range parent {
+		if p != root {
+			clusters[p] = true
+		}
+	}
+	for c := range clusters {
+		c.convs, c.users, c.lastConv, c.lastUser = 0, 0, 0, ""
+	}
+	return r.Each(ctx, func(c *analysis.Conv) error {
+		if !c.Done(f) {
+			return nil
+		}
+		for _, v := range c.Values(f) {
+			if l := unplaced[v]; l != nil {
+				if shown(l) {
+					add(unassigned, c.Seq, c.User)
+				}
+				continue
+			}
+			l := leafOf[v]
+			if l == nil || !shown(l) {
+				continue
+			}
+			for n := parent[l]; n != nil && n != root; n = parent[n] {
+				add(n, c.Seq, c.User)
+			}
+		}
+		return nil
+	})
 }
 
 // guardNames renames the clusters of a tree built from the run that are
