@@ -244,6 +244,14 @@ func TestRunHub(t *testing.T) {
 	if n := fakehub.Downloads(h.Requests()); n != 0 {
 		t.Errorf("the refused run downloaded %d files of the new commit", n)
 	}
+	// Pinned to the new commit, it is refused too, with no branch hint.
+	code, _, errs = valuescope(t, "run", "--quiet", "--no-report", "--out", out, "--dataset", "hf://lmsys/arena@"+moved+"/data/*.jsonl", cfgPath)
+	if code == 0 || !strings.Contains(errs, "the dataset changed") || strings.Contains(errs, "a branch moves") {
+		t.Errorf("run pinned to the new commit: exit %d: %s", code, errs)
+	}
+	if n := fakehub.Downloads(h.Requests()); n != 0 {
+		t.Errorf("the refused pinned run downloaded %d files", n)
+	}
 	// The pinned path the refusal names finishes the run in the same
 	// folder, and so it does with another HF_HUB_CACHE (the files are
 	// the Hub's, whichever cache holds them).

@@ -143,7 +143,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.Out, "out", "", "run folder (default: the config's run.out)")
 	f.BoolVar(&o.Resume, "resume", false, "require an existing run to resume (resuming is automatic; this refuses to start a new one)")
 	f.BoolVar(&o.Fresh, "fresh", false, "discard the run folder's results and start over (its cache of model answers is kept: delete the folder to drop it)")
-	f.BoolVar(&o.Offline, "offline", false, "answer every model call from the cache: replay a run without calling any API")
+	f.BoolVar(&o.Offline, "offline", false, "answer every model call from the cache, and read hf:// datasets from the Hub's cache: replay a run without calling any API")
 	f.StringSliceVar(&o.CacheFrom, "cache-from", nil, "also reuse the model answers cached in these run folders or store files (repeat, or comma-separated)")
 	f.BoolVar(&o.RetryErrors, "retry-errors", false, "redo the stages that failed for some conversations in an earlier invocation")
 	f.StringArrayVar(&o.Reask, "reask", nil, "ask this stage's model calls again, replacing their cached answers, and redo it and the stages after it (repeatable)")

@@ -65,7 +65,7 @@ func checkHubCommits(ctx context.Context, hc *hub.Client, dir string, prev *runf
 		}
 		msg := fmt.Sprintf("the dataset changed since the run in %s began: it read %s at commit %s, and %s is commit %s", dir, was.Repo, was.Commit, p, commit)
 		if !ref.Pinned() {
-			msg += fmt.Sprintf("\nrevision %q has moved since: to finish the run over the files it began on, run over %s (the same selection, pinned)", ref.Revision, ref.At(was.Commit))
+			msg += fmt.Sprintf("\nrevision %q names another commit now (a branch moves): to finish the run over the files it began on, run over %s (the same selection, pinned)", ref.Revision, ref.At(was.Commit))
 		}
 		return fmt.Errorf("%s\nto run over commit %s use a new run folder (--out), or start this one over (--fresh)", msg, commit)
 	}
