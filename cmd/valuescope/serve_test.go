@@ -86,3 +86,14 @@ func TestServeCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestServeLoopbackDefault: serve listens on loopback unless told.
+func TestServeLoopbackDefault(t *testing.T) {
+	f := newServeCmd().Flags().Lookup("addr")
+	if f == nil || !strings.HasPrefix(f.DefValue, "127.0.0.1:") {
+		t.Fatalf("--addr defaults to %v", f)
+	}
+	if f := newServeCmd().Flags().Lookup("text"); f == nil || f.DefValue != "false" {
+		t.Fatalf("--text defaults to %v: aggregate-only must be the default", f)
+	}
+}

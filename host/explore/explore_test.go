@@ -529,3 +529,21 @@ func conversationPage(t *testing.T, base, path string) explore.ConvPage {
 	getJSON(t, base+"/api"+path, &c)
 	return c.Body
 }
+
+// TestMaxRuns: more runs than SQLite attaches are refused with --text,
+// by name, before anything is opened.
+func TestMaxRuns(t *testing.T) {
+	dirs := make([]string, explore.MaxRuns+1)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+	}
+	_, err := explore.Open(context.Background(), dirs, explore.Options{Text: true})
+	if err == nil || !strings.Contains(err.Error(), "at most 10 runs") {
+		t.Fatalf("%d runs with text: %v", len(dirs), err)
+	}
+	// A folder that is not a run is refused, naming it.
+	_, err = explore.Open(context.Background(), dirs[:1], explore.Options{})
+	if err == nil || !strings.Contains(err.Error(), dirs[0]) {
+		t.Fatalf("a folder that is not a run: %v", err)
+	}
+}
