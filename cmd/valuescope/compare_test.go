@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/compare"
+	"github.com/valuescope/valuescope/host/taxonomy"
+	"github.com/valuescope/valuescope/internal/paperattack"
 	"github.com/valuescope/valuescope/internal/shareddata"
 	"github.com/valuescope/valuescope/internal/testruns"
 )
@@ -314,5 +318,42 @@ func TestComparePaper(t *testing.T) {
 	}
 	if code, _, errOut := valuescope(t, "compare", dir, "--paper="+t.TempDir()); code == 0 || !strings.Contains(errOut, "values_tree.csv") {
 		t.Errorf("--paper without the files: exit %d, %s", code, errOut)
+	}
+}
+
+// compare RUN --paper --json, attacked by subtraction (as report.json's);
+// the run named by its folder, not its path.
+func TestComparePaperJSONSubtraction(t *testing.T) {
+	paper := shareddata.Path(t, "values-in-the-wild")
+	dir := testruns.Offline(t, "hh-rlhf")
+	code, out, errOut := valuescope(t, "compare", dir, "--paper="+paper, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var reps []json.RawMessage
+	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	p, err := compare.ReadPaper(paper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := embedder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := compare.ComparePaper(context.Background(), dir, p, compare.PaperOptions{Embedder: e, Threshold: taxonomy.DefaultThreshold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks, err := paperattack.Leaks(reps[0], paperattack.TruthOf(all, analysis.DefaultFloor.MinConversations))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leaks {
+		t.Errorf("compare --paper --json leaks: %s", l)
+	}
+	if strings.Contains(out, dir) {
+		t.Errorf("compare --paper --json names the run's path %s", dir)
 	}
 }

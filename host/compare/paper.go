@@ -39,7 +39,7 @@ const (
 // the sum of all of them: an occurrence is one value in one conversation).
 // A run is put in the paper's unit in each table, never across.
 const (
-	UnitConversations = "share of conversations"
+	UnitConversations = "share of conversations with a value"
 	UnitOccurrences   = "share of value occurrences"
 )
 
@@ -121,22 +121,33 @@ type PaperOptions struct {
 
 // PaperReport is a run's values beside the paper's.
 type PaperReport struct {
+	// Run is the run's folder name (the report is shareable: no path).
 	Run   string `json:"run"`
 	Field string `json:"field"`
-	// Annotated conversations of the field: the run's conversation shares'
-	// denominator; Occurrences, its values placed on the tree, one per
-	// conversation and tree value: the occurrence shares' denominator.
+	// Annotated conversations of the field; WithValues, those with at
+	// least one value of it: the conversation shares' denominator, as the
+	// paper's pct_convos is of its subjective conversations, which
+	// express values. Occurrences, the run's values placed on the tree,
+	// one per conversation and tree value: the occurrence shares'
+	// denominator.
 	Annotated   int `json:"annotated"`
+	WithValues  int `json:"with_values"`
 	Occurrences int `json:"occurrences"`
 	// Unplaced values (distinct) and their occurrences, left out of the
 	// occurrence shares.
 	UnplacedValues      int     `json:"unplaced_values"`
 	UnplacedOccurrences int     `json:"unplaced_occurrences"`
 	Level               float64 `json:"level"`
+	// Clusters is "conversations" when the intervals treat conversations
+	// as independent, else the metadata key of the users they are
+	// clustered by.
+	Clusters string `json:"clusters"`
 	// Levels are the tree's top level, then the one under it.
 	Levels []PaperLevel `json:"levels"`
 	// Values are the run's most frequent values (as placed on the tree).
 	Values []PaperValue `json:"values"`
+	// ValuesEmpty says why there is no values table ("" when there is).
+	ValuesEmpty string `json:"values_empty,omitempty"`
 	// Notes say what the numbers are and are not.
 	Notes []string `json:"notes"`
 }
@@ -147,8 +158,13 @@ type PaperLevel struct {
 	Level int         `json:"level"`
 	Unit  string      `json:"unit"`
 	Nodes []PaperNode `json:"nodes"`
-	// Suppressed counts the nodes under the privacy floor in the run.
+	// Suppressed counts the nodes whose run numbers are blank: under the
+	// privacy floor, hidden so that no blank count follows from the
+	// others by subtraction, or zero (so that a blank does not mark a
+	// small count).
 	Suppressed int `json:"suppressed"`
+	// Empty says why the level has no table ("" when it has).
+	Empty string `json:"empty,omitempty"`
 }
 
 // PaperNode is one cluster of the paper's tree.
@@ -157,15 +173,18 @@ type PaperNode struct {
 	ID   string `json:"id"`
 	// Parent is the name of the node above (level under the top only).
 	Parent string `json:"parent,omitempty"`
+	// Shown: the run's numbers are published; else they are blank (see
+	// PaperLevel.Suppressed) and Share and CI are null.
+	Shown bool `json:"shown"`
 	// Occurrences: the run's value occurrences under the node;
 	// Conversations, the conversations with one.
-	Occurrences   int     `json:"occurrences"`
-	Conversations int     `json:"conversations"`
-	Share         float64 `json:"share"`
+	Occurrences   int             `json:"occurrences,omitempty"`
+	Conversations int             `json:"conversations,omitempty"`
+	Share         analysis.Number `json:"share"`
 	// CI is the interval of Share, a ratio of two sums over conversations
 	// (an occurrence is not an independent draw: a conversation has
-	// several), by the delta method with conversations as clusters, as R's
-	// survey::svyratio.
+	// several), by the delta method with conversations, or the users
+	// when the run names them, as clusters: R's survey::svyratio.
 	CI analysis.Interval `json:"ci"`
 	// Paper is the node's pct_total_occurrences as a share.
 	Paper float64 `json:"paper"`
@@ -179,10 +198,11 @@ type PaperValue struct {
 	// when by name.
 	Leaf  string `json:"leaf"`
 	Exact bool   `json:"exact"`
-	// Count is the run's conversations with the value; Share of the
-	// annotated ones, with its Wilson interval.
+	// Count is the run's conversations with the value; Share of those
+	// with a value (PaperReport.WithValues), with its Wilson interval, or
+	// with users as clusters the ratio interval of svyratio.
 	Count int               `json:"count"`
-	Share float64           `json:"share"`
+	Share analysis.Number   `json:"share"`
 	CI    analysis.Interval `json:"ci"`
 	// Paper is the share of the paper's conversations with the leaf
 	// (null when unplaced), with its Wilson interval over
@@ -190,6 +210,9 @@ type PaperValue struct {
 	Paper   analysis.Number   `json:"paper"`
 	PaperCI analysis.Interval `json:"paper_ci"`
 }
+
+// noInterval is the interval of a share with none (null in JSON).
+var noInterval = analysis.Interval{Low: analysis.Number(math.NaN()), High: analysis.Number(math.NaN())}
 
 // ComparePaper places run dir's values of o.Field on the paper's tree and
 // sets the run's shares beside the paper's, each in the paper's unit.
@@ -244,27 +267,63 @@ func ComparePaper(ctx context.Context, dir string, p *Paper, o PaperOptions) (*P
 	if top > 1 {
 		levels = append(levels, top-1)
 	}
-	rep := &PaperReport{Run: dir, Field: o.Field, Level: o.Level, Values: []PaperValue{}}
-	// Per conversation: its leaves (one occurrence each), and per level
-	// the occurrences under each node, for the ratio's variance.
+	rep := &PaperReport{Run: filepath.Base(filepath.Clean(dir)), Field: o.Field, Level: o.Level, Values: []PaperValue{}, Clusters: "conversations"}
+	users := r.UserKey != ""
+	if users {
+		rep.Clusters = r.UserKey
+	}
+	// The sample's clusters (primary sampling units): each annotated
+	// conversation, or, when the run names users, each user (a
+	// conversation without one stands alone), as svydesign(ids = ~user).
+	psu := map[string]int{}
+	psuOf := func(i int) int {
+		k := "\x00" + strconv.Itoa(i)
+		if u := r.Conversations[i].User; users && u != "" {
+			k = u
+		}
+		j, ok := psu[k]
+		if !ok {
+			j = len(psu)
+			psu[k] = j
+		}
+		return j
+	}
+	// Per cluster: its value occurrences placed (x), and per level the
+	// occurrences under each node (y), for the ratio's variance.
 	type nodeAcc struct {
 		occ, convs int
 		users      map[string]bool
-		perConv    []float64 // (conversation index, occurrences under the node) pairs
+		y          map[int]float64
 	}
 	acc := make([]map[string]*nodeAcc, len(levels))
 	for k := range acc {
 		acc[k] = map[string]*nodeAcc{}
 	}
-	var occPerConv []float64
+	var occ []float64      // per cluster: occurrences placed
+	var withVals []float64 // per cluster: conversations with a value
+	valY := map[string]map[int]float64{}
 	unplaced := map[string]bool{}
 	for i := range r.Conversations {
 		if !f.Done[i] {
 			continue
 		}
 		rep.Annotated++
+		j := psuOf(i)
+		for len(occ) <= j {
+			occ = append(occ, 0)
+			withVals = append(withVals, 0)
+		}
+		vs := f.Values(i)
+		if len(vs) > 0 {
+			rep.WithValues++
+			withVals[j]++
+		}
 		leaves := map[string]bool{}
-		for _, v := range f.Values(i) {
+		for _, v := range vs {
+			if valY[v] == nil {
+				valY[v] = map[int]float64{}
+			}
+			valY[v][j]++
 			a := leafOf[v]
 			if !a.Assigned {
 				unplaced[v] = true
@@ -273,7 +332,7 @@ func ComparePaper(ctx context.Context, dir string, p *Paper, o PaperOptions) (*P
 			}
 			leaves[a.Leaf] = true
 		}
-		occPerConv = append(occPerConv, float64(len(leaves)))
+		occ[j] += float64(len(leaves))
 		rep.Occurrences += len(leaves)
 		for k, l := range levels {
 			under := map[string]int{}
@@ -283,7 +342,7 @@ func ComparePaper(ctx context.Context, dir string, p *Paper, o PaperOptions) (*P
 			for id, n := range under {
 				a := acc[k][id]
 				if a == nil {
-					a = &nodeAcc{users: map[string]bool{}, perConv: make([]float64, 0, 8)}
+					a = &nodeAcc{users: map[string]bool{}, y: map[int]float64{}}
 					acc[k][id] = a
 				}
 				a.occ += n
@@ -291,40 +350,68 @@ func ComparePaper(ctx context.Context, dir string, p *Paper, o PaperOptions) (*P
 				if u := r.Conversations[i].User; u != "" {
 					a.users[u] = true
 				}
-				// Sparse: the conversation's index among the annotated
-				// ones and its count, for the variance below.
-				a.perConv = append(a.perConv, float64(len(occPerConv)-1), float64(n))
+				a.y[j] += float64(n)
 			}
 		}
 	}
 	rep.UnplacedValues = len(unplaced)
+
+	// The cluster tables, and the cells of their hierarchy for the
+	// complementary suppression: the top level, then the level under it.
+	var cells []treeCell
+	var at [][]int // per level, per node: its cell
+	topCell := map[string]int{}
 	for k, l := range levels {
 		pl := PaperLevel{Level: l, Unit: UnitOccurrences, Nodes: []PaperNode{}}
+		at = append(at, nil)
 		for _, n := range p.Tree.Level(l) {
-			pn := PaperNode{Name: n.Name, ID: n.ID}
-			pn.Paper = n.Pct / 100
+			pn := PaperNode{Name: n.Name, ID: n.ID, Paper: n.Pct / 100, Share: analysis.Number(math.NaN()), CI: noInterval}
+			c := treeCell{Parent: -1}
 			if l < top {
-				if up, ok := p.Tree.Node(p.Tree.Ancestor(n.ID, top)); ok {
-					pn.Parent = up.Name
+				up := p.Tree.Ancestor(n.ID, top)
+				if u, ok := p.Tree.Node(up); ok {
+					pn.Parent = u.Name
 				}
+				c.Parent = topCell[up]
 			}
-			a := acc[k][n.ID]
-			if a != nil {
-				if !o.Floor.Pass(float64(a.convs), float64(len(a.users)), r.UserKey != "") {
-					pl.Suppressed++
-					continue
-				}
+			if a := acc[k][n.ID]; a != nil {
 				pn.Occurrences, pn.Conversations = a.occ, a.convs
+				c.Count = a.occ
+				c.Protect = !o.Floor.Pass(float64(a.convs), float64(len(a.users)), users)
 			}
-			var y []float64
-			if a != nil {
-				y = a.perConv
+			c.Hidden = c.Count == 0 || c.Protect
+			if l == top {
+				topCell[n.ID] = len(cells)
 			}
-			pn.Share, pn.CI = ratioInterval(y, occPerConv, o.Level)
+			at[k] = append(at[k], len(cells))
+			cells = append(cells, c)
 			pl.Nodes = append(pl.Nodes, pn)
 		}
-		slices.SortStableFunc(pl.Nodes, func(a, b PaperNode) int { return cmp.Compare(b.Paper, a.Paper) })
 		rep.Levels = append(rep.Levels, pl)
+	}
+	protectable := treeComplement(cells)
+	for k := range rep.Levels {
+		pl := &rep.Levels[k]
+		switch {
+		case rep.Annotated < 2:
+			pl.Empty = fmt.Sprintf("Nothing to compare: %d annotated conversation(s); a share and its interval need at least 2.", rep.Annotated)
+		case rep.Occurrences == 0:
+			pl.Empty = fmt.Sprintf("Nothing to compare: none of the run's %d distinct values could be placed on the paper's tree.", rep.UnplacedValues)
+		case !protectable:
+			pl.Empty = "Not shown: the run's placed values rest on too few conversations for any cluster's count to be published without giving away one under the privacy floor."
+		}
+		for i := range pl.Nodes {
+			pn := &pl.Nodes[i]
+			c := cells[at[k][i]]
+			if pl.Empty != "" || c.Hidden {
+				pn.Occurrences, pn.Conversations = 0, 0
+				pl.Suppressed++
+				continue
+			}
+			pn.Shown = true
+			pn.Share, pn.CI = ratioInterval(acc[k][pn.ID].y, occ, o.Level)
+		}
+		slices.SortStableFunc(pl.Nodes, func(a, b PaperNode) int { return cmp.Compare(b.Paper, a.Paper) })
 	}
 	// The run's top values in conversations, beside the paper's.
 	slices.SortFunc(vals, func(a, b taxonomy.Value) int {
@@ -333,19 +420,27 @@ func ComparePaper(ctx context.Context, dir string, p *Paper, o PaperOptions) (*P
 		}
 		return cmp.Compare(a.Name, b.Name)
 	})
-	users := valueUsers(r, f)
+	vUsers := valueUsers(r, f)
+	if rep.WithValues < 2 {
+		rep.ValuesEmpty = fmt.Sprintf("Nothing to compare: %d conversation(s) with a value of %s; a share and its interval need at least 2.", rep.WithValues, o.Field)
+		vals = nil
+	}
 	for _, v := range vals {
 		if len(rep.Values) >= o.Top {
 			break
 		}
 		n := int(v.Count)
-		if !o.Floor.Pass(float64(n), float64(len(users[v.Name])), r.UserKey != "") {
+		if !o.Floor.Pass(float64(n), float64(len(vUsers[v.Name])), users) {
 			continue
 		}
 		a := leafOf[v.Name]
-		pv := PaperValue{Value: v.Name, Count: n, Share: float64(n) / float64(rep.Annotated),
-			CI:    analysis.Wilson(float64(n), float64(rep.Annotated), o.Level),
-			Paper: analysis.Number(math.NaN()), PaperCI: analysis.Interval{Low: analysis.Number(math.NaN()), High: analysis.Number(math.NaN())}}
+		pv := PaperValue{Value: v.Name, Count: n, Paper: analysis.Number(math.NaN()), PaperCI: noInterval}
+		if users {
+			pv.Share, pv.CI = ratioInterval(valY[v.Name], withVals, o.Level)
+		} else {
+			pv.Share = analysis.Number(float64(n) / float64(rep.WithValues))
+			pv.CI = analysis.Wilson(float64(n), float64(rep.WithValues), o.Level)
+		}
 		if a.Assigned {
 			pv.Leaf, pv.Exact = a.Leaf, a.Exact
 			if s, ok := p.Freq[valuename.Key(a.Leaf)]; ok {
@@ -355,9 +450,18 @@ func ComparePaper(ctx context.Context, dir string, p *Paper, o PaperOptions) (*P
 		}
 		rep.Values = append(rep.Values, pv)
 	}
+	if rep.ValuesEmpty == "" && len(rep.Values) == 0 {
+		rep.ValuesEmpty = fmt.Sprintf("No value of %s reaches the privacy floor.", o.Field)
+	}
+	sample := "The intervals treat conversations as independent draws; they are not when conversations share turns or users (hh-rlhf's chosen and rejected transcripts share all but the last answer), and are then too narrow."
+	if users {
+		sample = fmt.Sprintf("The intervals treat the run's users (metadata %s) as the sample, each with all of their conversations (R's svyratio with ids = ~user).", r.UserKey)
+	}
 	rep.Notes = []string{
 		fmt.Sprintf("Clusters: %s. The paper's is pct_total_occurrences of values_tree.csv; the run's counts each tree value once per conversation (%d occurrences over %d annotated conversations), as the paper's does, with an interval that treats conversations, not occurrences, as the sample.", UnitOccurrences, rep.Occurrences, rep.Annotated),
-		fmt.Sprintf("Values: %s. The paper's is pct_convos of values_frequencies.csv, of its %d subjective conversations; the run's is of its %d annotated conversations, including those with no value.", UnitConversations, PaperConversations, rep.Annotated),
+		fmt.Sprintf("Values: %s. The paper's is pct_convos of values_frequencies.csv, of its %d subjective conversations (those that express values); the run's is of its %d conversations with at least one value of %s (of %d annotated).", UnitConversations, PaperConversations, rep.WithValues, o.Field, rep.Annotated),
+		sample,
+		"A blank cluster is under the privacy floor, withheld so that no blank count follows from the others by subtraction, or zero. The paper's values are summed over their spelling variants (one value by its normalised name).",
 	}
 	if rep.UnplacedValues > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d of the run's distinct values (%d occurrences) could not be placed on the paper's tree and are left out of the cluster shares.", rep.UnplacedValues, rep.UnplacedOccurrences))
@@ -386,25 +490,23 @@ func valueUsers(r *analysis.Run, f *analysis.Field) map[string]map[string]bool {
 	return out
 }
 
-// ratioInterval is the ratio R = Σy/Σx over n clusters (conversations)
-// with its normal interval from the linearised variance
+// ratioInterval is the ratio R = Σy/Σx over n clusters (conversations, or
+// users) with its normal interval from the linearised variance
 // n/(n−1) · Σ(y_i − R·x_i)² / (Σx)², what R's survey::svyratio reports for a
-// simple random sample of clusters. ySparse lists (index, y_i) pairs of the
-// clusters with y_i > 0; x holds every cluster's x_i.
-func ratioInterval(ySparse, x []float64, level float64) (float64, analysis.Interval) {
-	nan := analysis.Interval{Low: analysis.Number(math.NaN()), High: analysis.Number(math.NaN())}
+// sample of clusters with replacement. y holds the clusters with y_i > 0
+// by index; x holds every cluster's x_i. NaN, with no interval, when
+// Σx = 0 or n < 2.
+func ratioInterval(y map[int]float64, x []float64, level float64) (analysis.Number, analysis.Interval) {
 	n := float64(len(x))
 	var sx, sy float64
 	for _, v := range x {
 		sx += v
 	}
-	y := make(map[int]float64, len(ySparse)/2)
-	for k := 0; k+1 < len(ySparse); k += 2 {
-		y[int(ySparse[k])] += ySparse[k+1]
-		sy += ySparse[k+1]
+	for _, v := range y {
+		sy += v
 	}
 	if sx == 0 || n < 2 {
-		return math.NaN(), nan
+		return analysis.Number(math.NaN()), noInterval
 	}
 	r := sy / sx
 	var ss float64
@@ -414,44 +516,60 @@ func ratioInterval(ySparse, x []float64, level float64) (float64, analysis.Inter
 	}
 	se := math.Sqrt(n/(n-1)*ss) / sx
 	z := -distuv.UnitNormal.Quantile((1 - level) / 2)
-	return r, analysis.Interval{Low: analysis.Number(math.Max(0, r-z*se)), High: analysis.Number(math.Min(1, r+z*se))}
+	return analysis.Number(r), analysis.Interval{Low: analysis.Number(math.Max(0, r-z*se)), High: analysis.Number(math.Min(1, r+z*se))}
 }
 
 // WritePaperText prints a comparison with the paper: each level's clusters
 // and the run's top values, the run's share and interval beside the
-// paper's, with the unit of each table.
+// paper's, with the unit of each table. A share under 0.1% has two
+// decimals; a blank is a number not published or not defined.
 func WritePaperText(w io.Writer, rep *PaperReport) error {
 	bw := bufio.NewWriter(w)
 	pc := func(x float64) string {
-		if math.IsNaN(x) {
-			return "NA"
+		switch {
+		case math.IsNaN(x):
+			return ""
+		case x != 0 && x < 0.001:
+			return fmt.Sprintf("%.2f%%", 100*x)
 		}
 		return fmt.Sprintf("%.1f%%", 100*x)
 	}
 	ci := func(i analysis.Interval) string {
-		if math.IsNaN(float64(i.Low)) {
+		if math.IsNaN(float64(i.Low)) || math.IsNaN(float64(i.High)) {
 			return ""
 		}
-		return fmt.Sprintf("%.1f–%.1f%%", 100*float64(i.Low), 100*float64(i.High))
+		return strings.TrimSuffix(pc(float64(i.Low)), "%") + "–" + pc(float64(i.High))
 	}
-	fmt.Fprintf(bw, "%s compared with the paper (Values in the Wild, arXiv 2504.15236): %s, %d annotated conversations, %d value occurrences placed on the paper's tree; %.0f%% intervals.\n",
-		rep.Run, rep.Field, rep.Annotated, rep.Occurrences, 100*rep.Level)
+	fmt.Fprintf(bw, "%s compared with the paper (Values in the Wild, arXiv 2504.15236): %s, %d annotated conversations (%d with a value), %d value occurrences placed on the paper's tree; %.0f%% intervals.\n",
+		rep.Run, rep.Field, rep.Annotated, rep.WithValues, rep.Occurrences, 100*rep.Level)
 	for _, l := range rep.Levels {
 		fmt.Fprintf(bw, "\nlevel %d clusters, %s:\n", l.Level, l.Unit)
+		if l.Empty != "" {
+			fmt.Fprintf(bw, "  %s\n", l.Empty)
+			continue
+		}
 		fmt.Fprintf(bw, "  %-58s %8s %8s %15s %8s\n", "cluster", "count", "run", "interval", "paper")
 		for _, n := range l.Nodes {
 			name := n.Name
 			if n.Parent != "" {
 				name += " (" + strings.TrimSuffix(n.Parent, " values") + ")"
 			}
-			fmt.Fprintf(bw, "  %-58s %8d %8s %15s %8s\n", name, n.Occurrences, pc(n.Share), ci(n.CI), pc(n.Paper))
+			count := ""
+			if n.Shown {
+				count = strconv.Itoa(n.Occurrences)
+			}
+			fmt.Fprintf(bw, "  %-58s %8s %8s %15s %8s\n", name, count, pc(float64(n.Share)), ci(n.CI), pc(n.Paper))
 		}
 		if l.Suppressed > 0 {
-			fmt.Fprintf(bw, "  %d clusters under the privacy floor not shown\n", l.Suppressed)
+			fmt.Fprintf(bw, "  %d clusters blank: under the privacy floor, withheld so that none follows by subtraction, or zero\n", l.Suppressed)
 		}
 	}
 	fmt.Fprintf(bw, "\nthe run's top values, %s:\n", UnitConversations)
-	fmt.Fprintf(bw, "  %-32s %-28s %8s %8s %15s %8s %15s\n", "value", "paper's value", "count", "run", "interval", "paper", "interval")
+	if rep.ValuesEmpty != "" {
+		fmt.Fprintf(bw, "  %s\n", rep.ValuesEmpty)
+	} else {
+		fmt.Fprintf(bw, "  %-32s %-28s %8s %8s %15s %8s %15s\n", "value", "paper's value", "count", "run", "interval", "paper", "interval")
+	}
 	for _, v := range rep.Values {
 		leaf := v.Leaf
 		switch {
@@ -462,7 +580,7 @@ func WritePaperText(w io.Writer, rep *PaperReport) error {
 		default:
 			leaf = "~ " + leaf
 		}
-		fmt.Fprintf(bw, "  %-32s %-28s %8d %8s %15s %8s %15s\n", v.Value, leaf, v.Count, pc(v.Share), ci(v.CI), pc(float64(v.Paper)), ci(v.PaperCI))
+		fmt.Fprintf(bw, "  %-32s %-28s %8d %8s %15s %8s %15s\n", v.Value, leaf, v.Count, pc(float64(v.Share)), ci(v.CI), pc(float64(v.Paper)), ci(v.PaperCI))
 	}
 	fmt.Fprintf(bw, "\n")
 	for _, n := range rep.Notes {

@@ -43,21 +43,21 @@ func TestComparePaperHHRLHF(t *testing.T) {
 		if w, ok := want[n.Name]; !ok || math.Abs(n.Paper-w) > 1e-12 {
 			t.Errorf("%s: paper %v, want %v", n.Name, n.Paper, w)
 		}
-		sum += n.Share
+		sum += float64(n.Share)
 		occ += n.Occurrences
-		if !(float64(n.CI.Low) <= n.Share && n.Share <= float64(n.CI.High)) {
+		if !n.Shown || !(n.CI.Low <= n.Share && n.Share <= n.CI.High) {
 			t.Errorf("%s: share %v outside its interval %+v", n.Name, n.Share, n.CI)
 		}
 	}
 	if math.Abs(sum-1) > 1e-12 || occ != rep.Occurrences {
 		t.Errorf("top-level shares sum to %v over %d of %d occurrences", sum, occ, rep.Occurrences)
 	}
-	if l2 := rep.Levels[1]; l2.Level != 2 || len(l2.Nodes)+l2.Suppressed != 26 {
+	if l2 := rep.Levels[1]; l2.Level != 2 || len(l2.Nodes) != 26 {
 		t.Errorf("level 2: %d nodes, %d suppressed", len(l2.Nodes), l2.Suppressed)
 	}
 	for _, v := range rep.Values {
-		if v.Share != float64(v.Count)/float64(rep.Annotated) {
-			t.Errorf("%s: share %v of %d/%d", v.Value, v.Share, v.Count, rep.Annotated)
+		if float64(v.Share) != float64(v.Count)/float64(rep.WithValues) {
+			t.Errorf("%s: share %v of %d/%d", v.Value, v.Share, v.Count, rep.WithValues)
 		}
 		if v.Exact && float64(v.Paper) != p.Freq[valuename.Key(v.Leaf)] {
 			t.Errorf("%s: paper %v, file %v", v.Value, v.Paper, p.Freq[valuename.Key(v.Leaf)])
@@ -149,7 +149,7 @@ for (k in 1:%d) {
 		t.Fatalf("R said %q", out)
 	}
 	for k, n := range top.Nodes {
-		for j, got := range []float64{n.Share, float64(n.CI.Low), float64(n.CI.High)} {
+		for j, got := range []float64{float64(n.Share), float64(n.CI.Low), float64(n.CI.High)} {
 			w, _ := strconv.ParseFloat(lines[3*k+j], 64)
 			if math.Abs(got-w) > 1e-9*math.Abs(w) {
 				t.Errorf("%s: %v, R's svyratio %v (ratio, low, high: %d)", names[k], got, w, j)

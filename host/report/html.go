@@ -374,16 +374,18 @@ code{font-size:12px;word-break:break-all}
 {{with .Paper}}
 <section id="paper">
 <h2>Compared with the paper</h2>
-<p class="note">The run's {{.Field}} placed on the paper's tree (Values in the Wild, arXiv 2504.15236): {{.Annotated}} annotated conversations, {{.Occurrences}} value occurrences placed; {{printf "%.0f" (mul100 .Level)}}% intervals.</p>
+<p class="note">The run's {{.Field}} placed on the paper's tree (Values in the Wild, arXiv 2504.15236): {{.Annotated}} annotated conversations ({{.WithValues}} with a value), {{.Occurrences}} value occurrences placed; {{printf "%.0f" (mul100 .Level)}}% intervals.</p>
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{range .Levels}}<h3>Level {{.Level}} clusters: {{.Unit}}</h3>
-<table><tr><th>cluster</th><th>occurrences</th><th>run</th><th>interval</th><th>paper</th></tr>
-{{range .Nodes}}<tr><td>{{.Name}}{{with .Parent}} <span class="note">({{.}})</span>{{end}}</td><td class="n">{{.Occurrences}}</td><td class="n">{{pct .Share}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td><td class="n">{{pct .Paper}}</td></tr>
-{{end}}</table>{{if .Suppressed}}<p class="note">{{.Suppressed}} clusters under the privacy floor not shown.</p>{{end}}
-{{end}}<h3>The run's top values: share of conversations</h3>
-<table><tr><th>value</th><th>paper's value</th><th>conversations</th><th>run</th><th>interval</th><th>paper</th><th>interval</th></tr>
-{{range .Values}}<tr><td>{{.Value}}</td><td>{{if .Leaf}}{{if .Exact}}= {{else}}~ {{end}}{{.Leaf}}{{else}}not placed{{end}}</td><td class="n">{{.Count}}</td><td class="n">{{pct .Share}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td><td class="n">{{if .Leaf}}{{pct (float .Paper)}}{{end}}</td><td class="n">{{if .Leaf}}{{pct (float .PaperCI.Low)}} … {{pct (float .PaperCI.High)}}{{end}}</td></tr>
-{{end}}</table>
+{{if .Empty}}<p class="empty">{{.Empty}}</p>
+{{else}}<table><tr><th>cluster</th><th>occurrences</th><th>run</th><th>interval</th><th>paper</th></tr>
+{{range .Nodes}}<tr><td>{{.Name}}{{with .Parent}} <span class="note">({{.}})</span>{{end}}</td>{{if .Shown}}<td class="n">{{.Occurrences}}</td><td class="n">{{pct (float .Share)}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td>{{else}}<td></td><td></td><td></td>{{end}}<td class="n">{{pct .Paper}}</td></tr>
+{{end}}</table>{{if .Suppressed}}<p class="note">{{.Suppressed}} clusters blank: under the privacy floor, withheld so that none follows from the others by subtraction, or zero.</p>{{end}}
+{{end}}{{end}}<h3>The run's top values: share of conversations with a value</h3>
+{{if .ValuesEmpty}}<p class="empty">{{.ValuesEmpty}}</p>
+{{else}}<table><tr><th>value</th><th>paper's value</th><th>conversations</th><th>run</th><th>interval</th><th>paper</th><th>interval</th></tr>
+{{range .Values}}<tr><td>{{.Value}}</td><td>{{if .Leaf}}{{if .Exact}}= {{else}}~ {{end}}{{.Leaf}}{{else}}not placed{{end}}</td><td class="n">{{.Count}}</td><td class="n">{{pct (float .Share)}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td><td class="n">{{if .Leaf}}{{pct (float .Paper)}}{{end}}</td><td class="n">{{if .Leaf}}{{pct (float .PaperCI.Low)}} … {{pct (float .PaperCI.High)}}{{end}}</td></tr>
+{{end}}</table>{{end}}
 </section>
 {{end}}
 

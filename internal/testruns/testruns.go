@@ -25,6 +25,13 @@ func Offline(tb testing.TB, rel string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return OfflineOver(tb, data)
+}
+
+// OfflineOver runs the offline quickstart's stages over the dataset at
+// data (a file or folder) into a temporary run folder and returns it.
+func OfflineOver(tb testing.TB, data string) string {
+	tb.Helper()
 	dir := tb.TempDir()
 	cfgPath := filepath.Join(dir, "run.toml")
 	src := "[dataset]\npaths = [" + strconv.Quote(data) + "]\n" +
