@@ -201,10 +201,12 @@ func TestPrivacyFloor(t *testing.T) {
 	if recs[2][1] != "" || recs[3][2] != "" || recs[4][2] != "" || recs[4][1] != "" || recs[1][1] == "" {
 		t.Fatalf("residuals with the floor: %v", recs)
 	}
-	// Without users in the table, only the conversation bound applies.
+	// Without users in the table, only the conversation bound applies: one
+	// value under it, and a second withheld so that the other row is not
+	// that value's (secondLine).
 	tab.RowUsers, tab.ColUsers = nil, nil
 	res, _ = Analyze(tab, Options{Floor: Floor{MinConversations: 5, MinUsers: 5}})
-	if res.Suppressed.Rows != 1 || res.Suppressed.UsersKnown {
+	if res.Suppressed.Rows != 2 || res.Suppressed.UsersKnown {
 		t.Fatalf("without users: %+v", res.Suppressed)
 	}
 }

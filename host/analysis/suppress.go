@@ -35,6 +35,8 @@ import (
 // the sum of the cells under the floor alone would be one more equation.
 func (r *Result) complement() {
 	t := r.t
+	r.Suppressed.Rows += secondLine(r.rowPass, r.rowSum)
+	r.Suppressed.Cols += secondLine(r.colPass, r.colSum)
 	r.shown = make([]bool, len(t.cells))
 	primary := false
 	for k, c := range t.cells {
@@ -136,4 +138,29 @@ func (r *Result) linked() {
 			r.shown[k] = r.cellPass(c)
 		}
 	}
+}
+
+// secondLine withholds a second line (row or column) when the floor
+// withheld exactly one that has counts, returning 1 if it did. The lines not
+// reported are one "other" line whose cells follow from the margins (a
+// column's total less its reported cells); with one line in it, they would
+// be that line's own counts, value by value, and its total the line's. With
+// two, they are sums over two lines. The line withheld is the reported one
+// with the smallest total (ties: the last), which costs the least.
+func secondLine(pass []bool, sum []float64) int {
+	hidden, pick := 0, -1
+	for i := range pass {
+		switch {
+		case sum[i] <= 0:
+		case !pass[i]:
+			hidden++
+		case pick < 0 || sum[i] <= sum[pick]:
+			pick = i
+		}
+	}
+	if hidden != 1 || pick < 0 {
+		return 0
+	}
+	pass[pick] = false
+	return 1
 }

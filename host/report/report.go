@@ -354,9 +354,20 @@ func (c *counter) distribution(dist *Distribution, pass func(int, int) bool, kee
 	})
 	dist.Distinct = len(vals)
 	dist.Values = []Count{}
+	// With one value under the floor, its count would be Mentions less the
+	// values listed (and, of a label, Annotated less them): the least
+	// frequent value that passes is withheld with it.
+	under, second := 0, ""
+	for _, v := range vals {
+		if !pass(c.convs[v], c.users[v]) {
+			under++
+		} else {
+			second = v // vals run from the most frequent: the last is the least
+		}
+	}
 	for _, v := range vals {
 		n, u := c.convs[v], c.users[v]
-		if !pass(n, u) {
+		if !pass(n, u) || (under == 1 && v == second) {
 			dist.Suppressed.Values++
 			dist.Suppressed.Count += n
 			continue
