@@ -495,7 +495,7 @@ func valueUsers(r *analysis.Run, f *analysis.Field) map[string]map[string]bool {
 // n/(n−1) · Σ(y_i − R·x_i)² / (Σx)², what R's survey::svyratio reports for a
 // sample of clusters with replacement. y holds the clusters with y_i > 0
 // by index; x holds every cluster's x_i. NaN, with no interval, when
-// Σx = 0 or n < 2.
+// Σx = 0 or n < 2; no interval when its standard error is 0.
 func ratioInterval(y map[int]float64, x []float64, level float64) (analysis.Number, analysis.Interval) {
 	n := float64(len(x))
 	var sx, sy float64
@@ -515,6 +515,12 @@ func ratioInterval(y map[int]float64, x []float64, level float64) (analysis.Numb
 		ss += d * d
 	}
 	se := math.Sqrt(n/(n-1)*ss) / sx
+	if se == 0 {
+		// Every cluster at the same ratio (none, or all, of its
+		// occurrences under the node): the normal interval collapses to a
+		// point, which claims a certainty the sample does not give.
+		return analysis.Number(r), noInterval
+	}
 	z := -distuv.UnitNormal.Quantile((1 - level) / 2)
 	return analysis.Number(r), analysis.Interval{Low: analysis.Number(math.Max(0, r-z*se)), High: analysis.Number(math.Min(1, r+z*se))}
 }
@@ -522,7 +528,7 @@ func ratioInterval(y map[int]float64, x []float64, level float64) (analysis.Numb
 // WritePaperText prints a comparison with the paper: each level's clusters
 // and the run's top values, the run's share and interval beside the
 // paper's, with the unit of each table. A share under 0.1% has two
-// decimals; a blank is a number not published or not defined.
+// significant digits; a blank is a number not published or not defined.
 func WritePaperText(w io.Writer, rep *PaperReport) error {
 	bw := bufio.NewWriter(w)
 	pc := func(x float64) string {
@@ -530,7 +536,7 @@ func WritePaperText(w io.Writer, rep *PaperReport) error {
 		case math.IsNaN(x):
 			return ""
 		case x != 0 && x < 0.001:
-			return fmt.Sprintf("%.2f%%", 100*x)
+			return fmt.Sprintf("%.2g%%", 100*x)
 		}
 		return fmt.Sprintf("%.1f%%", 100*x)
 	}

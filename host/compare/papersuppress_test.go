@@ -1,6 +1,9 @@
 package compare
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 // Hostile hierarchies for treeComplement: each protected cluster must end
 // undetermined, or the tables refused.
@@ -51,5 +54,29 @@ func TestTreeComplement(t *testing.T) {
 		if c.hidden != nil && n != len(c.hidden) {
 			t.Errorf("%s: %d hidden, want %d: %+v", c.name, n, len(c.hidden), cells)
 		}
+	}
+}
+
+// An observed zero, or a node holding every occurrence, has no interval
+// (the normal one is a point); a ratio over one cluster none at all.
+func TestRatioIntervalDegenerate(t *testing.T) {
+	x := []float64{2, 3, 1, 4}
+	for _, c := range []struct {
+		name string
+		y    map[int]float64
+		x    []float64
+	}{
+		{"zero", map[int]float64{}, x},
+		{"all", map[int]float64{0: 2, 1: 3, 2: 1, 3: 4}, x},
+		{"one cluster", map[int]float64{0: 1}, []float64{3}},
+		{"nothing placed", map[int]float64{}, []float64{0, 0}},
+	} {
+		_, ci := ratioInterval(c.y, c.x, 0.95)
+		if ci != noInterval && !(math.IsNaN(float64(ci.Low)) && math.IsNaN(float64(ci.High))) {
+			t.Errorf("%s: interval %+v", c.name, ci)
+		}
+	}
+	if r, ci := ratioInterval(map[int]float64{0: 1, 1: 2}, x, 0.95); float64(r) != 0.3 || !(ci.Low < ci.High) {
+		t.Errorf("0.3: %v %+v", r, ci)
 	}
 }

@@ -37,6 +37,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join":     strings.Join,
 	"degen":    degenerate,
 	"float":    func(x analysis.Number) float64 { return float64(x) },
+	"ci":       interval,
 	"sigfrom":  significanceFrom,
 }).Parse(pageHTML))
 
@@ -101,6 +102,14 @@ func pct(x float64) string {
 	default:
 		return fmt.Sprintf("%.1f%%", 100*x)
 	}
+}
+
+// interval is a share's interval as "low … high", blank when it has none.
+func interval(i analysis.Interval) string {
+	if math.IsNaN(float64(i.Low)) || math.IsNaN(float64(i.High)) {
+		return ""
+	}
+	return pct(float64(i.Low)) + " … " + pct(float64(i.High))
 }
 
 func num(x analysis.Number) string {
@@ -379,12 +388,12 @@ code{font-size:12px;word-break:break-all}
 {{end}}{{range .Levels}}<h3>Level {{.Level}} clusters: {{.Unit}}</h3>
 {{if .Empty}}<p class="empty">{{.Empty}}</p>
 {{else}}<table><tr><th>cluster</th><th>occurrences</th><th>run</th><th>interval</th><th>paper</th></tr>
-{{range .Nodes}}<tr><td>{{.Name}}{{with .Parent}} <span class="note">({{.}})</span>{{end}}</td>{{if .Shown}}<td class="n">{{.Occurrences}}</td><td class="n">{{pct (float .Share)}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td>{{else}}<td></td><td></td><td></td>{{end}}<td class="n">{{pct .Paper}}</td></tr>
+{{range .Nodes}}<tr><td>{{.Name}}{{with .Parent}} <span class="note">({{.}})</span>{{end}}</td>{{if .Shown}}<td class="n">{{.Occurrences}}</td><td class="n">{{pct (float .Share)}}</td><td class="n">{{ci .CI}}</td>{{else}}<td></td><td></td><td></td>{{end}}<td class="n">{{pct .Paper}}</td></tr>
 {{end}}</table>{{if .Suppressed}}<p class="note">{{.Suppressed}} clusters blank: under the privacy floor, withheld so that none follows from the others by subtraction, or zero.</p>{{end}}
 {{end}}{{end}}<h3>The run's top values: share of conversations with a value</h3>
 {{if .ValuesEmpty}}<p class="empty">{{.ValuesEmpty}}</p>
 {{else}}<table><tr><th>value</th><th>paper's value</th><th>conversations</th><th>run</th><th>interval</th><th>paper</th><th>interval</th></tr>
-{{range .Values}}<tr><td>{{.Value}}</td><td>{{if .Leaf}}{{if .Exact}}= {{else}}~ {{end}}{{.Leaf}}{{else}}not placed{{end}}</td><td class="n">{{.Count}}</td><td class="n">{{pct (float .Share)}}</td><td class="n">{{pct (float .CI.Low)}} … {{pct (float .CI.High)}}</td><td class="n">{{if .Leaf}}{{pct (float .Paper)}}{{end}}</td><td class="n">{{if .Leaf}}{{pct (float .PaperCI.Low)}} … {{pct (float .PaperCI.High)}}{{end}}</td></tr>
+{{range .Values}}<tr><td>{{.Value}}</td><td>{{if .Leaf}}{{if .Exact}}= {{else}}~ {{end}}{{.Leaf}}{{else}}not placed{{end}}</td><td class="n">{{.Count}}</td><td class="n">{{pct (float .Share)}}</td><td class="n">{{ci .CI}}</td><td class="n">{{if .Leaf}}{{pct (float .Paper)}}{{end}}</td><td class="n">{{if .Leaf}}{{ci .PaperCI}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 </section>
 {{end}}
