@@ -230,20 +230,22 @@ func (c *Client) getJSON(ctx context.Context, ref Ref, u string, v any) (string,
 }
 
 func (c *Client) getJSONOnce(ctx context.Context, ref Ref, u string, v any) (string, error) {
+	ctx, w := c.watch(ctx)
+	defer w.stop()
 	req, err := c.request(ctx, http.MethodGet, u)
 	if err != nil {
 		return "", err
 	}
 	resp, err := c.following(nil).Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%s: asking the Hub (HF_ENDPOINT %s): %w", ref, c.Endpoint, err)
+		return "", fmt.Errorf("%s: asking the Hub (HF_ENDPOINT %s): %w", ref, c.Endpoint, w.err(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return "", c.statusError(ref, resp)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(v); err != nil {
-		return "", fmt.Errorf("%s: reading the Hub's answer to GET %s: %w", ref, u, err)
+	if err := json.NewDecoder(io.LimitReader(w.reader(resp.Body), 1<<30)).Decode(v); err != nil {
+		return "", fmt.Errorf("%s: reading the Hub's answer to GET %s: %w", ref, u, w.err(err))
 	}
 	return nextLink(resp.Header.Values("Link")), nil
 }

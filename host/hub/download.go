@@ -215,17 +215,8 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	}
 	// A server that stops sending (a stalled connection) ends the request
 	// after the idle timeout, which fetch resumes as a broken one.
-	idle := c.idleTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	timer := time.AfterFunc(idle, func() { cancel(errStalled) })
-	defer timer.Stop()
-	stalled := func(err error) error {
-		if context.Cause(ctx) == errStalled {
-			return fmt.Errorf("%w for %s (HF_HUB_DOWNLOAD_TIMEOUT): %w", errStalled, idle, err)
-		}
-		return err
-	}
+	ctx, w := c.watch(ctx)
+	defer w.stop()
 	req, err := c.request(ctx, http.MethodGet, u)
 	if err != nil {
 		return 0, err
@@ -240,7 +231,7 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	hc := c.following(&first)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s: downloading %s: %w", ref, f.Path, stalled(err))
+		return 0, fmt.Errorf("%s: downloading %s: %w", ref, f.Path, w.err(err))
 	}
 	defer resp.Body.Close()
 	if first == nil {
@@ -275,10 +266,9 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 	}
 	// Never more than the listed size: a server sending more is wrong,
 	// and the check after says so.
-	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
-	n, err := io.Copy(io.MultiWriter(out, *h), io.LimitReader(body, f.Size-have+1))
+	n, err := io.Copy(io.MultiWriter(out, *h), io.LimitReader(w.reader(resp.Body), f.Size-have+1))
 	if err != nil {
-		return n, fmt.Errorf("%s: downloading %s: broke off after %d of %d bytes: %w", ref, f.Path, have+n, f.Size, stalled(err))
+		return n, fmt.Errorf("%s: downloading %s: broke off after %d of %d bytes: %w", ref, f.Path, have+n, f.Size, w.err(err))
 	}
 	if have+n < f.Size {
 		// A body that ended cleanly but short (no length said) is resumed,
@@ -292,20 +282,52 @@ func (c *Client) get(ctx context.Context, ref Ref, commit string, f File, u stri
 // asking again would not change it.
 var errNotAsked = errors.New("not the file asked for")
 
-// errStalled is a download that sent no byte for the idle timeout.
+// errStalled is a request that got no byte for the idle timeout.
 var errStalled = errors.New("no byte came")
 
-// idleReader restarts the idle timer on every read that brings bytes.
+// idleWatch ends a request (through its context) once no byte came for
+// the client's idle timeout: ResponseHeaderTimeout alone lets a body that
+// stops coming hang for ever.
+type idleWatch struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	idle   time.Duration
+}
+
+// watch returns the context to make a request with, and its watch.
+func (c *Client) watch(ctx context.Context) (context.Context, *idleWatch) {
+	w := &idleWatch{idle: c.idleTimeout()}
+	w.ctx, w.cancel = context.WithCancelCause(ctx)
+	w.timer = time.AfterFunc(w.idle, func() { w.cancel(errStalled) })
+	return w.ctx, w
+}
+
+func (w *idleWatch) stop() {
+	w.timer.Stop()
+	w.cancel(nil)
+}
+
+// reader is r, each read that brings bytes restarting the timeout.
+func (w *idleWatch) reader(r io.Reader) io.Reader { return &idleReader{r: r, w: w} }
+
+// err says, of a request's error, when it is the watch that ended it.
+func (w *idleWatch) err(err error) error {
+	if context.Cause(w.ctx) == errStalled {
+		return fmt.Errorf("%w for %s (HF_HUB_DOWNLOAD_TIMEOUT): %w", errStalled, w.idle, err)
+	}
+	return err
+}
+
 type idleReader struct {
-	r     io.Reader
-	timer *time.Timer
-	idle  time.Duration
+	r io.Reader
+	w *idleWatch
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
-		r.timer.Reset(r.idle)
+		r.w.timer.Reset(r.w.idle)
 	}
 	return n, err
 }

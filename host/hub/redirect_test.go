@@ -214,3 +214,45 @@ func TestRetryBusyHub(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// A listing that stops coming is ended too (and asked again).
+func TestStalledListing(t *testing.T) {
+	h := fakehub.New(t)
+	h.Commit("o/n", "main", realFiles(t)...)
+	var mu sync.Mutex
+	stalls := 1
+	c := proxy(t, h, func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		stall := strings.Contains(r.URL.Path, "/tree/") && stalls > 0
+		if stall {
+			stalls--
+		}
+		mu.Unlock()
+		if !stall {
+			return false
+		}
+		w.Write([]byte(`[{"type":"file",`))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return true
+	})
+	c.IdleTimeout, c.Backoff = 100*time.Millisecond, time.Millisecond
+	ref, _ := hub.Parse("hf://o/n/extra/small.json")
+	done := make(chan error, 1)
+	go func() { _, err := c.List(context.Background(), ref, nil); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no byte came for 100ms") {
+			t.Fatalf("stalled listing: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stalled listing hung")
+	}
+	mu.Lock()
+	stalls = 1
+	mu.Unlock()
+	c.Retries = 1
+	if _, err := c.List(context.Background(), ref, nil); err != nil {
+		t.Errorf("stalled once, one retry: %v", err)
+	}
+}
