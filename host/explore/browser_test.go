@@ -3,8 +3,6 @@ package explore_test
 import (
 	"context"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,52 +12,14 @@ import (
 
 	"github.com/valuescope/valuescope/host/explore"
 	"github.com/valuescope/valuescope/host/valuename"
+	"github.com/valuescope/valuescope/internal/headless"
 	"github.com/valuescope/valuescope/internal/shareddata"
 	"github.com/valuescope/valuescope/internal/testruns"
 )
 
-// chrome is a headless Chromium tab, or a skipped test when Chromium is
-// absent (a failed one under CI=true, where it is installed).
-func chrome(t *testing.T) context.Context {
-	t.Helper()
-	bin := ""
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if q, err := exec.LookPath(p); err == nil {
-			bin = q
-			break
-		}
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (apt-get install -y chromium)")
-		}
-		t.Skip("chromium is not installed")
-	}
-	// Not t.TempDir: Chromium's helpers may still write the profile after
-	// it exits; removed on a best-effort basis.
-	profile, err := os.MkdirTemp("", "valuescope-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.UserDataDir(profile),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 1600))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() {
-		cancelT()
-		cancelC()
-		cancelA()
-		for range 20 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	return ctx
-}
+// chrome is a headless Chromium tab (internal/headless: skipped without
+// Chromium, failed under CI=true, where it is installed).
+func chrome(t *testing.T) context.Context { return headless.Tab(t, 3*time.Minute) }
 
 // annotation is an annotation as the conversation page shows it.
 type annotation struct {
