@@ -44,9 +44,10 @@ type Client struct {
 	// Backoff is the wait before the first retry, doubled for each next
 	// (at most 30 s); 0: 1 s.
 	Backoff time.Duration
-	// IdleTimeout is how long a download may go without a byte before it
-	// counts as broken off (and is resumed, as after a dropped connection);
-	// 0: DefaultIdleTimeout (HF_HUB_DOWNLOAD_TIMEOUT, in seconds, sets it).
+	// IdleTimeout is how long a request (a download, a listing) may go
+	// without a byte before it counts as broken off, and is tried again (a
+	// download resumed) as after a dropped connection; 0:
+	// DefaultIdleTimeout (HF_HUB_DOWNLOAD_TIMEOUT, in seconds, sets it).
 	IdleTimeout time.Duration
 	// Log, if set, is told of each download.
 	Log *slog.Logger
