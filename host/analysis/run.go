@@ -125,26 +125,39 @@ type LoadOptions struct {
 // LoadRun reads a run folder's conversations and annotations, in one store
 // snapshot (consistent even while the run is still writing).
 func LoadRun(ctx context.Context, dir string, o LoadOptions) (*Run, error) {
-	f, err := runfolder.Existing(dir)
+	var run *Run
+	_, err := inSnapshot(ctx, dir, func(tx *store.Snapshot) (err error) {
+		run, err = loadRun(tx, o)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
+	run.Dir = dir
+	return run, nil
+}
+
+// inSnapshot runs read in one snapshot of run folder dir's store,
+// returning the store's file.
+func inSnapshot(ctx context.Context, dir string, read func(*store.Snapshot) error) (string, error) {
+	f, err := runfolder.Existing(dir)
+	if err != nil {
+		return "", err
+	}
 	st, err := store.Open(f.Store())
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer st.Close()
 	tx, err := st.Snapshot(ctx)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer tx.Close()
-	run, err := loadRun(tx, o)
-	if err != nil {
-		return nil, fmt.Errorf("reading run %s: %w", dir, err)
+	if err := read(tx); err != nil {
+		return "", fmt.Errorf("reading run %s: %w", dir, err)
 	}
-	run.Dir = dir
-	return run, nil
+	return f.Store(), nil
 }
 
 func loadRun(tx *store.Snapshot, o LoadOptions) (*Run, error) {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
 )
 
@@ -92,25 +91,12 @@ type streamSource struct {
 // annotations: Each then streams them, one conversation at a time, so that
 // memory grows with what a pass keeps (a table's cells), not with the run.
 func OpenRun(ctx context.Context, dir string, o LoadOptions) (*Run, error) {
-	f, err := runfolder.Existing(dir)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(f.Store())
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	tx, err := st.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Close()
 	run := &Run{Dir: dir}
-	if err := openRun(tx, run, o); err != nil {
-		return nil, fmt.Errorf("reading run %s: %w", dir, err)
+	file, err := inSnapshot(ctx, dir, func(tx *store.Snapshot) error { return openRun(tx, run, o) })
+	if err != nil {
+		return nil, err
 	}
-	run.stream = &streamSource{store: f.Store(), userKeys: userKeysOf(o), attrs: o.Attrs}
+	run.stream = &streamSource{store: file, userKeys: userKeysOf(o), attrs: o.Attrs}
 	return run, nil
 }
 
