@@ -4,14 +4,16 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/language"
+
 	"github.com/valuescope/valuescope/host/conversation"
 )
 
 // Language is what the report knows of a conversation's language: from the
 // dataset's metadata where it names one, else guessed from the script of
-// the assistant's turns (all turns when there is none). A script says
-// little of the language (Latin script is English, Spanish, Vietnamese,
-// code...), so Code is set only when it is known.
+// the assistant's turns (all turns when there is none), code left out. A
+// script says little of the language (Latin script is English, Spanish,
+// Vietnamese...), so Code is set only when it is known.
 type Language struct {
 	// Label is what the report shows: the metadata's value, or a script.
 	Label string
@@ -20,6 +22,9 @@ type Language struct {
 	// Latin: the text is mostly Latin letters (or the language is written
 	// in them), so a plugin that reads English may read it.
 	Latin bool
+	// NoLetters: the turns read have no letters (numbers, code only):
+	// no language, so no plugin's reach is measured on them.
+	NoLetters bool
 }
 
 // MetaLanguage is the metadata key a dataset names a conversation's
@@ -40,15 +45,16 @@ var (
 )
 
 // metaLanguage reads a metadata language value: a name ("English") or a
-// code ("en", "en-US").
+// BCP 47 or ISO 639 code in any case and separator ("en", "en-US", "EN_us",
+// "zh_CN", "zh-Hans", "eng", "zho"), its base language by
+// golang.org/x/text/language.
 func metaLanguage(v string) Language {
 	k := strings.ToLower(strings.TrimSpace(v))
 	code, ok := languageCodes[k]
 	if !ok {
-		base, _, _ := strings.Cut(k, "-")
-		for _, c := range languageCodes {
-			if c == base {
-				code = c
+		if tag, err := language.Parse(strings.ReplaceAll(k, "_", "-")); err == nil {
+			if b, conf := tag.Base(); conf != language.No {
+				code = b.String()
 			}
 		}
 	}
@@ -87,13 +93,20 @@ const (
 )
 
 // detectScript guesses the language of a conversation from the letters of
-// all its turns (the user's language is the conversation's; the assistant
-// mostly answers in it).
+// its assistant's turns — those the offline extractor reads for ai_values
+// and the response-type classifier classifies (cue-values reads the
+// user's for human_values, mostly in the same language) — or of all its
+// turns when it has no assistant turn. Code (fenced blocks and inline
+// spans) is left out: its keywords are Latin letters in any language.
 func detectScript(c *conversation.Conversation) Language {
 	weights := make([]float64, len(scripts))
 	latin, other := 0.0, 0.0
+	all := !c.HasRole(conversation.Assistant)
 	for i := range c.Turns {
-		for _, r := range c.Turns[i].Content {
+		if !all && c.Turns[i].Role != conversation.Assistant {
+			continue
+		}
+		for _, r := range stripCode(c.Turns[i].Content) {
 			if !unicode.IsLetter(r) {
 				continue
 			}
@@ -113,7 +126,7 @@ func detectScript(c *conversation.Conversation) Language {
 		}
 	}
 	if latin+other == 0 {
-		return Language{Label: "no letters"}
+		return Language{Label: "no letters", NoLetters: true}
 	}
 	if other < NonLatinShare*(latin+other) {
 		return Language{Label: "Latin script", Latin: true}
@@ -135,11 +148,12 @@ func detectScript(c *conversation.Conversation) Language {
 }
 
 // covers reports whether a plugin reading languages (ISO 639-1 codes) reads
-// conversations in l: a known code must be one of them; an unknown
+// conversations in l (text without letters is in no language: not counted
+// against it, but apart, see Coverage.NoLetters): a known code must be one of them; an unknown
 // language in Latin letters may be English, and is given the benefit of the
 // doubt when the plugin reads a Latin-script language.
 func covers(languages []string, l Language) bool {
-	if len(languages) == 0 {
+	if len(languages) == 0 || l.NoLetters {
 		return true
 	}
 	if l.Code != "" {
@@ -159,4 +173,37 @@ func covers(languages []string, l Language) bool {
 		}
 	}
 	return false
+}
+
+// stripCode removes Markdown code from s: fenced blocks (from a ``` to the
+// next, or to the end when it is not closed; answers often open a fence
+// mid-line) and inline spans (`...` on one line).
+func stripCode(s string) string {
+	if !strings.Contains(s, "`") {
+		return s
+	}
+	var b strings.Builder
+	for k, part := range strings.Split(s, "```") {
+		if k%2 == 1 {
+			b.WriteByte('\n')
+			continue
+		}
+		for line := range strings.Lines(part) {
+			for {
+				i := strings.IndexByte(line, '`')
+				if i < 0 {
+					break
+				}
+				j := strings.IndexByte(line[i+1:], '`')
+				if j < 0 {
+					break
+				}
+				b.WriteString(line[:i])
+				b.WriteByte(' ')
+				line = line[i+1+j+1:]
+			}
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
