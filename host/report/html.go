@@ -332,9 +332,9 @@ code{font-size:12px;word-break:break-all}
 <h2>What this report is</h2>
 {{range .Warnings}}<p class="warn">{{.}}</p>
 {{end}}{{if .Methods}}<table><tr><th>stage</th><th>fields</th><th>plugin</th><th>method</th><th>model</th><th>languages read</th><th>conversations in other languages</th></tr>
-{{range .Methods}}<tr><td>{{.Stage}}</td><td>{{join .Fields ", "}}</td><td><code>{{.Plugin}}</code></td><td>{{if .Heuristic}}<b>offline heuristic</b>: {{end}}{{.Description}}</td><td>{{.Model}}</td><td>{{if .Languages}}{{join .Languages ", "}}{{else}}not declared{{end}}</td><td class="n">{{if .Languages}}{{.Uncovered}}{{end}}</td></tr>
+{{range .Methods}}<tr><td>{{.Stage}}</td><td>{{join .Fields ", "}}</td><td><code>{{.Plugin}}</code></td><td>{{if .Heuristic}}<b>offline heuristic</b>: {{end}}{{.Description}}</td><td>{{.Model}}</td><td>{{if .Languages}}{{join .Languages ", "}}{{else}}not declared{{end}}</td><td class="n">{{if .Languages}}{{with .UncoveredNote}}{{.}}{{else}}{{.Uncovered}}{{end}}{{end}}</td></tr>
 {{end}}</table>{{end}}
-{{if .Read}}<p class="note">Languages of the {{.Read}} conversations read back from the dataset, from {{.LanguageSource}}: {{range $i, $l := .Languages}}{{if $i}}, {{end}}{{$l.Value}} {{$l.Count}} ({{pct $l.Share}}){{end}}. {{.NoAssistant}} have no assistant turn.</p>{{end}}
+{{if .Read}}<p class="note">Languages of the {{.Read}} conversations read back from the dataset, from {{.LanguageSource}}: {{range $i, $l := .Languages}}{{if $i}}, {{end}}{{$l.Value}} {{$l.Count}} ({{pct $l.Share}}){{end}}. {{with .NoAssistantNote}}{{.}}{{else}}{{.NoAssistant}}{{end}} have no assistant turn.</p>{{end}}
 {{with .Note}}<p class="note">{{.}}</p>{{end}}
 </section>
 {{end}}

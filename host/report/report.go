@@ -234,7 +234,7 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 		}
 	}
 	d.Title = title(d.Run.Name, d.Manifest)
-	if d.Coverage, err = buildCoverage(ctx, r, d.Manifest); err != nil {
+	if d.Coverage, err = buildCoverage(ctx, r, d.Manifest, floor); err != nil {
 		return nil, err
 	}
 	// The report is shareable: it holds the manifest without the paths,
