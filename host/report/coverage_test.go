@@ -244,3 +244,25 @@ func TestCoverageFloor(t *testing.T) {
 		t.Errorf("one conversation: %+v", cv)
 	}
 }
+
+// Heatmap cell text keeps its contrast with the fill: white on the deep
+// blue of a strong negative residual, where the dark text's contrast is
+// under 2.
+func TestCellInkContrast(t *testing.T) {
+	for r := -8.0; r <= 8; r += 0.25 {
+		l := luminance(colorRGB(r))
+		ink := inkDark
+		if lightInk(r) {
+			ink = 1
+		}
+		hi, lo := max(l, ink), min(l, ink)
+		if c := (hi + 0.05) / (lo + 0.05); c < 3.5 {
+			t.Errorf("residual %.2f: fill %s, contrast %.2f", r, color(r), c)
+		}
+	}
+	if s := string(heat(&Heatmap{Values: []string{"a", "b"}, ValueCounts: []float64{2, 2}, Contexts: []string{"x", "y"}, ContextCounts: []float64{2, 2},
+		Cells: [][]*Cell{{{Count: 1, Residual: -7}, {Count: 1, Residual: 7}}, {{Count: 1, Residual: 0}, {Count: 1, Residual: 1}}},
+		Summary: analysis.Summary{Rows: 2, Cols: 2, DF: 1}})); !strings.Contains(s, `class="cell light">-7.0</text>`) {
+		t.Errorf("a deep blue cell without white text: %s", s)
+	}
+}

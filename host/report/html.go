@@ -193,7 +193,7 @@ func heat(h *Heatmap) template.HTML {
 				x, y, cell-1, cell-1, color(float64(c.Residual)), cls, esc(v), esc(h.Contexts[j]), c.Count, num(c.Expected), num(c.Residual), num(c.PAdjusted), map[bool]string{true: " (significant)"}[c.Significant])
 			// The residual in the cell, so that the page reads without
 			// hovering (and prints); bold when significant.
-			fmt.Fprintf(&b, `<text x="%d" y="%d" class="cell%s">%s</text>`, x+cell/2, y+cell/2+4, map[bool]string{true: " sig"}[c.Significant], cellText(float64(c.Residual)))
+			fmt.Fprintf(&b, `<text x="%d" y="%d" class="cell%s%s">%s</text>`, x+cell/2, y+cell/2+4, map[bool]string{true: " sig"}[c.Significant], map[bool]string{true: " light"}[lightInk(float64(c.Residual))], cellText(float64(c.Residual)))
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="val">%g</text>`, label+len(h.Contexts)*cell+6, y+cell/2+4, h.ValueCounts[i])
 	}
@@ -215,12 +215,44 @@ func color(r float64) string {
 	if math.IsNaN(r) {
 		return "#eeeeee"
 	}
+	red, g, b := colorRGB(r)
+	return fmt.Sprintf("rgb(%d,%d,%d)", red, g, b)
+}
+
+// colorRGB is color's fill as red, green and blue (0..255).
+func colorRGB(r float64) (int, int, int) {
+	if math.IsNaN(r) {
+		return 0xee, 0xee, 0xee
+	}
 	t := math.Max(-1, math.Min(1, r/6))
 	v := int(255 * (1 - math.Abs(t)))
 	if t >= 0 {
-		return fmt.Sprintf("rgb(255,%d,%d)", v, v)
+		return 255, v, v
 	}
-	return fmt.Sprintf("rgb(%d,%d,255)", v, v)
+	return v, v, 255
+}
+
+// luminance is the WCAG 2 relative luminance of a colour.
+func luminance(r, g, b int) float64 {
+	lin := func(c int) float64 {
+		x := float64(c) / 255
+		if x <= 0.04045 {
+			return x / 12.92
+		}
+		return math.Pow((x+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
+}
+
+// inkDark is the luminance of the cell text's usual colour (#1d2433).
+var inkDark = luminance(0x1d, 0x24, 0x33)
+
+// lightInk reports whether a cell of residual r takes white text: when
+// white contrasts more with its fill than the dark text does (the deep
+// blue of a strong negative residual).
+func lightInk(r float64) bool {
+	l := luminance(colorRGB(r))
+	return (1.05)/(l+0.05) > (l+0.05)/(inkDark+0.05)
 }
 
 // pairBars shows each of the most frequent values' shares in run A and B.
@@ -306,7 +338,7 @@ code{font-size:12px;word-break:break-all}
 .chart .bar.b{fill:#f58518}
 .chart .na{fill:#f1f1f1}
 .chart rect.sig{stroke:#000;stroke-width:1.5}
-.chart .cell{font-size:10px;text-anchor:middle;fill:#1d2433}
+.chart .cell{font-size:10px;text-anchor:middle;fill:#1d2433}.chart .cell.light{fill:#fff}
 .chart .cell.sig{font-weight:bold}
 .key span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 4px 0 12px}
 .tree details{margin-left:18px}
