@@ -261,7 +261,7 @@ func TestCellInkContrast(t *testing.T) {
 		}
 	}
 	if s := string(heat(&Heatmap{Values: []string{"a", "b"}, ValueCounts: []float64{2, 2}, Contexts: []string{"x", "y"}, ContextCounts: []float64{2, 2},
-		Cells: [][]*Cell{{{Count: 1, Residual: -7}, {Count: 1, Residual: 7}}, {{Count: 1, Residual: 0}, {Count: 1, Residual: 1}}},
+		Cells:   [][]*Cell{{{Count: 1, Residual: -7}, {Count: 1, Residual: 7}}, {{Count: 1, Residual: 0}, {Count: 1, Residual: 1}}},
 		Summary: analysis.Summary{Rows: 2, Cols: 2, DF: 1}})); !strings.Contains(s, `class="cell light">-7.0</text>`) {
 		t.Errorf("a deep blue cell without white text: %s", s)
 	}
