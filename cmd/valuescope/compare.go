@@ -149,6 +149,13 @@ func comparePaper(cmd *cobra.Command, runs []string, dir string, tf treeFlags, p
 	if tf.path != "" {
 		return usage("--paper places the values on the paper's tree: it takes no --tree")
 	}
+	// The flags of run-to-run comparison do nothing here: refused, not
+	// silently ignored.
+	for _, n := range []string{"out", "fields", "tree-level", "correction", "alpha", "tests", "top-n", "list", "continuity", "exact-below"} {
+		if cmd.Flags().Changed(n) {
+			return usage("--paper takes no --%s (it compares one field, --tree-field, on the paper's top two levels, and writes to stdout)", n)
+		}
+	}
 	if dir == paperDefault {
 		base := os.Getenv("VALUESCOPE_SHARED_DATA")
 		if base == "" {

@@ -316,6 +316,12 @@ func TestComparePaper(t *testing.T) {
 	if code, _, _ := valuescope(t, "compare", dir, "--paper="+paper, "--tree", filepath.Join(paper, "values_tree.csv")); code != 2 {
 		t.Errorf("--paper with --tree: exit %d", code)
 	}
+	// Flags --paper does not use are refused, not ignored.
+	for _, f := range [][]string{{"--out", t.TempDir()}, {"--fields", "ai_values"}, {"--tree-level", "1"}, {"--correction", "holm"}, {"--top-n", "5"}} {
+		if code, _, errOut := valuescope(t, append([]string{"compare", dir, "--paper=" + paper}, f...)...); code != 2 || !strings.Contains(errOut, "--paper takes no "+f[0]) {
+			t.Errorf("--paper with %v: exit %d, %s", f, code, errOut)
+		}
+	}
 	if code, _, errOut := valuescope(t, "compare", dir, "--paper="+t.TempDir()); code == 0 || !strings.Contains(errOut, "values_tree.csv") {
 		t.Errorf("--paper without the files: exit %d, %s", code, errOut)
 	}
