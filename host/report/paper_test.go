@@ -55,4 +55,7 @@ func TestReportPaperSubtraction(t *testing.T) {
 	if strings.Contains(string(d.Paper), dir) {
 		t.Errorf("report.json's paper names the run's path %s", dir)
 	}
+	if strings.Contains(string(b), filepath.Dir(tree)) {
+		t.Errorf("report.json names the tree's folder %s", filepath.Dir(tree))
+	}
 }

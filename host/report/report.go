@@ -276,7 +276,9 @@ func Build(ctx context.Context, dir string, o Options) (*Data, error) {
 		}
 	}
 	d.Suppressed.TreeNodes = d.Tree.countSuppressed()
-	d.TreeReference = o.Tree
+	if o.Tree != "" {
+		d.TreeReference = filepath.Base(o.Tree) // shareable: no path
+	}
 	if d.Paper, err = paperComparison(ctx, dir, o, floor, set.UserKeys); err != nil {
 		return nil, err
 	}
