@@ -214,25 +214,19 @@ func (x *extractor) configure(req protocol.ConfigureRequest) error {
 func (x *extractor) annotate(c *protocol.Conversation) ([]protocol.Annotation, error) {
 	ai := collector{}
 	human := collector{}
+	x.eachAIValue(c, func(t *protocol.Turn, v int, explicit bool, start, end int) {
+		name := valueNames[v]
+		if ai.has(name) {
+			return
+		}
+		expr := Implicit
+		if explicit {
+			expr = Explicit
+		}
+		ai.add(name, expr, evidence(t.Content, start, end))
+	})
 	for i := range c.Turns {
-		t := &c.Turns[i]
-		switch {
-		case strings.EqualFold(t.Role, "assistant"):
-			if x.tooShort(t.Content) {
-				continue
-			}
-			scanValues(t.Content, func(v int, explicit bool, start, end int) {
-				name := valueNames[v]
-				if ai.has(name) {
-					return
-				}
-				expr := Implicit
-				if explicit {
-					expr = Explicit
-				}
-				ai.add(name, expr, evidence(t.Content, start, end))
-			})
-		case strings.EqualFold(t.Role, "user"):
+		if t := &c.Turns[i]; strings.EqualFold(t.Role, "user") {
 			scanStatements(t.Content, &human)
 		}
 	}
@@ -249,18 +243,22 @@ func (x *extractor) annotate(c *protocol.Conversation) ([]protocol.Annotation, e
 func ExpressesValues(c *protocol.Conversation, cfg Config) bool {
 	compiled()
 	x := &extractor{cfg: cfg}
+	found := false
+	x.eachAIValue(c, func(*protocol.Turn, int, bool, int, int) { found = true })
+	return found
+}
+
+// eachAIValue reports each value cue in the assistant turns the extractor
+// reads (those not too short): the one scan behind ai_values and
+// ExpressesValues, so that the two cannot drift apart.
+func (x *extractor) eachAIValue(c *protocol.Conversation, fn func(t *protocol.Turn, v int, explicit bool, start, end int)) {
 	for i := range c.Turns {
 		t := &c.Turns[i]
 		if !strings.EqualFold(t.Role, "assistant") || x.tooShort(t.Content) {
 			continue
 		}
-		found := false
-		scanValues(t.Content, func(int, bool, int, int) { found = true })
-		if found {
-			return true
-		}
+		scanValues(t.Content, func(v int, explicit bool, start, end int) { fn(t, v, explicit, start, end) })
 	}
-	return false
 }
 
 func (x *extractor) tooShort(s string) bool {
