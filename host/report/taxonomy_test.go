@@ -209,7 +209,7 @@ func TestReferenceTreeByEmbedding(t *testing.T) {
 		return d, nodes
 	}
 	d, nodes := place(report.Options{})
-	if d.Taxonomy.Source != report.TreeReference || d.TreeReference != tree {
+	if d.Taxonomy.Source != report.TreeReference || d.TreeReference != filepath.Base(tree) {
 		t.Errorf("taxonomy: %+v", d.Taxonomy)
 	}
 	honesty := nodes["honesty"]
