@@ -540,12 +540,7 @@ func WritePaperText(w io.Writer, rep *PaperReport) error {
 		}
 		return fmt.Sprintf("%.1f%%", 100*x)
 	}
-	ci := func(i analysis.Interval) string {
-		if math.IsNaN(float64(i.Low)) || math.IsNaN(float64(i.High)) {
-			return ""
-		}
-		return strings.TrimSuffix(pc(float64(i.Low)), "%") + "–" + pc(float64(i.High))
-	}
+	ci := func(i analysis.Interval) string { return PercentInterval(i, "–") }
 	fmt.Fprintf(bw, "%s compared with the paper (Values in the Wild, arXiv 2504.15236): %s, %d annotated conversations (%d with a value), %d value occurrences placed on the paper's tree; %.0f%% intervals.\n",
 		rep.Run, rep.Field, rep.Annotated, rep.WithValues, rep.Occurrences, 100*rep.Level)
 	for _, l := range rep.Levels {
@@ -593,4 +588,25 @@ func WritePaperText(w io.Writer, rep *PaperReport) error {
 		fmt.Fprintf(bw, "note: %s\n", n)
 	}
 	return bw.Flush()
+}
+
+// PercentInterval writes an interval of shares as percentages joined by
+// sep, both ends with the same decimals: enough for two significant digits
+// of the lower end, and more while the two ends would read the same (the
+// paper's intervals over 308,210 conversations are narrow: 1.0–1.0%
+// would read as a point). "" when the interval is not defined.
+func PercentInterval(i analysis.Interval, sep string) string {
+	lo, hi := 100*float64(i.Low), 100*float64(i.High)
+	if math.IsNaN(lo) || math.IsNaN(hi) {
+		return ""
+	}
+	d := 1
+	if lo > 0 {
+		d = max(1, 1-int(math.Floor(math.Log10(lo))))
+	}
+	for d < 6 && hi > lo && strconv.FormatFloat(lo, 'f', d, 64) == strconv.FormatFloat(hi, 'f', d, 64) {
+		d++
+	}
+	d = min(d, 6)
+	return strconv.FormatFloat(lo, 'f', d, 64) + sep + strconv.FormatFloat(hi, 'f', d, 64) + "%"
 }

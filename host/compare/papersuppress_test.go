@@ -3,6 +3,8 @@ package compare
 import (
 	"math"
 	"testing"
+
+	"github.com/valuescope/valuescope/host/analysis"
 )
 
 // Hostile hierarchies for treeComplement: each protected cluster must end
@@ -78,5 +80,26 @@ func TestRatioIntervalDegenerate(t *testing.T) {
 	}
 	if r, ci := ratioInterval(map[int]float64{0: 1, 1: 2}, x, 0.95); float64(r) != 0.3 || !(ci.Low < ci.High) {
 		t.Errorf("0.3: %v %+v", r, ci)
+	}
+}
+
+// Intervals never read as a point, nor as zero at a small lower end.
+func TestPercentInterval(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		want   string
+	}{
+		{0.0098, 0.0102, "0.98–1.02%"},
+		{0.00026, 0.002, "0.026–0.200%"},
+		{0.065, 0.080, "6.5–8.0%"},
+		{0.2319, 0.2351, "23.2–23.5%"},
+		{0, 0.004, "0.0–0.4%"},
+		{0.01, 0.01, "1.0–1.0%"},
+		{math.NaN(), 0.1, ""},
+	} {
+		got := PercentInterval(analysis.Interval{Low: analysis.Number(c.lo), High: analysis.Number(c.hi)}, "–")
+		if got != c.want {
+			t.Errorf("%v–%v: %q, want %q", c.lo, c.hi, got, c.want)
+		}
 	}
 }

@@ -104,13 +104,8 @@ func pct(x float64) string {
 	}
 }
 
-// interval is a share's interval as "low … high", blank when it has none.
-func interval(i analysis.Interval) string {
-	if math.IsNaN(float64(i.Low)) || math.IsNaN(float64(i.High)) {
-		return ""
-	}
-	return pct(float64(i.Low)) + " … " + pct(float64(i.High))
-}
+// interval is a share's interval as "low … high%", blank when it has none.
+func interval(i analysis.Interval) string { return compare.PercentInterval(i, " … ") }
 
 func num(x analysis.Number) string {
 	f := float64(x)
