@@ -38,15 +38,18 @@ func newServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			defer ln.Close()
+			// The explorer refuses a Host header that is not this address.
+			o.Addr = ln.Addr().String()
 			e, err := explore.Open(ctx, a, o)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("serve: %w", err)
-			}
 			mode := "aggregate-only (--text shows the conversations)"
 			if o.Text {
 				mode = "with the conversations"

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,6 +72,10 @@ type Options struct {
 	// Report are the options of the numbers shown (Top, MaxContexts,
 	// Tree, Settings...); Compare and BuildMax are set by the explorer.
 	Report report.Options
+	// Addr is the address listened on (host:port): a request naming
+	// another host or port in its Host header is refused (see allowedHost).
+	// Empty: any port of a loopback name.
+	Addr string
 }
 
 // Run is one run served.
@@ -223,8 +228,57 @@ func (e *Explorer) Status() IndexStatus {
 	return e.ix.status()
 }
 
-// ServeHTTP serves the explorer.
-func (e *Explorer) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the explorer. Every response says nosniff (so that no
+// JSON is read as a script), and a request whose Host header is not the
+// address served is refused: a page of another site whose domain is
+// rebound to 127.0.0.1 (DNS rebinding) sends its own domain as the Host,
+// and so can read nothing.
+func (e *Explorer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !e.allowedHost(r.Host) {
+		http.Error(w, fmt.Sprintf("host %q is not the address served (%s): refused", r.Host, e.addrName()), http.StatusMisdirectedRequest)
+		return
+	}
+	e.mux.ServeHTTP(w, r)
+}
+
+func (e *Explorer) addrName() string {
+	if e.opts.Addr == "" {
+		return "localhost"
+	}
+	return e.opts.Addr
+}
+
+// allowedHost is whether a Host header names the address served: localhost
+// or a loopback address, the listen host, or, when listening on every
+// interface, an IP address (no name a DNS could rebind); with the port
+// listened on when known.
+func (e *Explorer) allowedHost(hostport string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = hostport, ""
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	var lhost, lport string
+	if e.opts.Addr != "" {
+		if lhost, lport, err = net.SplitHostPort(e.opts.Addr); err != nil {
+			return false
+		}
+		if port != lport {
+			return false
+		}
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case strings.EqualFold(host, "localhost"), ip != nil && ip.IsLoopback():
+		return true
+	case lhost != "" && strings.EqualFold(host, lhost):
+		return true
+	case ip != nil && (lhost == "" || net.ParseIP(lhost).IsUnspecified()) && e.opts.Addr != "":
+		return true
+	}
+	return false
+}
 
 // data is the run's report data, rebuilt when its store changed since.
 func (e *Explorer) data(ctx context.Context, r *Run) (*report.Data, error) {

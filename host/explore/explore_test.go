@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -545,5 +547,60 @@ func TestMaxRuns(t *testing.T) {
 	_, err = explore.Open(context.Background(), dirs[:1], explore.Options{})
 	if err == nil || !strings.Contains(err.Error(), dirs[0]) {
 		t.Fatalf("a folder that is not a run: %v", err)
+	}
+}
+
+// TestHostCheck is DNS rebinding: a page of attacker.example, its name
+// rebound to 127.0.0.1, sends its own name as the Host; the explorer must
+// refuse it, and say nosniff on every answer.
+func TestHostCheck(t *testing.T) {
+	dir := hostileRun(t)
+	e, err := explore.Open(context.Background(), []string{dir}, explore.Options{Text: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	srv := httptest.NewUnstartedServer(nil)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	e2, err := explore.Open(context.Background(), []string{dir}, explore.Options{Text: true, Addr: srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e2.Close() })
+	srv.Config.Handler = e2
+	srv.Start()
+	t.Cleanup(srv.Close)
+	p := fmt.Sprintf(":%d", port)
+	for host, want := range map[string]int{
+		"attacker.example" + p:     http.StatusMisdirectedRequest,
+		"attacker.example":         http.StatusMisdirectedRequest,
+		"127.0.0.1.nip.io" + p:     http.StatusMisdirectedRequest,
+		"localhost:1" + p[1:] + "9": http.StatusMisdirectedRequest,
+		"127.0.0.1:1":              http.StatusMisdirectedRequest,
+		"127.0.0.1" + p:            http.StatusOK,
+		"localhost" + p:            http.StatusOK,
+		"[::1]" + p:                http.StatusOK,
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/r/hostile/conversations", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("Host %s: no X-Content-Type-Options: nosniff", host)
+		}
+	}
+	// Without Options.Addr: loopback names on any port, nothing else.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/status", nil)
+	req.Host = "attacker.example:8080"
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMisdirectedRequest {
+		t.Errorf("no Addr, Host attacker.example: %d", rec.Code)
 	}
 }
