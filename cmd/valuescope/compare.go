@@ -47,8 +47,10 @@ func newCompareCmd() *cobra.Command {
 			"values_frequencies.csv; without DIR, $VALUESCOPE_SHARED_DATA/values-in-the-wild or\n" +
 			"../shared/data/values-in-the-wild): the values of --tree-field placed on the paper's tree,\n" +
 			"the run's top-level and level-2 clusters' shares of value occurrences beside the paper's\n" +
-			"pct_total_occurrences, and its top values' shares of conversations beside the paper's\n" +
-			"pct_convos, with intervals. One run is enough.",
+			"pct_total_occurrences, and its top values' shares of the conversations with a value beside\n" +
+			"the paper's pct_convos, with intervals (by user when the run names users). Clusters under the\n" +
+			"privacy floor are blank, with complementary ones so that none follows by subtraction. One run\n" +
+			"is enough; the flags of run-to-run comparison (--out, --fields, --tree-level...) are refused.",
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if paper != "" {
