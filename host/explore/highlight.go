@@ -43,24 +43,25 @@ func collapse(text string) collapsed {
 	var b strings.Builder
 	var off []int
 	space := false
-	for i, r := range text {
+	for i := 0; i < len(text); {
+		// The size decoded: 1 for an invalid byte, 3 for a U+FFFD written
+		// in the text.
+		r, n := utf8.DecodeRuneInString(text[i:])
 		if unicode.IsSpace(r) {
 			if !space {
 				b.WriteByte(' ')
 				off = append(off, i)
 			}
 			space = true
+			i += n
 			continue
 		}
 		space = false
-		n := utf8.RuneLen(r)
-		if r == utf8.RuneError {
-			n = 1
-		}
 		for k := range n {
 			off = append(off, i+k)
 		}
 		b.WriteString(text[i : i+n])
+		i += n
 	}
 	off = append(off, len(text))
 	return collapsed{b.String(), off}
