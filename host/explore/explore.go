@@ -348,14 +348,16 @@ type page struct {
 	Runs []*RunRef `json:"-"`
 }
 
-// RunRef names a run on a page.
+// RunRef names a run on a page: its folder by base name only, as the
+// report does (runfolder.Manifest.Public), since where the run lives on
+// the server's disk is not for the people it is served to.
 type RunRef struct {
 	Slug string `json:"slug"`
 	Name string `json:"name"`
 	Dir  string `json:"dir"`
 }
 
-func (r *Run) ref() *RunRef { return &RunRef{Slug: r.Slug, Name: r.Name, Dir: r.Dir} }
+func (r *Run) ref() *RunRef { return &RunRef{Slug: r.Slug, Name: r.Name, Dir: filepath.Base(r.Dir)} }
 
 type handler func(w http.ResponseWriter, req *http.Request, run *Run) (title, tmpl string, body any, err error)
 

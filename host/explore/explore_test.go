@@ -3,8 +3,8 @@ package explore_test
 import (
 	"context"
 	"encoding/json"
-	"html"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -572,14 +572,14 @@ func TestHostCheck(t *testing.T) {
 	t.Cleanup(srv.Close)
 	p := fmt.Sprintf(":%d", port)
 	for host, want := range map[string]int{
-		"attacker.example" + p:     http.StatusMisdirectedRequest,
-		"attacker.example":         http.StatusMisdirectedRequest,
-		"127.0.0.1.nip.io" + p:     http.StatusMisdirectedRequest,
+		"attacker.example" + p:      http.StatusMisdirectedRequest,
+		"attacker.example":          http.StatusMisdirectedRequest,
+		"127.0.0.1.nip.io" + p:      http.StatusMisdirectedRequest,
 		"localhost:1" + p[1:] + "9": http.StatusMisdirectedRequest,
-		"127.0.0.1:1":              http.StatusMisdirectedRequest,
-		"127.0.0.1" + p:            http.StatusOK,
-		"localhost" + p:            http.StatusOK,
-		"[::1]" + p:                http.StatusOK,
+		"127.0.0.1:1":               http.StatusMisdirectedRequest,
+		"127.0.0.1" + p:             http.StatusOK,
+		"localhost" + p:             http.StatusOK,
+		"[::1]" + p:                 http.StatusOK,
 	} {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/r/hostile/conversations", nil)
 		req.Host = host
@@ -602,5 +602,19 @@ func TestHostCheck(t *testing.T) {
 	e.ServeHTTP(rec, req)
 	if rec.Code != http.StatusMisdirectedRequest {
 		t.Errorf("no Addr, Host attacker.example: %d", rec.Code)
+	}
+}
+
+// TestNoServerPath: the run folder's absolute path is on no page or JSON
+// answer (its base name names it).
+func TestNoServerPath(t *testing.T) {
+	dir := hostileRun(t)
+	_, srv := serve(t, explore.Options{Text: true}, dir)
+	for _, p := range []string{"/", "/r/hostile/", "/api/r/hostile/", "/api/r/hostile/conversations", "/api/status",
+		"/api/r/hostile/conversation?source=hostile.jsonl&id=plain-1", "/r/hostile/conversations?field=ai_values&value=honesty"} {
+		_, body := get(t, srv.URL+p)
+		if strings.Contains(body, filepath.Dir(dir)) || strings.Contains(body, filepath.ToSlash(filepath.Dir(dir))) {
+			t.Errorf("GET %s shows the run's path %s", p, dir)
+		}
 	}
 }

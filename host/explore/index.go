@@ -119,10 +119,10 @@ func (ix *textIndex) build(ctx context.Context, runs []*Run) error {
 	for _, r := range runs {
 		m, err := runfolder.Folder(r.Dir).ReadManifest()
 		if err != nil {
-			return fmt.Errorf("run %s: reading its manifest for its dataset: %w", r.Dir, err)
+			return fmt.Errorf("run %s: reading its manifest for its dataset: %w", r.Name, err)
 		}
 		if m == nil || len(m.Dataset.Paths) == 0 {
-			return fmt.Errorf("run %s: its manifest names no dataset", r.Dir)
+			return fmt.Errorf("run %s: its manifest names no dataset", r.Name)
 		}
 		key, _ := json.Marshal(m.Dataset)
 		if seen[string(key)] {
@@ -130,7 +130,7 @@ func (ix *textIndex) build(ctx context.Context, runs []*Run) error {
 		}
 		seen[string(key)] = true
 		if err := ix.readDataset(ctx, m.Dataset.ReadPaths(), m.Dataset.Format); err != nil {
-			return fmt.Errorf("run %s: reading its dataset into the text index: %w", r.Dir, err)
+			return fmt.Errorf("run %s: reading its dataset into the text index: %w", r.Name, err)
 		}
 	}
 	return nil
