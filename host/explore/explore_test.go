@@ -220,6 +220,9 @@ func TestNotFound(t *testing.T) {
 		"/r/hostile/conversations?field=nofield&value=x",
 		"/r/hostile/conversations?field=ai_values&value=no-such-value",
 		"/r/hostile/conversations?field=ai_values&node=99.1",
+		"/r/hostile/conversations?field=response_type&value=no-such-label",
+		"/api/r/hostile/conversations?field=ai_values&value=honesty&col=nocol&cv=x",
+		"/api/r/hostile/conversations?field=ai_values&value=honesty&col=meta.&cv=x",
 		"/r/hostile/disagree?with=nope",
 		"/r/hostile/disagree?with=hostile",
 		"/static/../../../../etc/passwd",
@@ -239,6 +242,13 @@ func TestNotFound(t *testing.T) {
 	}
 	if code, _ := get(t, srv.URL+"/r/hostile/conversations?after=x"); code != http.StatusBadRequest {
 		t.Errorf("after=x: %d, want 400", code)
+	}
+	// Text FTS5 cannot take: a clear 400, not an SQL message.
+	for _, q := range []string{"%00", "a%00b", "%01x", "%FF%FE"} {
+		code, body := get(t, srv.URL+"/api/r/hostile/conversations?q="+q)
+		if code != http.StatusBadRequest || !strings.Contains(body, "q: ") || strings.Contains(strings.ToLower(body), "sql") {
+			t.Errorf("q=%s: %d %s, want 400 naming q", q, code, body)
+		}
 	}
 }
 

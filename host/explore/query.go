@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/report"
@@ -71,6 +73,14 @@ func (e *Explorer) valuesOf(ctx context.Context, tx *sql.Tx, r *Run, d *report.D
 	case "":
 		return nil, notFound("run %s has no field %q", r.Slug, field)
 	case "label":
+		var ok bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+r.alias+`.annotations WHERE field = ? AND value = ?)`, field, value).Scan(&ok)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, notFound("run %s has no label %q of %s", r.Slug, value, field)
+		}
 		return []string{value}, nil
 	}
 	m, err := e.rawValues(ctx, tx, r, field)
@@ -173,8 +183,10 @@ func (e *Explorer) conversations(w http.ResponseWriter, req *http.Request, r *Ru
 				wh.add(hasValues(r.alias), col, jsonList(vs))
 			case col == "source":
 				wh.add(`c.source = ?`, cv)
-			default:
+			case strings.HasPrefix(col, "meta.") && col != "meta.":
 				wh.add(metaCond, strings.TrimPrefix(col, "meta."), cv)
+			default:
+				return notFound("run %s has no field or context %q (a field, source or meta.KEY)", r.Slug, col)
 			}
 			list.What = append(list.What, fmt.Sprintf("in context %s = %s", col, cv))
 			list.Cell = heatCell(d, field, q.Get("value"), col, cv)
@@ -192,6 +204,12 @@ func (e *Explorer) conversations(w http.ResponseWriter, req *http.Request, r *Ru
 			list.What = append(list.What, "source "+s)
 		}
 		if t := strings.TrimSpace(q.Get("q")); t != "" {
+			if i := strings.IndexFunc(t, unicode.IsControl); i >= 0 {
+				return badRequest("q: the text searched has a control character (%U at byte %d): search for printable text", []rune(t[i:])[0], i)
+			}
+			if !utf8.ValidString(t) {
+				return badRequest("q: the text searched is not valid UTF-8")
+			}
 			// One FTS5 phrase: what the user typed, never its syntax.
 			wh.add(`EXISTS (SELECT 1 FROM texts t WHERE t.source = c.source AND t.cid = c.id AND t.id IN (SELECT rowid FROM fts WHERE fts MATCH ?))`,
 				`"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
