@@ -25,6 +25,7 @@ import (
 	"github.com/valuescope/valuescope/host/store"
 	"github.com/valuescope/valuescope/host/taxonomy"
 	"github.com/valuescope/valuescope/host/valuename"
+	"github.com/valuescope/valuescope/internal/shareddata"
 	"github.com/valuescope/valuescope/internal/testruns"
 )
 
@@ -626,5 +627,61 @@ func TestNoServerPath(t *testing.T) {
 		if strings.Contains(body, filepath.Dir(dir)) || strings.Contains(body, filepath.ToSlash(filepath.Dir(dir))) {
 			t.Errorf("GET %s shows the run's path %s", p, dir)
 		}
+	}
+}
+
+// TestEvidenceInItsSide: in Chatbot Arena's chatbot_arena_0149 the user's
+// code holds the sentence the assistant quotes back ("You have to be
+// careful of the sun…"); the assistant's evidence must be highlighted in
+// the assistant's turn (the first holding it, where cue-values found it),
+// once, and not in the user's.
+func TestEvidenceInItsSide(t *testing.T) {
+	src := shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, `"id": "chatbot_arena_0149"`) {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("%s has no chatbot_arena_0149", src)
+	}
+	path := filepath.Join(t.TempDir(), "arena_0149.jsonl")
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := offlineRun(t, path, "arena", "")
+	_, srv := serve(t, explore.Options{Text: true}, dir)
+	var conv struct {
+		Body explore.ConvPage `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/arena/conversation?source=arena_0149.jsonl&id=chatbot_arena_0149", &conv)
+	checked := 0
+	for _, a := range conv.Body.A.Annotations {
+		if a.Evidence == "" || !strings.HasPrefix(a.Field, "ai_") {
+			continue
+		}
+		var turns []int
+		for i, tv := range conv.Body.Turns {
+			for _, s := range tv.Segments {
+				if slices.Contains(s.Marks, a.N) {
+					turns = append(turns, i)
+					break
+				}
+			}
+		}
+		if !a.Found || len(turns) != 1 || conv.Body.Turns[turns[0]].Role != "assistant" {
+			t.Errorf("%s %s (evidence %q): highlighted in turns %v, want one assistant turn", a.Field, a.Value, a.Evidence, turns)
+		}
+		if strings.Contains(a.Evidence, "careful of the sun") {
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatalf("no ai_values evidence quoting the user's sentence: %+v", conv.Body.A.Annotations)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/valuescope/valuescope/host/conversation"
 )
 
 // Segment is a stretch of a turn's text, with the annotations whose
@@ -24,6 +26,53 @@ type quote struct {
 	n    int
 	side string
 	text string
+	// role is the role of the turns the evidence is quoted from ("" any):
+	// see quoteRole.
+	role string
+	// turn is the index of the turn an annotation records its evidence
+	// from (attribute "turn"), or -1.
+	turn int
+}
+
+// quoteRole is the role of the turns a field's evidence is quoted from, as
+// the extractors decide it (plugins/extractors: cue-values and values
+// quote ai_values from the assistant's turns, human_values from the
+// user's): a field named ai_* is the assistant's, human_* or user_* the
+// user's; any other field's evidence may be in any turn.
+func quoteRole(field string) string {
+	switch {
+	case strings.HasPrefix(field, "ai_"):
+		return "assistant"
+	case strings.HasPrefix(field, "human_"), strings.HasPrefix(field, "user_"):
+		return "user"
+	}
+	return ""
+}
+
+// placeQuotes assigns each quote to the one turn it is highlighted in: the
+// turn the annotation records, else the first of its side's turns that
+// holds it (cue-values quotes a value's first occurrence; a quote the
+// user's text repeats is not the assistant's evidence). The result is the
+// quotes of each turn.
+func placeQuotes(turns []conversation.Turn, quotes []quote) [][]quote {
+	out := make([][]quote, len(turns))
+	cs := make([]*collapsed, len(turns))
+	for _, q := range quotes {
+		for i, t := range turns {
+			if q.turn >= 0 && i != q.turn || q.role != "" && t.Role != q.role {
+				continue
+			}
+			if cs[i] == nil {
+				c := collapse(t.Content)
+				cs[i] = &c
+			}
+			if _, _, ok := cs[i].find(q.text); ok {
+				out[i] = append(out[i], q)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // span is where a quote was found in a text, in bytes.

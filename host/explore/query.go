@@ -358,6 +358,8 @@ type AnnView struct {
 	Found  bool   `json:"found"`
 	Anchor string `json:"anchor,omitempty"`
 	URL    string `json:"url,omitempty"` // the value's conversations
+
+	turn int // the turn the evidence is from (attribute "turn"), or -1
 }
 
 // TurnView is one turn, cut into highlighted segments.
@@ -454,14 +456,15 @@ func (e *Explorer) conversation(w http.ResponseWriter, req *http.Request, r *Run
 		}
 		for _, a := range s.Annotations {
 			if a.Evidence != "" {
-				quotes = append(quotes, quote{n: a.N, side: a.Side, text: a.Evidence})
+				quotes = append(quotes, quote{n: a.N, side: a.Side, text: a.Evidence, role: quoteRole(a.Field), turn: a.turn})
 			}
 		}
 	}
 	anchored := map[int]bool{}
 	found := map[int]bool{}
-	for _, t := range turns {
-		segs, f := highlight(t.Content, quotes, anchored)
+	placed := placeQuotes(turns, quotes)
+	for i, t := range turns {
+		segs, f := highlight(t.Content, placed[i], anchored)
 		for n := range f {
 			found[n] = true
 		}
@@ -501,7 +504,7 @@ func (e *Explorer) side(ctx context.Context, tx *sql.Tx, r *Run, d *report.Data,
 			return nil, err
 		}
 		*n++
-		a.N, a.Side = *n, side
+		a.N, a.Side, a.turn = *n, side, -1
 		a.Label = fieldKind(d, a.Field) == "label"
 		if !a.Label && attrs != "" {
 			var m map[string]any
@@ -515,6 +518,11 @@ func (e *Explorer) side(ctx context.Context, tx *sql.Tx, r *Run, d *report.Data,
 					if s, ok := m[k].(string); ok && k == "evidence" {
 						a.Evidence = s
 						continue
+					}
+					if k == "turn" {
+						if t, err := strconv.Atoi(fmt.Sprint(m[k])); err == nil && t >= 0 {
+							a.turn = t
+						}
 					}
 					a.Attrs = append(a.Attrs, [2]string{k, fmt.Sprint(m[k])})
 				}
