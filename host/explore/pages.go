@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -143,7 +144,7 @@ func (e *Explorer) overview(w http.ResponseWriter, req *http.Request, r *Run) (s
 		ov.Taxonomy = d.Taxonomy.Summary()
 	}
 	if d.Tree != nil {
-		ov.Tree = e.nodeView(r, d, d.Tree, "")
+		ov.Tree = e.nodeView(r, d, d.Tree, nil)
 	}
 	for _, h := range d.Heatmaps {
 		ov.Heatmaps = append(ov.Heatmaps, e.heatView(r, d, h))
@@ -182,26 +183,48 @@ func (e *Explorer) fieldView(r *Run, f *report.Distribution, kind string) FieldV
 }
 
 // nodeView is a tree node with the URL of its conversations: a value of a
-// field listed flat, or a cluster (node PATH, its indices from the root).
-func (e *Explorer) nodeView(r *Run, d *report.Data, n *report.Node, path string) *NodeView {
+// field listed flat, or a cluster (node=PATH, the names from the root's
+// child down, see nodePath: a name stays when counts change, an index in
+// children sorted by count would not).
+func (e *Explorer) nodeView(r *Run, d *report.Data, n *report.Node, path []string) *NodeView {
 	nv := &NodeView{Name: n.Name, Conversations: n.Conversations, Share: n.Share, Suppressed: n.Suppressed, More: n.More}
-	if path != "" && treeField(d) != "" {
-		nv.URL = e.link(r, "conversations", url.Values{"field": {treeField(d)}, "node": {path}})
-	} else if path != "" && len(n.Children) == 0 {
+	if len(path) > 0 && treeField(d) != "" {
+		nv.URL = e.link(r, "conversations", url.Values{"field": {treeField(d)}, "node": {nodePath(path)}})
+	} else if len(path) > 1 && len(n.Children) == 0 {
 		// A flat tree: root, field, value.
-		if field, _, ok := strings.Cut(path, "."); ok {
-			i, _ := strconv.Atoi(field)
-			nv.URL = e.link(r, "conversations", url.Values{"field": {d.Tree.Children[i].Name}, "value": {n.Name}})
-		}
+		nv.URL = e.link(r, "conversations", url.Values{"field": {path[0]}, "value": {n.Name}})
 	}
-	for i, c := range n.Children {
-		p := strconv.Itoa(i)
-		if path != "" {
-			p = path + "." + p
-		}
-		nv.Children = append(nv.Children, e.nodeView(r, d, c, p))
+	for _, c := range n.Children {
+		nv.Children = append(nv.Children, e.nodeView(r, d, c, append(slices.Clip(path), c.Name)))
 	}
 	return nv
+}
+
+// nodePath is a node's names joined by "/", each path-escaped (a "/" in a
+// name is %2F): node=Epistemic/Honesty.
+func nodePath(names []string) string {
+	esc := make([]string, len(names))
+	for i, n := range names {
+		esc[i] = url.PathEscape(n)
+	}
+	return strings.Join(esc, "/")
+}
+
+// findNode is the node of root a nodePath names, or nil.
+func findNode(root *report.Node, path string) *report.Node {
+	n := root
+	for _, seg := range strings.Split(path, "/") {
+		name, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil
+		}
+		i := slices.IndexFunc(n.Children, func(c *report.Node) bool { return c.Name == name })
+		if i < 0 {
+			return nil
+		}
+		n = n.Children[i]
+	}
+	return n
 }
 
 // treeField is the field placed on the run's taxonomy ("" when the tree is

@@ -271,19 +271,15 @@ func cloneValues(q url.Values) url.Values {
 }
 
 // nodeValues are the stored values under a node of the run's taxonomy
-// (path: child indices from the root, "2.0"): the values named as its
+// (path: its names from the top, see nodePath): the values named as its
 // leaves (by normalised name) and those placed on them by embedding.
 func (e *Explorer) nodeValues(ctx context.Context, tx *sql.Tx, r *Run, d *report.Data, field, path string) ([]string, string, error) {
 	if tf := treeField(d); tf == "" || tf != field {
 		return nil, "", notFound("run %s has no taxonomy of field %q", r.Slug, field)
 	}
-	n := d.Tree
-	for _, p := range strings.Split(path, ".") {
-		i, err := strconv.Atoi(p)
-		if err != nil || i < 0 || i >= len(n.Children) {
-			return nil, "", notFound("run %s has no taxonomy node %q", r.Slug, path)
-		}
-		n = n.Children[i]
+	n := findNode(d.Tree, path)
+	if n == nil {
+		return nil, "", notFound("run %s has no taxonomy node %q (names from the top, joined by /)", r.Slug, path)
 	}
 	m, err := e.rawValues(ctx, tx, r, field)
 	if err != nil {
