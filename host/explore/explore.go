@@ -52,6 +52,7 @@ import (
 
 	"github.com/valuescope/valuescope/host/report"
 	"github.com/valuescope/valuescope/host/runfolder"
+	"github.com/valuescope/valuescope/host/store"
 )
 
 //go:embed templates/*.html static/*
@@ -89,8 +90,11 @@ type Run struct {
 
 	mu    sync.Mutex
 	data  *report.Data
-	stamp time.Time                      // the store's modification time when data was built
-	raw   map[string]map[string][]string // field -> normalised name -> raw values
+	stamp time.Time // the store's modification time when data was built
+	// attached: the store's modification time when attached (guarded by
+	// Explorer.connMu).
+	attached time.Time
+	raw      map[string]map[string][]string // field -> normalised name -> raw values
 }
 
 // Explorer serves runs. Its methods are safe for concurrent use.
@@ -176,7 +180,7 @@ func (e *Explorer) openIndex(ctx context.Context) error {
 		return err
 	}
 	e.ix = ix
-	e.db, err = sql.Open("sqlite", sqliteURI(ix.path)+"?_pragma=busy_timeout(10000)")
+	e.db, err = sql.Open("sqlite", store.FileURI(ix.path)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
 	}
@@ -184,19 +188,37 @@ func (e *Explorer) openIndex(ctx context.Context) error {
 		return err
 	}
 	for _, r := range e.runs {
-		path := runfolder.Folder(r.Dir).Store()
-		_, err := e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, sqliteURI(path)+"?mode=ro")
-		if fi, serr := os.Stat(path + "-wal"); err != nil && (serr != nil || fi.Size() == 0) {
-			// As store.OpenReadOnly: a store with no write-ahead log left
-			// on a volume SQLite cannot make its -shm file on is read as
-			// immutable.
-			_, err = e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, sqliteURI(path)+"?immutable=1")
-		}
-		if err != nil {
-			return fmt.Errorf("opening run store %s read-only: %w", path, err)
+		if err := e.attach(ctx, r, false); err != nil {
+			return err
 		}
 	}
 	ix.start(e.runs)
+	return nil
+}
+
+// attach attaches r's store to the reader's connection read-only (as
+// store.AttachURI says: nothing is left in the run folder), again when the
+// store's files changed since (a live run: an immutable attach would not
+// see its writes). The caller holds connMu, or is Open.
+func (e *Explorer) attach(ctx context.Context, r *Run, again bool) error {
+	stamp := storeStamp(r.Dir)
+	if again && stamp.Equal(r.attached) {
+		return nil
+	}
+	path := runfolder.Folder(r.Dir).Store()
+	uri, err := store.AttachURI(path)
+	if err != nil {
+		return err
+	}
+	if again {
+		if _, err := e.conn.ExecContext(ctx, `DETACH DATABASE `+r.alias); err != nil {
+			return fmt.Errorf("run %s: detaching its store to attach it again: %w", r.Name, err)
+		}
+	}
+	if _, err := e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, uri); err != nil {
+		return fmt.Errorf("opening run store %s read-only: %w", path, err)
+	}
+	r.attached = stamp
 	return nil
 }
 

@@ -685,3 +685,35 @@ func TestEvidenceInItsSide(t *testing.T) {
 		t.Fatalf("no ai_values evidence quoting the user's sentence: %+v", conv.Body.A.Annotations)
 	}
 }
+
+// TestNothingInRunFolder: serving a finished run with its text, and
+// reading it, leaves no file in the run folder (no -shm or -wal of a
+// read-only attach), during and after.
+func TestNothingInRunFolder(t *testing.T) {
+	dir := hostileRun(t)
+	list := func() []string {
+		var out []string
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				out = append(out, strings.TrimPrefix(p, dir))
+			}
+			return nil
+		})
+		return out
+	}
+	before := list()
+	e, srv := serve(t, explore.Options{Text: true}, dir)
+	for _, p := range []string{"/", "/r/hostile/", "/api/r/hostile/conversations?q=honest", "/api/r/hostile/conversation?source=hostile.jsonl&id=plain-1"} {
+		if code, body := get(t, srv.URL+p); code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", p, code, body)
+		}
+	}
+	if during := list(); !slices.Equal(during, before) {
+		t.Errorf("while serving, the run folder holds %v, before %v", during, before)
+	}
+	srv.Close()
+	e.Close()
+	if after := list(); !slices.Equal(after, before) {
+		t.Errorf("after serving, the run folder holds %v, before %v", after, before)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/dataset"
 	"github.com/valuescope/valuescope/host/runfolder"
+	"github.com/valuescope/valuescope/host/store"
 )
 
 // The text index is the explorer's own SQLite file, in a temporary folder
@@ -63,7 +64,7 @@ func newTextIndex() (*textIndex, error) {
 		return nil, fmt.Errorf("the explorer's text index: %w", err)
 	}
 	ix := &textIndex{dir: dir, path: filepath.Join(dir, "index.sqlite")}
-	ix.w, err = sql.Open("sqlite", sqliteURI(ix.path)+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=busy_timeout(10000)")
+	ix.w, err = sql.Open("sqlite", store.FileURI(ix.path)+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=busy_timeout(10000)")
 	if err == nil {
 		ix.w.SetMaxOpenConns(1)
 		_, err = ix.w.Exec(indexSchema)
@@ -73,12 +74,6 @@ func newTextIndex() (*textIndex, error) {
 		return nil, fmt.Errorf("the explorer's text index %s: %w", ix.path, err)
 	}
 	return ix, nil
-}
-
-// sqliteURI is path as an SQLite URI filename, with the characters that
-// would end the path or start an escape escaped.
-func sqliteURI(path string) string {
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
 }
 
 // start reads the datasets of the runs into the index, in the background.

@@ -26,6 +26,11 @@ import (
 func (e *Explorer) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	e.connMu.Lock()
 	defer e.connMu.Unlock()
+	for _, r := range e.runs {
+		if err := e.attach(ctx, r, true); err != nil {
+			return err
+		}
+	}
 	tx, err := e.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ type Store struct {
 
 // Open opens (creating if needed) the store at path.
 func Open(path string) (*Store, error) {
-	dsn := fileURI(path) +
+	dsn := FileURI(path) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -165,8 +165,41 @@ func OpenReadOnly(path string) (*Store, error) {
 	return s, nil
 }
 
+// AttachURI is the URI to attach the run store at path read-only to
+// another SQLite connection (ATTACH DATABASE ? AS ...), the store checked
+// as OpenReadOnly checks it. A store with no write-ahead log left (a run
+// finished, or not yet written again) is attached immutable, as
+// OpenReadOnly reads it on a read-only volume: a reader of a WAL database
+// in mode=ro would make its -shm and -wal files in the run folder and keep
+// them while it is open. A store being written (a live -wal) is attached
+// mode=ro: its writer made those files. The answer holds while the store's
+// files are unchanged: a writer coming later (a live run) needs a new
+// attach, with the URI asked again.
+func AttachURI(path string) (string, error) {
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("opening run store %s: %w", path, err)
+		}
+		s, v, err := openRO(path, "immutable=1")
+		if err != nil {
+			return "", fmt.Errorf("opening run store %s: %w", path, err)
+		}
+		s.Close()
+		if v != schemaVersion {
+			return "", fmt.Errorf("opening run store %s: store schema version %s; this valuescope reads version %s", path, v, schemaVersion)
+		}
+		return s.roURI, nil
+	}
+	s, err := OpenReadOnly(path)
+	if err != nil {
+		return "", err
+	}
+	s.Close()
+	return s.roURI, nil
+}
+
 func openRO(path, mode string) (*Store, string, error) {
-	uri := fileURI(path) + "?" + mode
+	uri := FileURI(path) + "?" + mode
 	db, err := sql.Open("sqlite", uri+"&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, "", err
@@ -195,10 +228,10 @@ func readOnlyVolume(path string) bool {
 	return false
 }
 
-// fileURI is path as an SQLite URI filename: the characters that would end
+// FileURI is path as an SQLite URI filename: the characters that would end
 // the path or start an escape ('?', '#', '%') are escaped, so that a folder
 // named "runs/q#1" is not the file "runs/q".
-func fileURI(path string) string {
+func FileURI(path string) string {
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
 }
 
