@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -715,5 +716,91 @@ func TestNothingInRunFolder(t *testing.T) {
 	e.Close()
 	if after := list(); !slices.Equal(after, before) {
 		t.Errorf("after serving, the run folder holds %v, before %v", after, before)
+	}
+}
+
+// TestIndexHoldsTheRunOnly: the text index reads the run's conversations,
+// not its whole dataset: a run of a sample of 40 of Chatbot Arena's 2,129
+// conversations indexes 40, and those are the ones it can show.
+func TestIndexHoldsTheRunOnly(t *testing.T) {
+	src := shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "run.toml")
+	cfg := "[run]\nname = \"sample\"\n[dataset]\npaths = [" + strconv.Quote(src) + "]\n" +
+		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(cfgPath, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	if _, err := run.Execute(context.Background(), c, run.Options{Out: out, Sample: 40, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	e, srv := serve(t, explore.Options{Text: true}, out)
+	if got := e.Status().Read; got != 40 {
+		t.Errorf("the index read %d conversations, want the run's 40", got)
+	}
+	var list struct {
+		Body explore.List `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/sample/conversations", &list)
+	if len(list.Body.Conversations) != 40 {
+		t.Fatalf("%d conversations listed, want 40", len(list.Body.Conversations))
+	}
+	for _, cv := range list.Body.Conversations {
+		if cv.Snippet == "" {
+			t.Errorf("conversation %s has no text in the index", cv.ID)
+		}
+	}
+}
+
+// TestStaleIndexRemoved: an index folder whose server was killed (its PID
+// dead) is removed when the next server starts; one of a live process, or
+// without a PID file, is left; the new one holds this process's PID.
+func TestStaleIndexRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true(1) to get a dead PID from:", err)
+	}
+	dead := cmd.Process.Pid
+	mk := func(name, pid string) string {
+		d := filepath.Join(tmp, "valuescope-serve-"+name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(d, "index.sqlite"), []byte("x"), 0o600)
+		if pid != "" {
+			os.WriteFile(filepath.Join(d, "pid"), []byte(pid+"\n"), 0o600)
+		}
+		return d
+	}
+	stale := mk("stale", strconv.Itoa(dead))
+	live := mk("live", strconv.Itoa(os.Getppid()))
+	nopid := mk("nopid", "")
+	garbage := mk("garbage", "not a pid")
+	e, _ := serve(t, explore.Options{Text: true}, hostileRun(t))
+	for d, want := range map[string]bool{stale: false, live: true, nopid: true, garbage: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(d), err == nil, want)
+		}
+	}
+	mine, _ := filepath.Glob(filepath.Join(tmp, "valuescope-serve-*", "pid"))
+	found := false
+	for _, p := range mine {
+		if b, _ := os.ReadFile(p); strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no index folder with this process's PID among %v", mine)
+	}
+	e.Close()
+	if left, _ := filepath.Glob(filepath.Join(tmp, "valuescope-serve-*")); len(left) != 3 {
+		t.Errorf("after Close: %v, want the three left", left)
 	}
 }

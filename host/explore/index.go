@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/dataset"
@@ -58,9 +60,23 @@ type textIndex struct {
 	wg     sync.WaitGroup
 }
 
+// indexPrefix names the index's folders in the temporary directory
+// ($TMPDIR/valuescope-serve-*); each holds its server's PID in pidFile, so
+// that a folder a killed server left (SIGKILL runs no Close) is removed by
+// the next server.
+const (
+	indexPrefix = "valuescope-serve-"
+	pidFile     = "pid"
+)
+
 func newTextIndex() (*textIndex, error) {
-	dir, err := os.MkdirTemp("", "valuescope-serve-")
+	removeStale(os.TempDir())
+	dir, err := os.MkdirTemp("", indexPrefix)
 	if err != nil {
+		return nil, fmt.Errorf("the explorer's text index: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the explorer's text index: %w", err)
 	}
 	ix := &textIndex{dir: dir, path: filepath.Join(dir, "index.sqlite")}
@@ -74,6 +90,38 @@ func newTextIndex() (*textIndex, error) {
 		return nil, fmt.Errorf("the explorer's text index %s: %w", ix.path, err)
 	}
 	return ix, nil
+}
+
+// removeStale removes the index folders in tmp whose server is dead: its
+// PID file names a process that no longer exists. A folder without a PID
+// file is another server's being made (or not this version's) and is left;
+// so is one whose process cannot be asked (another user's: not ours to
+// remove anyway).
+func removeStale(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, indexPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, pidFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if !alive(pid) {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+// alive is whether process pid exists (signal 0 asks without signalling).
+func alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return !(errors.Is(err, os.ErrProcessDone) || errors.Is(err, syscall.ESRCH))
 }
 
 // start reads the datasets of the runs into the index, in the background.
@@ -109,8 +157,19 @@ type IndexStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
+// build reads, of each run's dataset, the conversations its store holds
+// (the run's limit, sample or shard: not the whole dataset), or, for a run
+// not complete (one being written may add any of its dataset's
+// conversations), every conversation of its shard.
 func (ix *textIndex) build(ctx context.Context, runs []*Run) error {
-	seen := map[string]bool{}
+	type group struct {
+		info   runfolder.DatasetInfo
+		all    bool
+		shard  dataset.Shard
+		wanted map[string]bool // source + "\x00" + id
+	}
+	var groups []*group
+	byKey := map[string]*group{}
 	for _, r := range runs {
 		m, err := runfolder.Folder(r.Dir).ReadManifest()
 		if err != nil {
@@ -119,20 +178,67 @@ func (ix *textIndex) build(ctx context.Context, runs []*Run) error {
 		if m == nil || len(m.Dataset.Paths) == 0 {
 			return fmt.Errorf("run %s: its manifest names no dataset", r.Name)
 		}
-		key, _ := json.Marshal(m.Dataset)
-		if seen[string(key)] {
-			continue // runs over the same data share its texts
+		sel := m.Dataset
+		sel.Limit, sel.Sample, sel.Seed = 0, 0, 0 // one read of the files serves every selection
+		key, _ := json.Marshal(sel)
+		g := byKey[string(key)]
+		if g == nil {
+			g = &group{info: m.Dataset, wanted: map[string]bool{}}
+			byKey[string(key)] = g
+			groups = append(groups, g)
 		}
-		seen[string(key)] = true
-		if err := ix.readDataset(ctx, m.Dataset.ReadPaths(), m.Dataset.Format); err != nil {
-			return fmt.Errorf("run %s: reading its dataset into the text index: %w", r.Name, err)
+		if !m.Run.Complete {
+			g.all = true
+			if m.Dataset.Shard != "" {
+				if g.shard, err = dataset.ParseShard(m.Dataset.Shard); err != nil {
+					return fmt.Errorf("run %s: its manifest's shard: %w", r.Name, err)
+				}
+			}
+			continue
+		}
+		if err := storePairs(ctx, r, g.wanted); err != nil {
+			return err
+		}
+	}
+	for _, g := range groups {
+		keep := func(c *conversation.Conversation) bool { return g.all || g.wanted[c.Source+"\x00"+c.ID] }
+		if err := ix.readDataset(ctx, g.info.ReadPaths(), dataset.Options{Format: g.info.Format, Shard: g.shard}, keep); err != nil {
+			return fmt.Errorf("dataset %s: reading it into the text index: %w", strings.Join(g.info.Paths, ", "), err)
 		}
 	}
 	return nil
 }
 
-func (ix *textIndex) readDataset(ctx context.Context, paths []string, format string) error {
-	rd, err := dataset.Open(paths, dataset.Options{Format: format})
+// storePairs adds the (source, id) of every conversation run r's store
+// holds to wanted.
+func storePairs(ctx context.Context, r *Run, wanted map[string]bool) error {
+	path := runfolder.Folder(r.Dir).Store()
+	uri, err := store.AttachURI(path)
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", uri)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT source, id FROM conversations`)
+	if err != nil {
+		return fmt.Errorf("run %s: reading its conversations: %w", r.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var src, id string
+		if err := rows.Scan(&src, &id); err != nil {
+			return err
+		}
+		wanted[src+"\x00"+id] = true
+	}
+	return rows.Err()
+}
+
+func (ix *textIndex) readDataset(ctx context.Context, paths []string, o dataset.Options, keep func(*conversation.Conversation) bool) error {
+	rd, err := dataset.Open(paths, o)
 	if err != nil {
 		return err
 	}
@@ -167,6 +273,9 @@ func (ix *textIndex) readDataset(ctx context.Context, paths []string, format str
 		}
 		if err != nil {
 			return err
+		}
+		if !keep(c) {
+			continue
 		}
 		if tx == nil {
 			if tx, err = ix.w.BeginTx(ctx, nil); err != nil {
