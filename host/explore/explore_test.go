@@ -245,6 +245,16 @@ func TestNotFound(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/r/hostile/conversations?after=x"); code != http.StatusBadRequest {
 		t.Errorf("after=x: %d, want 400", code)
 	}
+	// A short search is a LIKE: its wildcards are the user's text.
+	for _, q := range []string{"%25", "_", "%25_"} {
+		var list struct {
+			Body explore.List `json:"body"`
+		}
+		getJSON(t, srv.URL+"/api/r/hostile/conversations?q="+q, &list)
+		if len(list.Body.Conversations) != 0 {
+			t.Errorf("q=%s: %d conversations, none holds it", q, len(list.Body.Conversations))
+		}
+	}
 	// Text FTS5 cannot take: a clear 400, not an SQL message.
 	for _, q := range []string{"%00", "a%00b", "%01x", "%FF%FE"} {
 		code, body := get(t, srv.URL+"/api/r/hostile/conversations?q="+q)
@@ -802,5 +812,72 @@ func TestStaleIndexRemoved(t *testing.T) {
 	e.Close()
 	if left, _ := filepath.Glob(filepath.Join(tmp, "valuescope-serve-*")); len(left) != 3 {
 		t.Errorf("after Close: %v, want the three left", left)
+	}
+}
+
+// TestSearchChinese: search finds text inside Chinese sentences (no spaces
+// between words) in the Chinese ShareGPT file, three characters and more
+// by the trigram index, one or two by a scan; every conversation listed
+// holds the text, and the one it was taken from is among them.
+func TestSearchChinese(t *testing.T) {
+	src := shareddata.Path(t, "sharegpt/sharegpt_zh_1K_format.jsonl")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "run.toml")
+	cfg := "[run]\nname = \"zh\"\n[dataset]\npaths = [" + strconv.Quote(src) + "]\nlimit = 60\n" +
+		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(cfgPath, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	if _, err := run.Execute(context.Background(), c, run.Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	_, srv := serve(t, explore.Options{Text: true}, out)
+	var all struct {
+		Body explore.List `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/zh/conversations", &all)
+	// The tenth conversation's assistant text, from its middle.
+	page := conversationPage(t, srv.URL, all.Body.Conversations[9].URL)
+	var text []rune
+	for _, tv := range page.Turns {
+		if tv.Role == "assistant" {
+			for _, s := range tv.Segments {
+				text = append(text, []rune(s.Text)...)
+			}
+			break
+		}
+	}
+	mid := len(text) / 2
+	for mid < len(text)-5 && (text[mid] < 0x4e00 || text[mid+3] > 0x9fff || text[mid+3] < 0x4e00) {
+		mid++
+	}
+	for _, n := range []int{4, 3, 2, 1} {
+		q := string(text[mid : mid+n])
+		var list struct {
+			Body explore.List `json:"body"`
+		}
+		getJSON(t, srv.URL+"/api/r/zh/conversations?q="+url.QueryEscape(q), &list)
+		found := false
+		for _, cv := range list.Body.Conversations {
+			found = found || cv.ID == page.ID
+			p := conversationPage(t, srv.URL, cv.URL)
+			var body strings.Builder
+			for _, tv := range p.Turns {
+				for _, s := range tv.Segments {
+					body.WriteString(s.Text)
+				}
+			}
+			if !strings.Contains(body.String(), q) {
+				t.Errorf("q=%q lists %s, which does not contain it", q, cv.ID)
+			}
+		}
+		if !found {
+			t.Errorf("q=%q (from conversation %s) does not list it: %d listed", q, page.ID, len(list.Body.Conversations))
+		}
 	}
 }

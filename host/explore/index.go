@@ -25,7 +25,10 @@ import (
 // removed on Close: the run store keeps no conversation text (only its
 // hash), so the turns are read once from the runs' datasets, as their
 // manifests name them, into a table keyed by (source, id), with an FTS5
-// index of their text for search. The run stores are attached to the
+// index of their text for search. The index is by trigrams (any three
+// characters), not words: Chinese and Japanese are not written in words
+// separated by spaces, and a word tokenizer makes a whole sentence of them
+// one token; a shorter search is a LIKE over the turns (see textCond). The run stores are attached to the
 // reader's connection read-only, so one query can join a run's
 // conversations and annotations with their text, or two runs with each
 // other; nothing is written to a run folder.
@@ -38,7 +41,7 @@ CREATE TABLE IF NOT EXISTS texts (
 	turns  TEXT NOT NULL,
 	UNIQUE (source, cid)
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', tokenize='trigram');
 `
 
 // indexBatch is how many conversations one write transaction of the index

@@ -215,9 +215,7 @@ func (e *Explorer) conversations(w http.ResponseWriter, req *http.Request, r *Ru
 			if !utf8.ValidString(t) {
 				return badRequest("q: the text searched is not valid UTF-8")
 			}
-			// One FTS5 phrase: what the user typed, never its syntax.
-			wh.add(`EXISTS (SELECT 1 FROM texts t WHERE t.source = c.source AND t.cid = c.id AND t.id IN (SELECT rowid FROM fts WHERE fts MATCH ?))`,
-				`"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
+			wh.add(textCond(t))
 			list.What = append(list.What, fmt.Sprintf("text containing %q", t))
 		}
 		return e.listRows(ctx, tx, r, wh, after, list, q)
@@ -229,6 +227,20 @@ func (e *Explorer) conversations(w http.ResponseWriter, req *http.Request, r *Ru
 		list.What = []string{"all conversations"}
 	}
 	return "conversations of " + r.Name, "conversations.html", list, nil
+}
+
+// textCond is the condition that a conversation's text contains t (case
+// folded for ASCII): one FTS5 phrase of what the user typed, never its
+// syntax; the trigram index cannot find fewer than three characters, so a
+// shorter t is a LIKE over the turns' text (a scan: short searches are
+// slow, but find).
+func textCond(t string) (string, any) {
+	if utf8.RuneCountInString(t) >= 3 {
+		return `EXISTS (SELECT 1 FROM texts t WHERE t.source = c.source AND t.cid = c.id AND t.id IN (SELECT rowid FROM fts WHERE fts MATCH ?))`,
+			`"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(t) + "%"
+	return `EXISTS (SELECT 1 FROM texts t, json_each(t.turns) j WHERE t.source = c.source AND t.cid = c.id AND json_extract(j.value, '$.content') LIKE ? ESCAPE '\')`, like
 }
 
 // metaCond matches a scalar metadata value as text.
