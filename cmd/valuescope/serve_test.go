@@ -79,6 +79,14 @@ func TestServeCommand(t *testing.T) {
 		if tc.text && !strings.Contains(string(body), `class="conv"`) {
 			t.Errorf("serve --text lists no conversation")
 		}
+		// DNS rebinding: another name for 127.0.0.1 is refused.
+		req, _ := http.NewRequest("GET", base+"/api/status", nil)
+		req.Host = "attacker.example" + base[strings.LastIndex(base, ":"):]
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		} else if resp.Body.Close(); resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("serve %v: Host %s answered %d, want 421", tc.flags, req.Host, resp.StatusCode)
+		}
 		cmd.Process.Signal(syscall.SIGINT)
 		err = cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
