@@ -90,7 +90,8 @@ type Run struct {
 
 	mu    sync.Mutex
 	data  *report.Data
-	stamp time.Time // the store's modification time when data was built
+	stamp time.Time // the store's (and compared stores') modification time when data was built
+	built time.Time // when
 	// attached: the store's modification time when attached (guarded by
 	// Explorer.connMu).
 	attached time.Time
@@ -302,12 +303,26 @@ func (e *Explorer) allowedHost(hostport string) bool {
 	return false
 }
 
-// data is the run's report data, rebuilt when its store changed since.
+// rebuildEvery bounds how often a run's numbers are rebuilt while its
+// store keeps changing (a live run): a report is a full pass over the
+// store, and a page asked for each second must not make one each time.
+const rebuildEvery = 2 * time.Second
+
+// data is the run's report data, rebuilt when its store changed since (or,
+// for the first run, any store it is compared with: its A/B agreement), at
+// most once per rebuildEvery.
 func (e *Explorer) data(ctx context.Context, r *Run) (*report.Data, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	stamp := storeStamp(r.Dir)
-	if r.data != nil && !stamp.After(r.stamp) {
+	if r == e.runs[0] {
+		for _, other := range e.runs[1:] {
+			if t := storeStamp(other.Dir); t.After(stamp) {
+				stamp = t
+			}
+		}
+	}
+	if r.data != nil && (!stamp.After(r.stamp) || time.Since(r.built) < rebuildEvery) {
 		return r.data, nil
 	}
 	o := e.opts.Report
@@ -324,7 +339,7 @@ func (e *Explorer) data(ctx context.Context, r *Run) (*report.Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.data, r.stamp, r.raw = d, stamp, nil
+	r.data, r.stamp, r.raw, r.built = d, stamp, nil, time.Now()
 	return d, nil
 }
 

@@ -409,7 +409,13 @@ func TestLiveRun(t *testing.T) {
 	if len(list.Body.Conversations) != 1 || list.Body.Conversations[0].ID != "late-1" {
 		t.Fatalf("the conversation written after serve started is not listed: %+v", list.Body.Conversations)
 	}
-	getJSON(t, srv.URL+"/api/r/hostile/", &ov)
+	// The numbers are rebuilt at most once per two seconds.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		getJSON(t, srv.URL+"/api/r/hostile/", &ov)
+		if ov.Body.Conversations == before+1 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if ov.Body.Conversations != before+1 {
 		t.Errorf("overview counts %d conversations after a write, want %d", ov.Body.Conversations, before+1)
 	}
@@ -879,5 +885,46 @@ func TestSearchChinese(t *testing.T) {
 		if !found {
 			t.Errorf("q=%q (from conversation %s) does not list it: %d listed", q, page.ID, len(list.Body.Conversations))
 		}
+	}
+}
+
+// TestABLive: a live run B's writes reach A's A/B agreement (A's numbers
+// are rebuilt when a compared store changes, not only its own).
+func TestABLive(t *testing.T) {
+	a := hostileRun(t)
+	m, err := runfolder.Folder(a).ReadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := offlineRun(t, m.Dataset.Paths[0], "hostile-b", "")
+	_, srv := serve(t, explore.Options{Text: true}, a, b)
+	var ov struct {
+		Body explore.Overview `json:"body"`
+	}
+	getJSON(t, srv.URL+"/api/r/hostile/", &ov)
+	if len(ov.Body.Compare) != 1 {
+		t.Fatalf("A's overview compares with %d runs, want 1", len(ov.Body.Compare))
+	}
+	before := ov.Body.Compare[0].Sharing.OnlyB
+	st, err := store.Open(runfolder.Folder(b).Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.Write(context.Background(), []store.Result{{
+		Conv:  store.Conversation{Seq: 1000, ID: "late-b", Source: "hostile.jsonl", ContentSHA: "x", MetaJSON: `{}`},
+		Stage: "values",
+		Items: []store.Annotation{{Field: "ai_values", Value: "honesty"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := before
+	for deadline := time.Now().Add(10 * time.Second); got != before+1 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		getJSON(t, srv.URL+"/api/r/hostile/", &ov)
+		got = ov.Body.Compare[0].Sharing.OnlyB
+	}
+	if got != before+1 {
+		t.Errorf("after B wrote a conversation A has not, A's overview counts %d only in B, want %d", got, before+1)
 	}
 }
