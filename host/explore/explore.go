@@ -90,12 +90,9 @@ type Run struct {
 
 	mu    sync.Mutex
 	data  *report.Data
-	stamp time.Time // the store's (and compared stores') modification time when data was built
-	built time.Time // when
-	// attached: the store's modification time when attached (guarded by
-	// Explorer.connMu).
-	attached time.Time
-	raw      map[string]map[string][]string // field -> normalised name -> raw values
+	stamp time.Time                      // the store's (and compared stores') modification time when data was built
+	built time.Time                      // when
+	raw   map[string]map[string][]string // field -> normalised name -> raw values
 }
 
 // Explorer serves runs. Its methods are safe for concurrent use.
@@ -105,10 +102,12 @@ type Explorer struct {
 	bySlug map[string]*Run
 	ix     *textIndex
 	db     *sql.DB
-	conn   *sql.Conn // the connection with the stores attached
-	connMu sync.Mutex
-	tmpl   *template.Template
-	mux    *http.ServeMux
+	// readers are the connections with the stores attached, each used
+	// by one request at a time: requests read side by side.
+	readers chan *reader
+	all     []*reader
+	tmpl    *template.Template
+	mux     *http.ServeMux
 }
 
 // Open opens the run folders to serve. With o.Text it starts reading their
@@ -185,25 +184,45 @@ func (e *Explorer) openIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.conn, err = e.db.Conn(ctx); err != nil {
-		return err
-	}
-	for _, r := range e.runs {
-		if err := e.attach(ctx, r, false); err != nil {
+	e.readers = make(chan *reader, readers)
+	for range readers {
+		conn, err := e.db.Conn(ctx)
+		if err != nil {
 			return err
 		}
+		rd := &reader{conn: conn, attached: map[*Run]time.Time{}}
+		e.all = append(e.all, rd)
+		for _, r := range e.runs {
+			if err := e.attach(ctx, rd, r); err != nil {
+				return err
+			}
+		}
+		e.readers <- rd
 	}
 	ix.start(e.runs)
 	return nil
 }
 
+// readers is how many requests read the stores at once: SQLite readers
+// of WAL databases do not block each other, and the machine's cores bound
+// what more would gain.
+const readers = 4
+
+// reader is a connection of the index with every run's store attached.
+type reader struct {
+	conn *sql.Conn
+	// attached: each store's modification time when attached.
+	attached map[*Run]time.Time
+}
+
 // attach attaches r's store to the reader's connection read-only (as
 // store.AttachURI says: nothing is left in the run folder), again when the
 // store's files changed since (a live run: an immutable attach would not
-// see its writes). The caller holds connMu, or is Open.
-func (e *Explorer) attach(ctx context.Context, r *Run, again bool) error {
+// see its writes). The caller has rd to itself.
+func (e *Explorer) attach(ctx context.Context, rd *reader, r *Run) error {
 	stamp := storeStamp(r.Dir)
-	if again && stamp.Equal(r.attached) {
+	was, again := rd.attached[r]
+	if again && stamp.Equal(was) {
 		return nil
 	}
 	path := runfolder.Folder(r.Dir).Store()
@@ -212,22 +231,25 @@ func (e *Explorer) attach(ctx context.Context, r *Run, again bool) error {
 		return err
 	}
 	if again {
-		if _, err := e.conn.ExecContext(ctx, `DETACH DATABASE `+r.alias); err != nil {
+		if _, err := rd.conn.ExecContext(ctx, `DETACH DATABASE `+r.alias); err != nil {
 			return fmt.Errorf("run %s: detaching its store to attach it again: %w", r.Name, err)
 		}
+		delete(rd.attached, r)
 	}
-	if _, err := e.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, uri); err != nil {
+	if _, err := rd.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+r.alias, uri); err != nil {
 		return fmt.Errorf("opening run store %s read-only: %w", path, err)
 	}
-	r.attached = stamp
+	rd.attached[r] = stamp
 	return nil
 }
 
 // Close stops the index build and removes the index.
 func (e *Explorer) Close() error {
 	var err error
-	if e.conn != nil {
-		err = e.conn.Close()
+	for _, rd := range e.all {
+		if cerr := rd.conn.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if e.db != nil {
 		e.db.Close()

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -926,5 +927,46 @@ func TestABLive(t *testing.T) {
 	}
 	if got != before+1 {
 		t.Errorf("after B wrote a conversation A has not, A's overview counts %d only in B, want %d", got, before+1)
+	}
+}
+
+// TestConcurrentReads: requests read side by side on the pool of reader
+// connections, each answering as it does alone (run with -race).
+func TestConcurrentReads(t *testing.T) {
+	dir := hostileRun(t)
+	_, srv := serve(t, explore.Options{Text: true}, dir)
+	paths := []string{"/api/r/hostile/conversations", "/api/r/hostile/conversations?q=honest",
+		"/api/r/hostile/conversations?field=ai_values&value=honesty",
+		"/api/r/hostile/conversation?source=hostile.jsonl&id=plain-1", "/api/r/hostile/"}
+	want := map[string]string{}
+	for _, p := range paths {
+		_, want[p] = get(t, srv.URL+p)
+	}
+	errs := make(chan string, 64)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 10 {
+				p := paths[(g+k)%len(paths)]
+				resp, err := http.Get(srv.URL + p)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != want[p] {
+					errs <- fmt.Sprintf("GET %s concurrently: %.200s", p, b)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

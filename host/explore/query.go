@@ -24,14 +24,19 @@ import (
 // store: what it reads is one consistent snapshot, even of a run being
 // written.
 func (e *Explorer) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	e.connMu.Lock()
-	defer e.connMu.Unlock()
+	var rd *reader
+	select {
+	case rd = <-e.readers:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { e.readers <- rd }()
 	for _, r := range e.runs {
-		if err := e.attach(ctx, r, true); err != nil {
+		if err := e.attach(ctx, rd, r); err != nil {
 			return err
 		}
 	}
-	tx, err := e.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := rd.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
