@@ -45,6 +45,12 @@ type statusError struct {
 func (e statusError) Error() string { return e.err.Error() }
 func (e statusError) Unwrap() error { return e.err }
 
+// quietStop is a normal stop with nothing to report (serve stopped by
+// Ctrl-C or SIGTERM): its status, and no message.
+type quietStop struct{ status int }
+
+func (q quietStop) Error() string { return fmt.Sprintf("stopped (exit status %d)", q.status) }
+
 // usageError marks an error in how the command was called (exit status 2).
 type usageError struct{ error }
 
@@ -93,6 +99,9 @@ func execute(argv []string, stdout, stderr io.Writer) int {
 	err := root.Execute()
 	if err == nil {
 		return exitOK
+	}
+	if q, ok := err.(quietStop); ok {
+		return q.status
 	}
 	fmt.Fprintln(stderr, "valuescope:", err)
 	var ue usageError

@@ -71,7 +71,8 @@ func newServeCmd() *cobra.Command {
 				if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 					return err
 				}
-				return ctx.Err()
+				// Stopping is how serve ends: nothing to say, exit 130.
+				return quietStop{exitInterrupted}
 			}
 		},
 	}

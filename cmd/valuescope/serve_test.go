@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -29,7 +28,8 @@ func TestServeCommand(t *testing.T) {
 		text  bool
 	}{{nil, false}, {[]string{"--text"}, true}} {
 		cmd := exec.Command(bin, append([]string{"serve", dir, "--addr", "127.0.0.1:0"}, tc.flags...)...)
-		cmd.Stderr = os.Stderr
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -91,6 +91,9 @@ func TestServeCommand(t *testing.T) {
 		err = cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
 			t.Errorf("serve stopped by SIGINT: %v, want exit %d", err, exitInterrupted)
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("serve stopped by SIGINT said %q, want nothing", stderr.String())
 		}
 	}
 }
