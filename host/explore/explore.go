@@ -29,7 +29,10 @@
 // name), /r/RUN/conversations?field=F&value=V[&col=C&cv=X][&node=PATH]
 // [&q=TEXT][&meta=K=V][&source=S][&after=SEQ], /r/RUN/conversation?source=S&id=ID
 // [&with=RUN2], /r/RUN/disagree?with=RUN2[&field=F][&after=SEQ]; each also as
-// JSON under /api (/api/r/RUN/...), and /api/status.
+// JSON under /api (/api/r/RUN/...), and /api/status. A cluster's PATH is
+// its names from the top (node=Epistemic/Honesty), so that it stays when
+// counts reorder the tree. Requests must name the address served in their
+// Host header (see Explorer.ServeHTTP).
 package explore
 
 import (
