@@ -22,7 +22,8 @@ import (
 // baseline is the first page of all conversations; against it, a frequent
 // value (rank 1), a rare one (rank 3,000: the page scans the whole run), a
 // heatmap-style cell (value and a metadata context), a text search, and a
-// conversation page.
+// conversation page; and the rare value's page requested in parallel,
+// against the same page one at a time.
 func BenchmarkList(b *testing.B) {
 	dir := b.TempDir()
 	p := synthrun.Default(20_000)
@@ -56,7 +57,7 @@ func BenchmarkList(b *testing.B) {
 	}
 	// Warm up (the page cache, the report's numbers).
 	get("/r/synthetic/")
-	var base float64 // ns per page of "all"
+	var base, rareSerial float64 // ns per page of "all", of "rare"
 	rare := url.QueryEscape(synthrun.ValueName(3000))
 	freq := url.QueryEscape(synthrun.ValueName(1))
 	for _, bc := range []struct{ name, path string }{
@@ -82,6 +83,25 @@ func BenchmarkList(b *testing.B) {
 			} else if base > 0 {
 				b.ReportMetric(per/base, "x-all")
 			}
+			if bc.name == "rare" {
+				rareSerial = per
+			}
 		})
 	}
+	// The rare value's page from GOMAXPROCS requests at once (the pool of
+	// reader connections): time per page as a ratio to one at a time,
+	// measured just before (under 1: pages served side by side).
+	b.Run("rare-parallel", func(b *testing.B) {
+		path := "/r/synthetic/conversations?field=ai_values&value=" + rare
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if w := get(path); w.Code != http.StatusOK {
+					b.Errorf("%s: %d", path, w.Code)
+				}
+			}
+		})
+		if rareSerial > 0 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rareSerial, "x-serial")
+		}
+	})
 }
