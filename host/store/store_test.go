@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -348,10 +349,17 @@ func TestSnapshotsDuringWrites(t *testing.T) {
 	setStages(t, st, "values=1")
 	const batches, perBatch, perResult = 60, 5, 4
 	var written atomic.Int64
+	var snapshots atomic.Int64
+	var failed atomic.Bool // a reader stopped on an error: do not wait for it
 	writerDone := make(chan error, 1)
 	go func() {
 		seq := int64(0)
-		for range batches {
+		for b := range batches {
+			// The last batch waits for three snapshots, so that they are
+			// taken during the writes however busy the machine is.
+			for b == batches-1 && snapshots.Load() < 3 && !failed.Load() {
+				runtime.Gosched()
+			}
 			var batch []Result
 			for range perBatch {
 				batch = append(batch, Result{Conv: conv(seq), Stage: "values", Items: items(perResult)})
@@ -367,7 +375,6 @@ func TestSnapshotsDuringWrites(t *testing.T) {
 	}()
 
 	var wg sync.WaitGroup
-	var snapshots atomic.Int64
 	errs := make(chan error, 4)
 	stop := make(chan struct{})
 	for range 3 {
@@ -380,6 +387,7 @@ func TestSnapshotsDuringWrites(t *testing.T) {
 				default:
 				}
 				if err := checkSnapshot(st, perResult, &last); err != nil {
+					failed.Store(true)
 					errs <- err
 					return
 				}
