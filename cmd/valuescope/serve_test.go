@@ -12,11 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/valuescope/valuescope/internal/headless"
 	"github.com/valuescope/valuescope/internal/testruns"
 )
 
 // TestServeCommand starts `valuescope serve` as a process on a free
-// loopback port, reads its pages and stops it with SIGINT.
+// loopback port, reads its pages (with --text, clicks through them in
+// Chromium) and stops it with SIGINT.
 func TestServeCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command and runs the offline stages")
@@ -87,6 +91,9 @@ func TestServeCommand(t *testing.T) {
 		} else if resp.Body.Close(); resp.StatusCode != http.StatusMisdirectedRequest {
 			t.Errorf("serve %v: Host %s answered %d, want 421", tc.flags, req.Host, resp.StatusCode)
 		}
+		if tc.text {
+			clickThrough(t, base)
+		}
 		cmd.Process.Signal(syscall.SIGINT)
 		err = cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
@@ -106,5 +113,32 @@ func TestServeLoopbackDefault(t *testing.T) {
 	}
 	if f := newServeCmd().Flags().Lookup("text"); f == nil || f.DefValue != "false" {
 		t.Fatalf("--text defaults to %v: aggregate-only must be the default", f)
+	}
+}
+
+// clickThrough opens the command's explorer in headless Chromium, clicks
+// a value, then its first conversation, and finds an evidence quote
+// highlighted there (host/explore's TestBrowser checks each highlight; this
+// is the same path through the real command).
+func clickThrough(t *testing.T, base string) {
+	t.Helper()
+	ctx := headless.Tab(t, 2*time.Minute)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/r/run/"),
+		chromedp.WaitVisible(chromedp.CSS(`#field-ai_values a.value`)),
+		chromedp.Click(chromedp.CSS(`#field-ai_values a.value`)),
+		chromedp.WaitVisible(chromedp.CSS(`ol.convs a.conv`)),
+		chromedp.Click(chromedp.CSS(`ol.convs a.conv`)),
+		chromedp.WaitVisible(chromedp.CSS(`.turn`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('mark.evidence').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marks == 0 {
+		t.Error("the conversation opened from a value shows no evidence highlighted")
 	}
 }
