@@ -39,6 +39,10 @@ type Overview struct {
 	Heatmaps      []HeatView        `json:"heatmaps"`
 	Compare       []PairView        `json:"compare,omitempty"`
 	Suppressed    report.Suppressed `json:"suppressed"`
+	// Warnings are the report's: a field from an offline heuristic, the
+	// languages its plugin does not read, conversations without an
+	// assistant turn.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // FieldView is a field's (or metadata key's) distribution.
@@ -80,6 +84,9 @@ type HeatView struct {
 	Contexts []string         `json:"contexts"`
 	Lines    []HeatLine       `json:"lines"`
 	Hidden   [2]int           `json:"hidden_values_contexts"`
+	// Degenerate, when set, says why the table has nothing to test; it is
+	// shown instead of the table, as in the report.
+	Degenerate string `json:"degenerate,omitempty"`
 }
 
 // HeatLine is a heatmap's row: a value in each context.
@@ -134,6 +141,9 @@ func (e *Explorer) overview(w http.ResponseWriter, req *http.Request, r *Run) (s
 		return "", "", nil, err
 	}
 	ov := Overview{Conversations: d.Run.Conversations, Floor: d.Floor, Suppressed: d.Suppressed}
+	if d.Coverage != nil {
+		ov.Warnings = d.Coverage.Warnings
+	}
 	for _, f := range d.Fields {
 		ov.Fields = append(ov.Fields, e.fieldView(r, f, "field"))
 	}
@@ -238,7 +248,7 @@ func treeField(d *report.Data) string {
 
 func (e *Explorer) heatView(r *Run, d *report.Data, h *report.Heatmap) HeatView {
 	hv := HeatView{Table: h.Table, Rows: h.Rows, Cols: h.Cols, Summary: h.Summary, Contexts: h.Contexts,
-		Hidden: [2]int{h.HiddenValues, h.HiddenContexts}}
+		Hidden: [2]int{h.HiddenValues, h.HiddenContexts}, Degenerate: h.Degenerate()}
 	for i, v := range h.Values {
 		line := HeatLine{Value: v, Count: h.ValueCounts[i],
 			URL: e.link(r, "conversations", url.Values{"field": {h.Rows}, "value": {v}})}

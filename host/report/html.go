@@ -67,6 +67,10 @@ func title(run string, m *runfolder.Manifest) string {
 	}
 }
 
+// Degenerate says why the table has nothing to test ("" when it has), the
+// sentence the report shows instead of it.
+func (h *Heatmap) Degenerate() string { return degenerate(h) }
+
 // degenerate says why a residual table has nothing to test ("" when it
 // has): a heatmap of one column or one row, or a chi-square without
 // degrees of freedom, only looks like a finding.
