@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/explore"
 	"github.com/valuescope/valuescope/host/run"
 	"github.com/valuescope/valuescope/internal/synthrun"
 	"github.com/valuescope/valuescope/internal/testplugins"
+	"github.com/valuescope/valuescope/internal/testruns"
 )
 
 // BenchmarkList times one list page over a synthetic run of 20,000
@@ -32,14 +32,8 @@ func BenchmarkList(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath, config.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: filepath.Join(dir, "run")}); err != nil {
-		b.Fatal(err)
-	}
-	e, err := explore.Open(context.Background(), []string{filepath.Join(dir, "run")}, explore.Options{Text: true})
+	out := testruns.RunFile(b, cfgPath, run.Options{Out: filepath.Join(dir, "run")})
+	e, err := explore.Open(context.Background(), []string{out}, explore.Options{Text: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/explore"
 	"github.com/valuescope/valuescope/host/run"
 	"github.com/valuescope/valuescope/host/runfolder"
@@ -36,23 +35,7 @@ import (
 // arm: the same conversations, an extractor configured otherwise).
 func offlineRun(t *testing.T, data, name, values string) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "run.toml")
-	src := "[run]\nname = " + strconv.Quote(name) + "\n[dataset]\npaths = [" + strconv.Quote(data) + "]\n" +
-		"[[stages]]\nname = \"response-type\"\nplugin = \"builtin:response-type\"\n" +
-		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n" + values
-	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "run")
-	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: out}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testruns.Run(t, testruns.OfflineConfig(name, data, values), run.Options{})
 }
 
 // serve opens an explorer on the runs and waits for its text index.
@@ -741,21 +724,9 @@ func TestNothingInRunFolder(t *testing.T) {
 // conversations indexes 40, and those are the ones it can show.
 func TestIndexHoldsTheRunOnly(t *testing.T) {
 	src := shareddata.Path(t, "chatbot-arena/chatbot_arena_messages.jsonl")
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "run.toml")
 	cfg := "[run]\nname = \"sample\"\n[dataset]\npaths = [" + strconv.Quote(src) + "]\n" +
 		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(cfgPath, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "run")
-	if _, err := run.Execute(context.Background(), c, run.Options{Out: out, Sample: 40, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	out := testruns.Run(t, cfg, run.Options{Sample: 40, Seed: 3})
 	e, srv := serve(t, explore.Options{Text: true}, out)
 	if got := e.Status().Read; got != 40 {
 		t.Errorf("the index read %d conversations, want the run's 40", got)
@@ -828,21 +799,9 @@ func TestStaleIndexRemoved(t *testing.T) {
 // holds the text, and the one it was taken from is among them.
 func TestSearchChinese(t *testing.T) {
 	src := shareddata.Path(t, "sharegpt/sharegpt_zh_1K_format.jsonl")
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "run.toml")
 	cfg := "[run]\nname = \"zh\"\n[dataset]\npaths = [" + strconv.Quote(src) + "]\nlimit = 60\n" +
 		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(cfgPath, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "run")
-	if _, err := run.Execute(context.Background(), c, run.Options{Out: out}); err != nil {
-		t.Fatal(err)
-	}
+	out := testruns.Run(t, cfg, run.Options{})
 	_, srv := serve(t, explore.Options{Text: true}, out)
 	var all struct {
 		Body explore.List `json:"body"`

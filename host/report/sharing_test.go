@@ -7,23 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valuescope/valuescope/host/config"
 	"github.com/valuescope/valuescope/host/report"
 	"github.com/valuescope/valuescope/host/run"
+	"github.com/valuescope/valuescope/internal/testruns"
 )
 
 // A report comparing a run with a subset of its own conversations says, as
 // compare does, that the runs are not independent samples.
 func TestCompareSharingWarned(t *testing.T) {
 	dir := quickstart(t)
-	cfg, err := config.Load("../../configs/quickstart.toml", config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := t.TempDir()
-	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: sub, Limit: 30, NoReport: true}); err != nil {
-		t.Fatal(err)
-	}
+	sub := testruns.RunFile(t, "../../configs/quickstart.toml", run.Options{Out: t.TempDir(), Limit: 30, NoReport: true})
 	d, err := report.Build(context.Background(), dir, report.Options{Compare: []string{sub}})
 	if err != nil {
 		t.Fatal(err)

@@ -32,21 +32,47 @@ func Offline(tb testing.TB, rel string) string {
 // data (a file or folder) into a temporary run folder and returns it.
 func OfflineOver(tb testing.TB, data string) string {
 	tb.Helper()
-	dir := tb.TempDir()
-	cfgPath := filepath.Join(dir, "run.toml")
-	src := "[dataset]\npaths = [" + strconv.Quote(data) + "]\n" +
+	return Run(tb, OfflineConfig("", data, ""), run.Options{})
+}
+
+// OfflineConfig is the offline quickstart's stages over data as a config
+// (name: the run's, "" for the default), with extra appended (say, a
+// stage's [stages.config] table, or a [dataset] key).
+func OfflineConfig(name, data, extra string) string {
+	src := ""
+	if name != "" {
+		src = "[run]\nname = " + strconv.Quote(name) + "\n"
+	}
+	return src + "[dataset]\npaths = [" + strconv.Quote(data) + "]\n" +
 		"[[stages]]\nname = \"response-type\"\nplugin = \"builtin:response-type\"\n" +
-		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n"
-	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
+		"[[stages]]\nname = \"values\"\nplugin = \"builtin:cue-values\"\n" + extra
+}
+
+// Run writes config (TOML) into a temporary folder, runs it with o into
+// the folder's "run" (o.Out, unless set) and returns the run folder.
+func Run(tb testing.TB, config string, o run.Options) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "run.toml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath, config.Options{})
+	return RunFile(tb, path, o)
+}
+
+// RunFile runs the config file at path with o into a "run" folder beside
+// it (o.Out, unless set) and returns the run folder.
+func RunFile(tb testing.TB, path string, o run.Options) string {
+	tb.Helper()
+	cfg, err := config.Load(path, config.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := filepath.Join(dir, "run")
-	if _, err := run.Execute(context.Background(), cfg, run.Options{Out: out}); err != nil {
+	if o.Out == "" {
+		o.Out = filepath.Join(filepath.Dir(path), "run")
+	}
+	if _, err := run.Execute(context.Background(), cfg, o); err != nil {
 		tb.Fatal(err)
 	}
-	return out
+	return o.Out
 }
