@@ -1,7 +1,6 @@
 package analysis_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -15,26 +14,14 @@ import (
 	"github.com/valuescope/valuescope/internal/oracle"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/analysis/analysistest"
 )
 
 // hhTables runs the offline quickstart's stages over the hh-rlhf data and
 // returns the run's default tables (no floor: the test's whole table).
 func hhTables(t *testing.T) map[string]*analysis.Table {
 	t.Helper()
-	out := testruns.Offline(t, "hh-rlhf")
-	r, err := analysis.LoadRun(context.Background(), out, analysis.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables := map[string]*analysis.Table{}
-	for _, spec := range analysis.DefaultTables(r) {
-		_, res, err := analysis.AnalyzeRun(t.Context(), r, spec, analysis.Options{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tables[spec.FileName()] = res.Table()
-	}
-	return tables
+	return analysistest.Tables(t, testruns.Offline(t, "hh-rlhf"))
 }
 
 // On the real tables of the offline hh-rlhf run, the small-expected warning

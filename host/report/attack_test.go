@@ -17,6 +17,7 @@ import (
 	"github.com/valuescope/valuescope/internal/testruns"
 
 	"github.com/valuescope/valuescope/host/analysis"
+	"github.com/valuescope/valuescope/host/analysis/analysistest"
 	"github.com/valuescope/valuescope/host/privacy"
 	"github.com/valuescope/valuescope/host/report"
 	"github.com/valuescope/valuescope/host/runfolder"
@@ -394,19 +395,7 @@ func hhRun(t *testing.T) string {
 // truthTables analyses every default table of a run without a floor.
 func truthTables(t *testing.T, dir string) map[string]*analysis.Table {
 	t.Helper()
-	r, err := analysis.LoadRun(context.Background(), dir, analysis.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*analysis.Table{}
-	for _, spec := range analysis.DefaultTables(r) {
-		_, res, err := analysis.AnalyzeRun(t.Context(), r, spec, analysis.Options{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[spec.FileName()] = res.Table()
-	}
-	return out
+	return analysistest.Tables(t, dir)
 }
 
 // TestSubtractionAttack attacks every analysis table and report heatmap of

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/valuescope/valuescope/host/analysis"
 	"github.com/valuescope/valuescope/host/conversation"
 	"github.com/valuescope/valuescope/host/runfolder"
 	"github.com/valuescope/valuescope/host/store"
@@ -99,4 +100,24 @@ func Write(t testing.TB, dir string, convs []Conv) {
 	if err := os.WriteFile(c.Manifest(), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Tables analyses every default table of the run folder dir without a
+// floor (the whole tables: the truth an attack or an oracle compares
+// with), by file name.
+func Tables(t testing.TB, dir string) map[string]*analysis.Table {
+	t.Helper()
+	r, err := analysis.LoadRun(context.Background(), dir, analysis.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*analysis.Table{}
+	for _, spec := range analysis.DefaultTables(r) {
+		_, res, err := analysis.AnalyzeRun(context.Background(), r, spec, analysis.Options{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[spec.FileName()] = res.Table()
+	}
+	return out
 }
