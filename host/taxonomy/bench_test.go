@@ -25,6 +25,25 @@ import (
 // syntheticValues makes n distinct value names by combining the modifiers
 // and heads of the paper's value names ("patient" + "dignity"), each with a
 // Zipf-like count. Deterministic.
+// benchVectors is the benchmarks' input of n values, embedded: the paper's
+// 3,307 values for n = 3307, else syntheticValues.
+func benchVectors(b *testing.B, e Embedder, n int) ([]Item, *mat.Dense) {
+	b.Helper()
+	var vals []Value
+	if n == 3307 {
+		freq, _ := paperFiles(b)
+		vals, _, _ = ReadValuesCSV(freq)
+	} else {
+		vals = syntheticValues(b, n)
+	}
+	items, _ := Normalize(vals)
+	x, _, err := embedItems(context.Background(), e, items)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return items, x
+}
+
 func syntheticValues(t testing.TB, n int) []Value {
 	freq, _ := paperFiles(t)
 	vals, _, err := ReadValuesCSV(freq)
@@ -154,18 +173,7 @@ func BenchmarkKMeansVsScikitLearn(b *testing.B) {
 		n, k      int
 		minibatch bool
 	}{{3307, 266, false}, {100000, 266, true}, {100000, 8043, true}} {
-		var vals []Value
-		if c.n == 3307 {
-			freq, _ := paperFiles(b)
-			vals, _, _ = ReadValuesCSV(freq)
-		} else {
-			vals = syntheticValues(b, c.n)
-		}
-		items, _ := Normalize(vals)
-		x, _, err := embedItems(context.Background(), e, items)
-		if err != nil {
-			b.Fatal(err)
-		}
+		items, x := benchVectors(b, e, c.n)
 		name := itoa(len(items)) + "x" + itoa(c.k)
 		if c.minibatch {
 			name += "-minibatch"
@@ -235,18 +243,7 @@ func BenchmarkKMeansRestartsVsScikitLearn(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, c := range []struct{ n, k, restarts int }{{3307, 266, 8}, {8015, 200, 16}} {
-		var vals []Value
-		if c.n == 3307 {
-			freq, _ := paperFiles(b)
-			vals, _, _ = ReadValuesCSV(freq)
-		} else {
-			vals = syntheticValues(b, c.n)
-		}
-		items, _ := Normalize(vals)
-		x, _, err := embedItems(context.Background(), e, items)
-		if err != nil {
-			b.Fatal(err)
-		}
+		items, x := benchVectors(b, e, c.n)
 		b.Run(itoa(len(items))+"x"+itoa(c.k)+"x"+itoa(c.restarts), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "x.f64")
 			writeMatrix(b, path, x)
